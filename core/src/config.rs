@@ -1,0 +1,79 @@
+//! Timing configuration, with raftq's option names in the error messages.
+
+use std::fmt;
+
+/// Timing of one node, in milliseconds (raftq's `heartbeat`, `minimumElectionTime`,
+/// `maximumElectionTime`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Interval between the leader's heartbeats.
+    pub heartbeat: u64,
+    /// Lower bound of the randomised election timeout; also the check-quorum period and the
+    /// leader lease a follower grants to a leader it hears from.
+    pub election_min: u64,
+    /// Upper bound (inclusive) of the randomised election timeout.
+    pub election_max: u64,
+    /// Test-only: disable one safety rule so the simulation can prove it notices.
+    #[cfg(feature = "rule-switches")]
+    pub broken_rule: Option<BrokenRule>,
+}
+
+/// The rules the simulation must be able to catch when they are switched off.
+#[cfg(feature = "rule-switches")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokenRule {
+    /// Grant (pre-)votes without comparing the candidate's data version with ours (§5.4.1).
+    UpToDateVote,
+    /// Release acknowledgements (vote grants, data acks) before their state was persisted.
+    PersistBeforeAck,
+    /// Let a leader commit a version of an earlier term by counting replicas (§5.4.2), and do
+    /// not re-propose the latest data in the new term on election.
+    CommitCurrentTerm,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    pub fn new(heartbeat: u64, election_min: u64, election_max: u64) -> Result<Self, ConfigError> {
+        let c = Config {
+            heartbeat,
+            election_min,
+            election_max,
+            #[cfg(feature = "rule-switches")]
+            broken_rule: None,
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.heartbeat == 0 {
+            return Err(ConfigError("heartbeat must be a number > 0".into()));
+        }
+        if self.election_min == 0 {
+            return Err(ConfigError(
+                "minimumElectionTime must be a number > 0".into(),
+            ));
+        }
+        if self.election_max < self.election_min {
+            return Err(ConfigError(
+                "maximumElectionTime must be >= minimumElectionTime".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "rule-switches")]
+    pub(crate) fn broken(&self, rule: BrokenRule) -> bool {
+        self.broken_rule == Some(rule)
+    }
+}

@@ -1,0 +1,539 @@
+//! The Raft node: state, inputs and outputs. Handlers live in the sibling modules
+//! (`election`, `replication`, `membership`); this file holds the state and the plumbing.
+
+use crate::config::Config;
+use crate::message::{Message, Version};
+use crate::rng::Rng;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Debug;
+use std::hash::Hash;
+
+mod election;
+mod membership;
+mod replication;
+
+/// What the core needs of a node id: the addon uses a string key that keeps the JS type
+/// (`0` and `'0'` differ), the simulation small integers.
+pub trait NodeId: Clone + Eq + Ord + Hash + Debug {}
+impl<T: Clone + Eq + Ord + Hash + Debug> NodeId for T {}
+
+/// raftq's `RaftRole` numbering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Candidate = 1,
+    Follower = 2,
+    Leader = 3,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Candidate => "CANDIDATE",
+            Role::Follower => "FOLLOWER",
+            Role::Leader => "LEADER",
+        }
+    }
+}
+
+/// What must survive a crash: raftq's `{term, votedFor, data}` plus the data versions. `latest`
+/// is the version whose value is stored as `data`; `committed` the newest version known
+/// committed (its value stored separately when it differs from `latest`). raftq 1.0.0's
+/// three-field files restore as `latest = committed = Version::ZERO`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HardState<I> {
+    pub term: u64,
+    pub voted_for: Option<I>,
+    pub latest: Version,
+    pub committed: Version,
+}
+
+impl<I> Default for HardState<I> {
+    fn default() -> Self {
+        HardState {
+            term: 0,
+            voted_for: None,
+            latest: Version::ZERO,
+            committed: Version::ZERO,
+        }
+    }
+}
+
+/// Effects for the host, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output<I> {
+    /// Send `msg` to `to`. For an `Append` with `with_data`, attach the value of its `version`.
+    Send {
+        to: I,
+        msg: Message,
+    },
+    /// Persist `state` (with the values of its versions). Report completion with
+    /// [`Node::persisted`]; a later request supersedes an earlier one (coalesce freely), and
+    /// completing `seq` completes every request before it.
+    Persist {
+        seq: u64,
+        state: HardState<I>,
+    },
+    RoleChanged(Role),
+    LeaderChanged(Option<I>),
+    /// A new version whose value is the value of `copy_of` (a new leader re-proposes its latest
+    /// data in its own term, §5.4.2).
+    Alias {
+        version: Version,
+        copy_of: Version,
+    },
+    /// The version `getData()` shows changed (the committed one on followers, the latest on the
+    /// leader).
+    DataChanged(Version),
+    /// The commit point advanced to this version.
+    Committed(Version),
+    /// A line for raftq's `log` event.
+    Log(String),
+}
+
+/// What happened to one incoming message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// The message's data value was accepted as this version: the host must keep the value that
+    /// came with the message under this version before it handles the outputs.
+    pub accepted: Option<Version>,
+    /// Why the message was ignored, if it was (stale, from a non-member, node stopped, ...).
+    pub ignored: Option<&'static str>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProposeError {
+    NotStarted,
+    NotLeader,
+    /// A leadership transfer is in progress: proposals wait for the new leader.
+    Transferring,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferError {
+    NotStarted,
+    NotLeader,
+    NoCandidate,
+    UnknownMember,
+}
+
+/// A snapshot of the node for status/metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status<I> {
+    pub id: I,
+    pub started: bool,
+    pub role: Role,
+    pub pre_candidate: bool,
+    pub term: u64,
+    pub voted_for: Option<I>,
+    pub leader: Option<I>,
+    pub latest: Version,
+    pub committed: Version,
+    pub visible: Version,
+    pub members: Vec<I>,
+    pub persist_requested: u64,
+    pub persist_done: u64,
+    pub transferring_to: Option<I>,
+    /// Leader only: each member's acknowledged version in this term.
+    pub matches: Vec<(I, Option<Version>)>,
+}
+
+/// A leader's view of one member.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Progress {
+    /// Highest version of ours this member acknowledged (persisted) in this term.
+    pub(crate) matched: Option<Version>,
+    /// Whether the member may lack our latest version (send the data with the next append).
+    pub(crate) needs_data: bool,
+    /// Heard from it since the last check-quorum round.
+    pub(crate) recent_active: bool,
+    /// The version whose data we last sent it, and when (to avoid resending a value in flight).
+    pub(crate) data_sent: Option<(Version, u64)>,
+}
+
+/// How many versions a node holds at most (committed + uncommitted).
+pub(crate) const MAX_HELD: usize = 64;
+
+/// A held version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) v: Version,
+    /// The term whose leader confirmed this version is on its log (sent it, or matched it in a
+    /// heartbeat); 0 when unconfirmed. Only versions confirmed in the current term may be
+    /// committed by index (Raft's log matching, without a log).
+    pub(crate) seen: u64,
+}
+
+/// A message waiting for a persist to complete before it may leave.
+#[derive(Clone, Debug)]
+pub(crate) struct Gated<I> {
+    pub(crate) seq: u64,
+    pub(crate) to: I,
+    pub(crate) msg: Message,
+}
+
+/// One Raft node of raftq's model.
+#[derive(Clone, Debug)]
+pub struct Node<I: NodeId> {
+    pub(crate) id: I,
+    pub(crate) config: Config,
+    pub(crate) rng: Rng,
+    pub(crate) started: bool,
+
+    // persistent state (as last requested; `persist_done` says how much of it is on disk)
+    pub(crate) term: u64,
+    pub(crate) voted_for: Option<I>,
+    /// Versions held, ascending: `log[0]` is the committed one, the last is the latest. Older
+    /// versions are obsolete (each holds a whole value), so only the few not yet known
+    /// committed are kept, at most [`MAX_HELD`].
+    pub(crate) log: VecDeque<Entry>,
+
+    // volatile state
+    pub(crate) role: Role,
+    pub(crate) pre_candidate: bool,
+    pub(crate) leader: Option<I>,
+    pub(crate) members: BTreeMap<I, Progress>,
+    pub(crate) votes: BTreeMap<I, bool>,
+    pub(crate) visible: Version,
+
+    // timers (absolute ms)
+    pub(crate) election_deadline: u64,
+    pub(crate) heartbeat_deadline: u64,
+    /// Followers: time we last heard from a current leader (leader lease, §4.2.3 / etcd).
+    pub(crate) last_leader_contact: Option<u64>,
+    /// Do not stand for election before this time (after a transfer away or `serviceCrashed`).
+    pub(crate) no_campaign_until: u64,
+    pub(crate) transfer: Option<(I, u64)>,
+    /// Leader: the version that opened this term (re-proposal): nothing commits before it.
+    pub(crate) term_start: Version,
+
+    // persistence
+    pub(crate) persist_requested: u64,
+    pub(crate) persist_done: u64,
+    /// Candidate: the persist of our term and self-vote; we may not win before it completes.
+    pub(crate) campaign_seq: u64,
+    /// Leader: the version we requested persisted under each seq (self-ack after completion).
+    pub(crate) persisted_latest: Version,
+    pub(crate) pending_latest: VecDeque<(u64, Version)>,
+    pub(crate) gated: VecDeque<Gated<I>>,
+
+    pub(crate) outputs: Vec<Output<I>>,
+}
+
+impl<I: NodeId> Node<I> {
+    /// A stopped node. Members may be added before [`Node::start`] (raftq's in-memory clusters
+    /// ack every peer first, then start).
+    pub fn new(id: I, config: Config, seed: u64) -> Self {
+        Node {
+            id,
+            config,
+            rng: Rng::new(seed),
+            started: false,
+            term: 0,
+            voted_for: None,
+            log: VecDeque::from([Entry {
+                v: Version::ZERO,
+                seen: 0,
+            }]),
+            role: Role::Follower,
+            pre_candidate: false,
+            leader: None,
+            members: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            visible: Version::ZERO,
+            election_deadline: 0,
+            heartbeat_deadline: 0,
+            last_leader_contact: None,
+            no_campaign_until: 0,
+            transfer: None,
+            term_start: Version::ZERO,
+            persist_requested: 0,
+            persist_done: 0,
+            campaign_seq: 0,
+            persisted_latest: Version::ZERO,
+            pending_latest: VecDeque::new(),
+            gated: VecDeque::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// `serviceStarted`: (re)start from the restored persistent state as a follower. A second
+    /// call restarts cleanly (volatile state reset, persistent state taken from `restored`).
+    pub fn start(&mut self, restored: HardState<I>, now: u64) {
+        let committed = restored.committed.min(restored.latest);
+        self.term = restored.term.max(restored.latest.term);
+        self.voted_for = restored.voted_for;
+        self.log.clear();
+        self.log.push_back(Entry {
+            v: committed,
+            seen: 0,
+        });
+        if restored.latest != committed {
+            self.log.push_back(Entry {
+                v: restored.latest,
+                seen: 0,
+            });
+        }
+        let was = self.role;
+        self.role = Role::Follower;
+        self.pre_candidate = false;
+        self.leader = None;
+        self.votes.clear();
+        self.transfer = None;
+        self.last_leader_contact = None;
+        self.no_campaign_until = 0;
+        self.term_start = Version::ZERO;
+        self.gated.clear();
+        self.pending_latest.clear();
+        // what was restored is on disk
+        self.persist_done = self.persist_requested;
+        self.persisted_latest = restored.latest;
+        for p in self.members.values_mut() {
+            *p = Progress::default();
+        }
+        self.started = true;
+        self.visible = committed;
+        self.reset_election_timer(now);
+        self.log_line("raft started".to_string());
+        if was != Role::Follower {
+            self.outputs.push(Output::RoleChanged(Role::Follower));
+        }
+        self.outputs.push(Output::DataChanged(committed));
+    }
+
+    /// `destroy()`: no more timers or outputs; persistent state stays readable.
+    pub fn stop(&mut self) {
+        self.started = false;
+        self.gated.clear();
+        self.transfer = None;
+    }
+
+    pub fn take_outputs(&mut self) -> Vec<Output<I>> {
+        std::mem::take(&mut self.outputs)
+    }
+
+    /// Move the outputs into `out` (reusing its allocation).
+    pub fn drain_outputs_into(&mut self, out: &mut Vec<Output<I>>) {
+        out.append(&mut self.outputs);
+    }
+
+    pub fn has_outputs(&self) -> bool {
+        !self.outputs.is_empty()
+    }
+
+    /// The earliest time at which [`Node::tick`] has something to do.
+    pub fn next_deadline(&self) -> Option<u64> {
+        if !self.started {
+            return None;
+        }
+        let mut d = self.election_deadline;
+        if self.role == Role::Leader {
+            d = d.min(self.heartbeat_deadline);
+        }
+        if let Some((_, t)) = &self.transfer {
+            d = d.min(*t);
+        }
+        Some(d)
+    }
+
+    pub fn id(&self) -> &I {
+        &self.id
+    }
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn is_pre_candidate(&self) -> bool {
+        self.pre_candidate
+    }
+    pub fn leader(&self) -> Option<&I> {
+        self.leader.as_ref()
+    }
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+    pub fn voted_for(&self) -> Option<&I> {
+        self.voted_for.as_ref()
+    }
+    /// The newest version held.
+    pub fn latest(&self) -> Version {
+        self.log.back().map(|e| e.v).unwrap_or_default()
+    }
+    /// The newest version known committed.
+    pub fn committed(&self) -> Version {
+        self.log.front().map(|e| e.v).unwrap_or_default()
+    }
+    /// The version `getData()` shows: the latest on the leader, the committed one elsewhere.
+    pub fn visible(&self) -> Version {
+        self.visible
+    }
+    pub fn members(&self) -> impl Iterator<Item = &I> {
+        self.members.keys()
+    }
+    pub fn is_member(&self, id: &I) -> bool {
+        self.members.contains_key(id)
+    }
+    /// The versions whose values the host must keep; any other may be released.
+    pub fn live_versions(&self) -> impl Iterator<Item = Version> + '_ {
+        self.log.iter().map(|e| e.v)
+    }
+    pub fn hard_state(&self) -> HardState<I> {
+        HardState {
+            term: self.term,
+            voted_for: self.voted_for.clone(),
+            latest: self.latest(),
+            committed: self.committed(),
+        }
+    }
+
+    pub fn status(&self) -> Status<I> {
+        Status {
+            id: self.id.clone(),
+            started: self.started,
+            role: self.role,
+            pre_candidate: self.pre_candidate,
+            term: self.term,
+            voted_for: self.voted_for.clone(),
+            leader: self.leader.clone(),
+            latest: self.latest(),
+            committed: self.committed(),
+            visible: self.visible,
+            members: self.members.keys().cloned().collect(),
+            persist_requested: self.persist_requested,
+            persist_done: self.persist_done,
+            transferring_to: self.transfer.as_ref().map(|(t, _)| t.clone()),
+            matches: if self.role == Role::Leader {
+                self.members
+                    .iter()
+                    .map(|(k, p)| (k.clone(), p.matched))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    // ---- plumbing shared by the handlers ----
+
+    pub(crate) fn log_line(&mut self, line: String) {
+        self.outputs.push(Output::Log(line));
+    }
+
+    /// Members plus self.
+    pub(crate) fn cluster_size(&self) -> usize {
+        self.members.len() + usize::from(!self.members.contains_key(&self.id))
+    }
+
+    pub(crate) fn quorum(&self) -> usize {
+        self.cluster_size() / 2 + 1
+    }
+
+    pub(crate) fn random_election_timeout(&mut self) -> u64 {
+        self.rng
+            .range_inclusive(self.config.election_min, self.config.election_max)
+    }
+
+    pub(crate) fn reset_election_timer(&mut self, now: u64) {
+        let t = self.random_election_timeout();
+        self.election_deadline = now.saturating_add(t);
+    }
+
+    /// Ask the host to persist the current hard state; returns the request's seq.
+    pub(crate) fn request_persist(&mut self) -> u64 {
+        self.persist_requested += 1;
+        let seq = self.persist_requested;
+        let state = self.hard_state();
+        self.pending_latest.push_back((seq, state.latest));
+        self.outputs.push(Output::Persist { seq, state });
+        seq
+    }
+
+    pub(crate) fn persist_pending(&self) -> bool {
+        self.persist_done < self.persist_requested
+    }
+
+    /// Send a message that acknowledges our persistent state (vote, term, held data): it
+    /// leaves only once everything requested so far is on disk.
+    pub(crate) fn send_after_persist(&mut self, to: I, msg: Message) {
+        #[cfg(feature = "rule-switches")]
+        if self
+            .config
+            .broken(crate::config::BrokenRule::PersistBeforeAck)
+        {
+            self.outputs.push(Output::Send { to, msg });
+            return;
+        }
+        if self.persist_pending() {
+            let seq = self.persist_requested;
+            self.gated.push_back(Gated { seq, to, msg });
+        } else {
+            self.outputs.push(Output::Send { to, msg });
+        }
+    }
+
+    pub(crate) fn send_now(&mut self, to: I, msg: Message) {
+        self.outputs.push(Output::Send { to, msg });
+    }
+
+    /// A persist request completed: release what waited for it.
+    pub fn persisted(&mut self, seq: u64, now: u64) {
+        if seq <= self.persist_done || seq > self.persist_requested {
+            return;
+        }
+        self.persist_done = seq;
+        while let Some((s, v)) = self.pending_latest.front().copied() {
+            if s > seq {
+                break;
+            }
+            self.persisted_latest = v;
+            self.pending_latest.pop_front();
+        }
+        if !self.started {
+            return;
+        }
+        while self.gated.front().is_some_and(|g| g.seq <= seq) {
+            if let Some(g) = self.gated.pop_front() {
+                self.outputs.push(Output::Send {
+                    to: g.to,
+                    msg: g.msg,
+                });
+            }
+        }
+        match self.role {
+            Role::Leader => self.maybe_commit(now),
+            Role::Candidate => self.maybe_win(now),
+            Role::Follower => {}
+        }
+    }
+
+    pub(crate) fn set_role(&mut self, role: Role) {
+        if self.role != role {
+            self.role = role;
+            self.outputs.push(Output::RoleChanged(role));
+            self.log_line(format!("node become {}", role.name()));
+        }
+    }
+
+    pub(crate) fn set_leader(&mut self, leader: Option<I>) {
+        if self.leader != leader {
+            self.leader = leader.clone();
+            self.outputs.push(Output::LeaderChanged(leader));
+        }
+    }
+
+    pub(crate) fn update_visible(&mut self) {
+        let v = if self.role == Role::Leader {
+            self.latest()
+        } else {
+            self.committed()
+        };
+        if v != self.visible {
+            self.visible = v;
+            self.outputs.push(Output::DataChanged(v));
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Leader election (Raft §5.2, §5.4.1) with pre-vote and check-quorum (Ongaro's thesis §9.6,
+//! §6.2), leader lease for followers, and leadership transfer (thesis §3.10).
+
+use super::{Node, NodeId, Output, Progress, Role, TransferError};
+use crate::message::{Message, Version};
+
+impl<I: NodeId> Node<I> {
+    /// Timers: the leader's heartbeat and check-quorum, everyone else's election timeout.
+    pub fn tick(&mut self, now: u64) {
+        if !self.started {
+            return;
+        }
+        if let Some((target, deadline)) = self.transfer.clone() {
+            if now >= deadline {
+                self.transfer = None;
+                self.log_line(format!("leadership transfer to {target:?} timed out"));
+            }
+        }
+        if self.role == Role::Leader {
+            if now >= self.heartbeat_deadline {
+                self.broadcast_append(now);
+            }
+            if now >= self.election_deadline {
+                self.check_quorum(now);
+            }
+            return;
+        }
+        if now >= self.election_deadline {
+            if now < self.no_campaign_until {
+                let wait = self.random_election_timeout();
+                self.election_deadline = self.no_campaign_until.max(now.saturating_add(wait));
+                return;
+            }
+            self.pre_vote(now);
+        }
+    }
+
+    /// Check-quorum: a leader that has not heard from a majority within an election timeout
+    /// steps down, so a partitioned leader stops accepting writes it can never commit.
+    fn check_quorum(&mut self, now: u64) {
+        let active = 1 + self
+            .members
+            .iter()
+            .filter(|(id, p)| **id != self.id && p.recent_active)
+            .count();
+        if active < self.quorum() {
+            self.log_line(format!(
+                "leader lost its majority ({active} of {} reachable)",
+                self.cluster_size()
+            ));
+            let term = self.term;
+            self.become_follower(term, None, now);
+            return;
+        }
+        for p in self.members.values_mut() {
+            p.recent_active = false;
+        }
+        self.election_deadline = now.saturating_add(self.config.election_min);
+    }
+
+    /// Whether we heard from a leader within the minimum election timeout: then votes that
+    /// would depose it are ignored (thesis §4.2.3), which stops a rejoining node from
+    /// disrupting a healthy cluster.
+    pub(crate) fn in_lease(&self, now: u64) -> bool {
+        if self.role == Role::Leader {
+            return true;
+        }
+        self.leader.is_some()
+            && self
+                .last_leader_contact
+                .is_some_and(|t| now < t.saturating_add(self.config.election_min))
+    }
+
+    /// Pre-vote: ask whether we could win at `term + 1` without anyone raising a term.
+    fn pre_vote(&mut self, now: u64) {
+        // a candidate whose election timed out goes back through pre-vote (as etcd's
+        // pre-candidate): its own term stays until a majority says it could win
+        self.set_role(Role::Follower);
+        self.pre_candidate = true;
+        self.set_leader(None);
+        self.votes.clear();
+        let me = self.id.clone();
+        self.votes.insert(me, true);
+        self.reset_election_timer(now);
+        let msg = Message::VoteRequest {
+            term: self.term + 1,
+            pre_vote: true,
+            last: self.latest(),
+            transfer: false,
+        };
+        let targets: Vec<I> = self.members.keys().cloned().collect();
+        for to in targets {
+            self.send_now(to, msg.clone());
+        }
+        self.maybe_win_pre_vote(now);
+    }
+
+    /// Stand for election at `term + 1`. `transfer` marks a campaign asked for by the leader
+    /// (skips pre-vote, and voters ignore their lease for it).
+    pub(crate) fn campaign(&mut self, now: u64, transfer: bool) {
+        self.pre_candidate = false;
+        self.term += 1;
+        self.voted_for = Some(self.id.clone());
+        self.votes.clear();
+        let me = self.id.clone();
+        self.votes.insert(me, true);
+        self.transfer = None;
+        self.set_leader(None);
+        self.set_role(Role::Candidate);
+        self.campaign_seq = self.request_persist();
+        self.reset_election_timer(now);
+        let msg = Message::VoteRequest {
+            term: self.term,
+            pre_vote: false,
+            last: self.latest(),
+            transfer,
+        };
+        let targets: Vec<I> = self.members.keys().cloned().collect();
+        for to in targets {
+            // our own vote must be on disk before anyone counts on our request
+            self.send_after_persist(to, msg.clone());
+        }
+        self.maybe_win(now);
+    }
+
+    fn granted_count(&self) -> (usize, usize) {
+        let mut yes = 0;
+        let mut no = 0;
+        for (id, granted) in &self.votes {
+            if *id != self.id && !self.members.contains_key(id) {
+                continue; // votes of removed members no longer count
+            }
+            if *granted {
+                yes += 1;
+            } else {
+                no += 1;
+            }
+        }
+        (yes, no)
+    }
+
+    pub(crate) fn maybe_win_pre_vote(&mut self, now: u64) {
+        if !self.pre_candidate || !self.started {
+            return;
+        }
+        let (yes, no) = self.granted_count();
+        if yes >= self.quorum() {
+            self.campaign(now, false);
+        } else if no >= self.quorum() {
+            self.pre_candidate = false;
+        }
+    }
+
+    pub(crate) fn maybe_win(&mut self, now: u64) {
+        if self.role != Role::Candidate || !self.started {
+            return;
+        }
+        let (yes, no) = self.granted_count();
+        if yes >= self.quorum() && self.persist_done >= self.campaign_seq {
+            self.become_leader(now);
+        } else if no >= self.quorum() {
+            let term = self.term;
+            self.become_follower(term, None, now);
+        }
+    }
+
+    /// Become a follower at `term` (raising our term, forgetting our vote, if it is newer).
+    pub(crate) fn become_follower(&mut self, term: u64, leader: Option<I>, now: u64) {
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.request_persist();
+        }
+        let was_leader = self.role == Role::Leader;
+        self.pre_candidate = false;
+        self.votes.clear();
+        self.transfer = None;
+        self.set_role(Role::Follower);
+        if leader.is_some() {
+            self.last_leader_contact = Some(now);
+        }
+        self.set_leader(leader);
+        if was_leader || self.election_deadline <= now {
+            self.reset_election_timer(now);
+        }
+        self.update_visible();
+    }
+
+    fn become_leader(&mut self, now: u64) {
+        self.pre_candidate = false;
+        self.votes.clear();
+        self.set_role(Role::Leader);
+        let me = self.id.clone();
+        self.set_leader(Some(me));
+        for p in self.members.values_mut() {
+            *p = Progress {
+                needs_data: true,
+                ..Progress::default()
+            };
+        }
+        // §5.4.2: a leader commits only entries of its own term. Each entry holds the whole
+        // value, so re-proposing the latest value in the new term makes it committable and
+        // supersedes any old-term version a follower might still hold.
+        let latest = self.latest();
+        #[cfg(feature = "rule-switches")]
+        let reopen = !self
+            .config
+            .broken(crate::config::BrokenRule::CommitCurrentTerm);
+        #[cfg(not(feature = "rule-switches"))]
+        let reopen = true;
+        if reopen {
+            let v = Version::new(self.term, latest.index + 1);
+            self.push_entry(v, self.term);
+            self.outputs.push(Output::Alias {
+                version: v,
+                copy_of: latest,
+            });
+            self.request_persist();
+            self.term_start = v;
+        } else {
+            self.term_start = latest;
+        }
+        self.update_visible();
+        self.election_deadline = now.saturating_add(self.config.election_min);
+        self.broadcast_append(now);
+        self.maybe_commit(now);
+    }
+
+    pub(crate) fn on_vote_request(
+        &mut self,
+        from: I,
+        term: u64,
+        pre_vote: bool,
+        last: Version,
+        transfer: bool,
+        now: u64,
+    ) -> Option<&'static str> {
+        if term > self.term && !transfer && self.in_lease(now) {
+            return Some("vote request while a leader is active");
+        }
+        if term < self.term {
+            let reply = Message::VoteResponse {
+                term: self.term,
+                pre_vote,
+                granted: false,
+            };
+            self.send_after_persist(from, reply);
+            return None;
+        }
+        if pre_vote {
+            // never changes our state: grant if an election at `term` could be won by `from`
+            let granted = term > self.term && self.up_to_date(last);
+            let reply = Message::VoteResponse {
+                term: if granted { term } else { self.term },
+                pre_vote: true,
+                granted,
+            };
+            self.send_now(from, reply);
+            return None;
+        }
+        if term > self.term {
+            self.become_follower(term, None, now);
+        }
+        let can_vote = self.voted_for.as_ref() == Some(&from)
+            || (self.voted_for.is_none() && self.leader.is_none());
+        let granted = can_vote && self.up_to_date(last);
+        if granted {
+            if self.voted_for.is_none() {
+                self.voted_for = Some(from.clone());
+                self.request_persist();
+            }
+            self.reset_election_timer(now);
+        }
+        let reply = Message::VoteResponse {
+            term: self.term,
+            pre_vote: false,
+            granted,
+        };
+        // a grant is a promise: it leaves only once our vote is on disk
+        self.send_after_persist(from, reply);
+        None
+    }
+
+    /// §5.4.1: a candidate's data must be at least as up to date as ours.
+    fn up_to_date(&self, last: Version) -> bool {
+        #[cfg(feature = "rule-switches")]
+        if self.config.broken(crate::config::BrokenRule::UpToDateVote) {
+            return true;
+        }
+        last >= self.latest()
+    }
+
+    pub(crate) fn on_vote_response(
+        &mut self,
+        from: I,
+        term: u64,
+        pre_vote: bool,
+        granted: bool,
+        now: u64,
+    ) -> Option<&'static str> {
+        if !self.members.contains_key(&from) {
+            return Some("vote from a non-member");
+        }
+        if pre_vote && granted {
+            if !self.pre_candidate || term != self.term + 1 {
+                return Some("stale pre-vote");
+            }
+            self.votes.insert(from, true);
+            self.maybe_win_pre_vote(now);
+            return None;
+        }
+        if term > self.term {
+            self.become_follower(term, None, now);
+            return None;
+        }
+        if pre_vote {
+            if !self.pre_candidate {
+                return Some("stale pre-vote");
+            }
+            self.votes.insert(from, false);
+            self.maybe_win_pre_vote(now);
+            return None;
+        }
+        if term < self.term || self.role != Role::Candidate {
+            return Some("stale vote");
+        }
+        self.votes.insert(from, granted);
+        self.maybe_win(now);
+        None
+    }
+
+    /// `serviceCrashed`: a leader hands leadership to its most up-to-date follower first
+    /// (fast failover); the node becomes a follower, keeps its term and vote (forgetting the
+    /// vote, as raftq 1.0.0 does, allows two votes in one term), and does not stand for election
+    /// for an election timeout.
+    pub fn crashed(&mut self, now: u64) {
+        if !self.started {
+            return;
+        }
+        if self.role == Role::Leader {
+            if let Some(target) = self.best_transferee() {
+                self.send_transfer(target, now);
+            }
+        }
+        let term = self.term;
+        self.become_follower(term, None, now);
+        self.last_leader_contact = None;
+        self.no_campaign_until = now.saturating_add(self.config.election_max);
+        self.election_deadline = self.no_campaign_until;
+        self.request_persist();
+    }
+
+    /// Hand leadership to `to` (or the most up-to-date follower): bring it up to date and tell
+    /// it to campaign at once. Proposals are refused until the transfer ends (new leader seen,
+    /// or an election timeout passed).
+    pub fn transfer_leadership(&mut self, to: Option<I>, now: u64) -> Result<I, TransferError> {
+        if !self.started {
+            return Err(TransferError::NotStarted);
+        }
+        if self.role != Role::Leader {
+            return Err(TransferError::NotLeader);
+        }
+        let target = match to {
+            Some(t) if t == self.id => return Err(TransferError::NoCandidate),
+            Some(t) if !self.members.contains_key(&t) => return Err(TransferError::UnknownMember),
+            Some(t) => t,
+            None => self.best_transferee().ok_or(TransferError::NoCandidate)?,
+        };
+        self.transfer = Some((target.clone(), now.saturating_add(self.config.election_min)));
+        self.send_transfer(target.clone(), now);
+        Ok(target)
+    }
+
+    /// The member with the newest acknowledged version.
+    fn best_transferee(&self) -> Option<I> {
+        self.members
+            .iter()
+            .filter(|(id, _)| **id != self.id)
+            .max_by_key(|(_, p)| (p.matched, p.recent_active))
+            .map(|(id, _)| id.clone())
+    }
+
+    /// TimeoutNow, riding `syncData`: carries the data when the target may lack our latest
+    /// version, so one message both brings it up to date and starts its campaign.
+    fn send_transfer(&mut self, target: I, now: u64) {
+        self.send_append(target, now, true);
+    }
+}

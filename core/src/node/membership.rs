@@ -1,0 +1,49 @@
+//! Membership as raftq has it: `ackNode` adds or updates a member, a falsy `time` removes it.
+//!
+//! This is NOT joint consensus (Raft §6) nor even single-server changes through the log
+//! (thesis §4.1): each node's member list is whatever the application told it, out of band.
+//! Majorities are counted over members + self in each node's own view. Safety therefore rests
+//! on the application changing membership one node at a time, on every node, and only once the
+//! new configuration's majority holds the committed data; if views disagree (a node added on
+//! some nodes but not others) two disjoint "majorities" can exist and two leaders can be
+//! elected in one term, or a committed value can be lost. raftq's API offers nothing better;
+//! the simulation exercises changes that respect the precondition.
+
+use super::{Node, NodeId, Progress, Role};
+
+impl<I: NodeId> Node<I> {
+    /// `ackNode` with a truthy `time`: add (or keep) a member. Works before `start`.
+    pub fn add_member(&mut self, id: I, now: u64) {
+        if id == self.id || self.members.contains_key(&id) {
+            return;
+        }
+        self.members.insert(
+            id.clone(),
+            Progress {
+                needs_data: true,
+                ..Progress::default()
+            },
+        );
+        if self.started && self.role == Role::Leader {
+            self.send_append(id, now, false);
+        }
+    }
+
+    /// `ackNode` with a falsy `time`: forget a member. Quorums shrink at once.
+    pub fn remove_member(&mut self, id: &I, now: u64) {
+        if self.members.remove(id).is_none() {
+            return;
+        }
+        if self.transfer.as_ref().is_some_and(|(t, _)| t == id) {
+            self.transfer = None;
+        }
+        if !self.started {
+            return;
+        }
+        match self.role {
+            Role::Leader => self.maybe_commit(now),
+            Role::Candidate => self.maybe_win(now),
+            Role::Follower => self.maybe_win_pre_vote(now),
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Replication of the data value as versions (Raft §5.3, §5.4.2), commit, and message entry.
+
+use super::{Entry, Node, NodeId, Output, ProposeError, Role, StepOutcome, MAX_HELD};
+use crate::message::{Message, Version};
+
+impl<I: NodeId> Node<I> {
+    /// Handle one incoming message from `from`.
+    pub fn step(&mut self, from: I, msg: Message, now: u64) -> StepOutcome {
+        let mut out = StepOutcome::default();
+        if !self.started {
+            out.ignored = Some("node not started");
+            return out;
+        }
+        if from == self.id {
+            out.ignored = Some("message from ourselves");
+            return out;
+        }
+        out.ignored = match msg {
+            Message::VoteRequest {
+                term,
+                pre_vote,
+                last,
+                transfer,
+            } => self.on_vote_request(from, term, pre_vote, last, transfer, now),
+            Message::VoteResponse {
+                term,
+                pre_vote,
+                granted,
+            } => self.on_vote_response(from, term, pre_vote, granted, now),
+            Message::Append {
+                term,
+                version,
+                with_data,
+                commit,
+                transfer,
+            } => {
+                let (accepted, ignored) =
+                    self.on_append(from, term, version, with_data, commit, transfer, now);
+                out.accepted = accepted;
+                ignored
+            }
+            Message::AppendResponse {
+                term,
+                success,
+                latest,
+            } => self.on_append_response(from, term, success, latest, now),
+        };
+        out
+    }
+
+    /// `replicateData` on the leader: a new version, sent to every member at once.
+    pub fn propose(&mut self, now: u64) -> Result<Version, ProposeError> {
+        if !self.started {
+            return Err(ProposeError::NotStarted);
+        }
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader);
+        }
+        if self.transfer.is_some() {
+            return Err(ProposeError::Transferring);
+        }
+        let v = Version::new(self.term, self.latest().index + 1);
+        self.push_entry(v, self.term);
+        self.request_persist();
+        self.update_visible();
+        let targets: Vec<I> = self.members.keys().cloned().collect();
+        for to in targets {
+            if let Some(p) = self.members.get_mut(&to) {
+                p.needs_data = true;
+            }
+            self.send_append(to, now, false);
+        }
+        self.maybe_commit(now);
+        Ok(v)
+    }
+
+    /// Append a version at the end of the held ones, dropping the oldest uncommitted ones beyond
+    /// the bound (their values are obsolete; the commit point may then skip them).
+    pub(crate) fn push_entry(&mut self, v: Version, seen: u64) {
+        self.log.push_back(Entry { v, seen });
+        while self.log.len() > MAX_HELD {
+            // keep the committed front and the latest back
+            self.log.remove(1);
+        }
+    }
+
+    /// Leader: send our latest version (with the data if `to` may lack it) and commit point.
+    pub(crate) fn send_append(&mut self, to: I, now: u64, transfer: bool) {
+        let latest = self.latest();
+        let commit = self.committed();
+        let term = self.term;
+        let resend_after = (self.config.election_min / 2).max(self.config.heartbeat);
+        let Some(p) = self.members.get_mut(&to) else {
+            return;
+        };
+        let lacks = p.matched != Some(latest);
+        let in_flight = p
+            .data_sent
+            .is_some_and(|(v, at)| v == latest && now < at.saturating_add(resend_after));
+        let with_data = lacks && (p.needs_data || transfer) && (transfer || !in_flight);
+        if with_data {
+            p.data_sent = Some((latest, now));
+        }
+        self.send_now(
+            to,
+            Message::Append {
+                term,
+                version: latest,
+                with_data,
+                commit,
+                transfer,
+            },
+        );
+    }
+
+    pub(crate) fn broadcast_append(&mut self, now: u64) {
+        self.heartbeat_deadline = now.saturating_add(self.config.heartbeat);
+        let targets: Vec<I> = self.members.keys().cloned().collect();
+        for to in targets {
+            self.send_append(to, now, false);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append(
+        &mut self,
+        from: I,
+        term: u64,
+        version: Version,
+        with_data: bool,
+        commit: Version,
+        transfer: bool,
+        now: u64,
+    ) -> (Option<Version>, Option<&'static str>) {
+        if term < self.term {
+            // tell a deposed leader about the newer term
+            let reply = Message::AppendResponse {
+                term: self.term,
+                success: false,
+                latest: self.latest(),
+            };
+            self.send_after_persist(from, reply);
+            return (None, Some("stale term"));
+        }
+        if term == self.term && self.role == Role::Leader {
+            return (None, Some("another leader in our term"));
+        }
+        if term > self.term
+            || self.role != Role::Follower
+            || self.leader.as_ref() != Some(&from)
+            || self.pre_candidate
+        {
+            self.become_follower(term, Some(from.clone()), now);
+        }
+        self.last_leader_contact = Some(now);
+        self.reset_election_timer(now);
+
+        let mut accepted = None;
+        let latest = self.latest();
+        if version > latest {
+            if with_data {
+                // versions of earlier terms that this leader has not confirmed are either on its
+                // log before `version` or superseded by it: either way obsolete now
+                let front = self.log.pop_front();
+                self.log.retain(|e| e.seen == term);
+                if let Some(f) = front {
+                    self.log.push_front(f);
+                }
+                self.push_entry(version, term);
+                self.request_persist();
+                accepted = Some(version);
+            }
+        } else if version == latest {
+            if let Some(back) = self.log.back_mut() {
+                back.seen = term;
+            }
+        }
+        self.follow_commit(commit, term);
+
+        let back = self.log.back().copied();
+        let success = back.is_some_and(|e| e.seen == term);
+        let reply = Message::AppendResponse {
+            term,
+            success,
+            latest: self.latest(),
+        };
+        // an acknowledgement promises the version is on disk
+        self.send_after_persist(from, reply);
+        if transfer && self.latest() == version {
+            self.log_line("leadership transfer: campaigning at once".to_string());
+            self.campaign(now, true);
+        }
+        (accepted, None)
+    }
+
+    /// Follower: advance the commit point to the newest held version the leader's `commit`
+    /// covers: the very version, or one this leader confirmed (on its log) at or below it.
+    fn follow_commit(&mut self, commit: Version, term: u64) {
+        let mut pos = None;
+        for (i, e) in self.log.iter().enumerate().skip(1) {
+            if e.v == commit || (e.seen == term && e.v.index <= commit.index) {
+                pos = Some(i);
+            }
+        }
+        if let Some(i) = pos {
+            self.commit_to(i);
+        }
+    }
+
+    /// Make `log[i]` the committed version.
+    fn commit_to(&mut self, i: usize) {
+        self.log.drain(..i);
+        let c = self.committed();
+        self.outputs.push(Output::Committed(c));
+        self.request_persist();
+        self.update_visible();
+    }
+
+    fn on_append_response(
+        &mut self,
+        from: I,
+        term: u64,
+        success: bool,
+        latest: Version,
+        now: u64,
+    ) -> Option<&'static str> {
+        if !self.members.contains_key(&from) {
+            return Some("response from a non-member");
+        }
+        if term > self.term {
+            self.become_follower(term, None, now);
+            return None;
+        }
+        if term < self.term || self.role != Role::Leader {
+            return Some("stale response");
+        }
+        let ours = self.latest();
+        let Some(p) = self.members.get_mut(&from) else {
+            return Some("response from a non-member");
+        };
+        p.recent_active = true;
+        if success && p.matched.is_none_or(|m| latest > m) {
+            p.matched = Some(latest);
+        }
+        p.needs_data = p.matched != Some(ours);
+        let lacks = p.needs_data;
+        let transfer_ready = self.transfer.as_ref().is_some_and(|(t, _)| *t == from) && !lacks;
+        if lacks && latest < ours {
+            self.send_append(from.clone(), now, false);
+        }
+        self.maybe_commit(now);
+        if transfer_ready && self.role == Role::Leader {
+            self.send_append(from, now, true);
+        }
+        None
+    }
+
+    /// Leader: commit the newest version of our term that a majority (us included, once our
+    /// own persist of it completed) holds.
+    pub(crate) fn maybe_commit(&mut self, _now: u64) {
+        if self.role != Role::Leader {
+            return;
+        }
+        #[cfg(feature = "rule-switches")]
+        let any_term = self
+            .config
+            .broken(crate::config::BrokenRule::CommitCurrentTerm);
+        #[cfg(not(feature = "rule-switches"))]
+        let any_term = false;
+
+        let mut acks: Vec<u64> = Vec::with_capacity(self.members.len() + 1);
+        let own = self.persisted_latest;
+        if own.term == self.term || (any_term && self.log.iter().any(|e| e.v == own)) {
+            acks.push(own.index);
+        } else {
+            acks.push(0);
+        }
+        for (id, p) in &self.members {
+            if *id != self.id {
+                acks.push(p.matched.map_or(0, |m| m.index));
+            }
+        }
+        acks.sort_unstable_by(|a, b| b.cmp(a));
+        let q = self.quorum();
+        let Some(&k) = acks.get(q - 1) else {
+            return;
+        };
+        let committed = self.committed();
+        let mut pos = None;
+        for (i, e) in self.log.iter().enumerate().skip(1) {
+            let ours = e.v.term == self.term || any_term;
+            if ours && e.v.index <= k && e.v > committed {
+                pos = Some(i);
+            }
+        }
+        if let Some(i) = pos {
+            self.commit_to(i);
+            // let followers learn the commit point now, not at the next heartbeat (as etcd)
+            let now = _now;
+            let targets: Vec<I> = self.members.keys().cloned().collect();
+            for to in targets {
+                self.send_append(to, now, false);
+            }
+        }
+    }
+}
