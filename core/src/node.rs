@@ -203,8 +203,6 @@ pub struct Node<I: NodeId> {
     /// Do not stand for election before this time (after a transfer away or `serviceCrashed`).
     pub(crate) no_campaign_until: u64,
     pub(crate) transfer: Option<(I, u64)>,
-    /// Leader: the version that opened this term (re-proposal): nothing commits before it.
-    pub(crate) term_start: Version,
 
     // persistence
     pub(crate) persist_requested: u64,
@@ -245,7 +243,6 @@ impl<I: NodeId> Node<I> {
             last_leader_contact: None,
             no_campaign_until: 0,
             transfer: None,
-            term_start: Version::ZERO,
             persist_requested: 0,
             persist_done: 0,
             campaign_seq: 0,
@@ -281,7 +278,6 @@ impl<I: NodeId> Node<I> {
         self.transfer = None;
         self.last_leader_contact = None;
         self.no_campaign_until = 0;
-        self.term_start = Version::ZERO;
         self.gated.clear();
         self.pending_latest.clear();
         // what was restored is on disk

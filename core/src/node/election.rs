@@ -216,9 +216,6 @@ impl<I: NodeId> Node<I> {
                 copy_of: latest,
             });
             self.request_persist();
-            self.term_start = v;
-        } else {
-            self.term_start = latest;
         }
         self.update_visible();
         self.election_deadline = now.saturating_add(self.config.election_min);
