@@ -1,0 +1,694 @@
+'use strict';
+// raftq-native: a drop-in replacement for `raftq`.
+//
+// The Raft logic is native (Rust, `raftq-core`); this file is the thin JS layer on top of it.
+// It keeps what is JS-native: the event bus (listeners run in microtasks, `dispatch` resolves
+// when all have finished and never rejects), the members' objects as acked, the JS type of every
+// node id, the data value of each version (the core only knows versions), the persist queue and
+// the replicate waiters. The native `NativeNode` converts, steps the core and returns its
+// outputs as compact records.
+
+const { NativeNode } = loadNative();
+
+function loadNative() {
+  const { platform, arch } = process;
+  const candidates = [];
+  const abi = platform === 'linux' ? (isMusl() ? '-musl' : '-gnu') : platform === 'win32' ? '-msvc' : '';
+  const suffix = `${platform}-${arch}${abi}`;
+  candidates.push(`./raftq-native.${suffix}.node`);
+  candidates.push(`raftq-native-${suffix}`);
+  candidates.push('./raftq-native.node');
+  const errors = [];
+  for (const c of candidates) {
+    try {
+      return require(c);
+    } catch (e) {
+      errors.push(`${c}: ${e && e.message}`);
+    }
+  }
+  throw new Error(
+    `raftq-native: cannot load the native addon for ${suffix} (run \`npm run build\`):\n  ${errors.join('\n  ')}`,
+  );
+}
+
+function isMusl() {
+  try {
+    const report = process.report && process.report.getReport();
+    const header = report && (typeof report === 'string' ? JSON.parse(report) : report).header;
+    return !(header && header.glibcVersionRuntime);
+  } catch {
+    return false;
+  }
+}
+
+/** raftq's roles, a real (non-const) enum with reverse mapping: `RaftRole[3] === 'LEADER'`. */
+const RaftRole = {};
+RaftRole[(RaftRole.CANDIDATE = 1)] = 'CANDIDATE';
+RaftRole[(RaftRole.FOLLOWER = 2)] = 'FOLLOWER';
+RaftRole[(RaftRole.LEADER = 3)] = 'LEADER';
+Object.freeze(RaftRole);
+
+// record kinds (src/binding/convert.rs)
+const REC_SEND = 0;
+const REC_PERSIST = 1;
+const REC_ROLE = 2;
+const REC_LEADER = 3;
+const REC_ALIAS = 4;
+const REC_DATA = 5;
+const REC_COMMITTED = 6;
+const REC_LOG = 7;
+
+// incoming event -> [channel number, sender field]
+const CHANNELS = {
+  voteRequestReceived: 0,
+  voteResponseReceived: 1,
+  dataReceived: 2,
+  dataResponseReceived: 3,
+};
+const SENDER_FIELDS = ['candidate', 'voter', 'node', 'node'];
+
+const INITIAL_KEY = '0:0';
+const NO_LISTENERS = Object.freeze([]);
+
+function noop() {}
+
+function isObject(v) {
+  return typeof v === 'object' && v !== null;
+}
+
+function isCounter(v) {
+  return Number.isSafeInteger(v) && v >= 0;
+}
+
+function isId(v) {
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function describe(e) {
+  if (e instanceof Error) return e.message;
+  try {
+    return String(e);
+  } catch {
+    return 'unknown error';
+  }
+}
+
+function validateOptions(options) {
+  if (!isObject(options)) throw new TypeError('Raftq: options must be an object');
+  for (const name of ['heartbeat', 'minimumElectionTime', 'maximumElectionTime']) {
+    const v = options[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new TypeError(`Raftq: options.${name} must be a number > 0 (got ${describe(v)})`);
+    }
+  }
+  if (options.minimumElectionTime > options.maximumElectionTime) {
+    throw new TypeError('Raftq: options.minimumElectionTime must be <= options.maximumElectionTime');
+  }
+  const agent = options.persistAgent;
+  if (!isObject(agent) || typeof agent.persist !== 'function' || typeof agent.restore !== 'function') {
+    throw new TypeError('Raftq: options.persistAgent must have persist(node, data) and restore(node) functions');
+  }
+}
+
+/**
+ * What `persistAgent.restore(node)` returned, as the native start expects it, plus the data
+ * values. Throws a TypeError for a shape it cannot trust (the node then does not start: safer
+ * than forgetting a vote).
+ */
+function parseRestored(r) {
+  if (r === undefined || r === null) {
+    return { term: 0, votedFor: null, dataTerm: 0, dataIndex: 0, commitTerm: 0, commitIndex: 0, data: {}, committedData: undefined };
+  }
+  if (!isObject(r)) throw new TypeError(`restored data must be an object, got ${typeof r}`);
+  if (!isCounter(r.term)) throw new TypeError('restored `term` must be a non-negative integer');
+  const votedFor = r.votedFor === undefined ? null : r.votedFor;
+  if (votedFor !== null && !isId(votedFor)) throw new TypeError('restored `votedFor` must be a node id or null');
+  const data = r.data === undefined ? {} : r.data;
+  const ours = ['dataTerm', 'dataIndex', 'commitTerm', 'commitIndex'];
+  const present = ours.filter((f) => r[f] !== undefined);
+  if (present.length === 0) {
+    // raftq 1.0.0's `{ term, votedFor, data }`: its data is version zero
+    return { term: r.term, votedFor, dataTerm: 0, dataIndex: 0, commitTerm: 0, commitIndex: 0, data, committedData: undefined };
+  }
+  for (const f of ours) {
+    if (!isCounter(r[f])) throw new TypeError(`restored \`${f}\` must be a non-negative integer`);
+  }
+  const sameVersion = r.dataTerm === r.commitTerm && r.dataIndex === r.commitIndex;
+  if (!sameVersion && !('committedData' in r)) {
+    throw new TypeError('restored `committedData` is missing (the commit version differs from the data version)');
+  }
+  if (r.commitTerm > r.dataTerm || (r.commitTerm === r.dataTerm && r.commitIndex > r.dataIndex)) {
+    throw new TypeError('restored commit version is ahead of the data version');
+  }
+  return {
+    term: r.term,
+    votedFor,
+    dataTerm: r.dataTerm,
+    dataIndex: r.dataIndex,
+    commitTerm: r.commitTerm,
+    commitIndex: r.commitIndex,
+    data,
+    committedData: sameVersion ? undefined : r.committedData,
+  };
+}
+
+class Raftq {
+  constructor(options) {
+    validateOptions(options);
+    this._options = options;
+    this._agent = options.persistAgent;
+    this._timeout = options.minimumElectionTime / 2;
+    this._native = new NativeNode(options.heartbeat, options.minimumElectionTime, options.maximumElectionTime);
+    /** @type {Map<string, Function[]>} copy-on-write listener arrays */
+    this._listeners = new Map();
+    /** members as acked: key -> RaftNode */
+    this._members = new Map();
+    /** key -> id in its JS type */
+    this._ids = new Map();
+    /** version key -> data value */
+    this._values = new Map([[INITIAL_KEY, {}]]);
+    this._pruneAt = 16;
+    this._visible = INITIAL_KEY;
+    this._role = RaftRole.FOLLOWER;
+    this._leader = null;
+    this._selfKey = null;
+    this._node = undefined;
+    this._placeholder = { id: undefined, time: 0 };
+    this._started = false;
+    this._destroyed = false;
+    this._destroying = null;
+    this._startGen = 0;
+    // persistence: one call in flight, the newest pending request kept
+    this._persistPending = null;
+    this._persisting = null;
+    this._persistRetry = null;
+    this._persistRetryWake = null;
+    // replicate waiters and transfer waiters
+    this._waiters = new Set();
+    this._transferWaiters = new Set();
+    this._wake = () => {
+      try {
+        if (!this._destroyed) this._apply(this._native.drain(), 0);
+      } catch (e) {
+        this._log(`raft internal error: ${describe(e)}`);
+      }
+    };
+    this._log('raft initialized');
+  }
+
+  // ---- public API (raftq) ----
+
+  getLeader() {
+    if (this._leader === null) return null;
+    const id = this._ids.get(this._leader);
+    return id === undefined ? null : id;
+  }
+
+  getRole() {
+    return this._role;
+  }
+
+  getNode() {
+    return this._node !== undefined ? this._node : this._placeholder;
+  }
+
+  getFollowers() {
+    const out = [];
+    for (const [key, node] of this._members) if (key !== this._selfKey) out.push(node);
+    return out;
+  }
+
+  getData() {
+    const v = this._values.get(this._visible);
+    return v === undefined ? {} : v;
+  }
+
+  subscribe(type, listener) {
+    if (typeof listener !== 'function') throw new TypeError('Raftq.subscribe: listener must be a function');
+    const current = this._listeners.get(type) || NO_LISTENERS;
+    this._listeners.set(type, current.concat([listener]));
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const ls = this._listeners.get(type);
+      if (!ls) return;
+      const i = ls.indexOf(listener);
+      if (i < 0) return;
+      const next = ls.slice(0, i).concat(ls.slice(i + 1));
+      if (next.length) this._listeners.set(type, next);
+      else this._listeners.delete(type);
+    };
+  }
+
+  dispatch(type, message) {
+    const tasks = [];
+    try {
+      const r = this._input(type, message);
+      if (r !== undefined) tasks.push(r);
+    } catch (e) {
+      this._log(`raft error in ${describe(type)}: ${describe(e)}`);
+    }
+    const ls = this._listeners.get(type);
+    if (ls) {
+      for (const l of ls) {
+        tasks.push(
+          Promise.resolve(message)
+            .then(l)
+            .catch((e) => this._listenerFailed(type, e)),
+        );
+      }
+    }
+    if (tasks.length === 0) return Promise.resolve();
+    return Promise.all(tasks).then(noop, noop);
+  }
+
+  destroy() {
+    if (this._destroying) return this._destroying;
+    this._destroying = this._destroy();
+    return this._destroying;
+  }
+
+  // ---- extras ----
+
+  getStatus() {
+    const s = this._native.status();
+    const id = (k) => (k === null || k === undefined ? null : this._idOf(k));
+    return {
+      id: this._node !== undefined ? this._node.id : null,
+      role: this._role,
+      preCandidate: s.preCandidate,
+      term: s.term,
+      votedFor: id(s.votedFor),
+      leader: this.getLeader(),
+      version: s.version,
+      commit: s.commit,
+      members: s.members.map((k) => this._idOf(k)),
+      persist: { requested: s.persistRequested, done: s.persistDone },
+      rejected: s.rejected,
+    };
+  }
+
+  replicate(data) {
+    try {
+      return this._replicate(data);
+    } catch (e) {
+      this._log(`raft error in replicate: ${describe(e)}`);
+      return Promise.resolve(false);
+    }
+  }
+
+  transferLeadership(id) {
+    if (!this._started || this._destroyed) return Promise.resolve(false);
+    let r;
+    try {
+      r = this._native.transfer(id === undefined ? null : id);
+    } catch (e) {
+      this._log(`raft error in transferLeadership: ${describe(e)}`);
+      return Promise.resolve(false);
+    }
+    if (r[0] === null) {
+      this._log(`raft transfer refused: ${r[1]}`);
+      this._apply(r, 2);
+      return Promise.resolve(false);
+    }
+    const promise = new Promise((resolve) => {
+      const w = { resolve, timer: null };
+      w.timer = setTimeout(() => {
+        this._transferWaiters.delete(w);
+        resolve(false);
+      }, this._options.maximumElectionTime);
+      if (w.timer.unref) w.timer.unref();
+      this._transferWaiters.add(w);
+    });
+    this._apply(r, 2);
+    return promise;
+  }
+
+  // ---- inputs ----
+
+  /** The internal handler of an input event; returns a Promise to wait for, or undefined. */
+  _input(type, message) {
+    switch (type) {
+      case 'voteRequestReceived':
+      case 'voteResponseReceived':
+      case 'dataReceived':
+      case 'dataResponseReceived':
+        this._receive(type, message);
+        return undefined;
+      case 'ackNode':
+        this._ackNode(message);
+        return undefined;
+      case 'replicateData':
+        return this._replicate(message).then(noop);
+      case 'serviceStarted':
+        return this._serviceStarted(message);
+      case 'serviceCrashed':
+        this._serviceCrashed(message);
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  _receive(type, message) {
+    if (!this._started || this._destroyed) return;
+    if (!isObject(message)) {
+      this._log(`raft rejected ${type}: the message must be an object`);
+      return;
+    }
+    const channel = CHANNELS[type];
+    const r = this._native.receive(channel, message);
+    const from = r[0];
+    if (from !== null && !this._ids.has(from)) {
+      this._ids.set(from, message[SENDER_FIELDS[channel]].id);
+    }
+    if (r[1] !== null) this._values.set(r[1], message.data);
+    this._apply(r, 2);
+  }
+
+  _ackNode(node) {
+    if (this._destroyed) return;
+    if (!isObject(node)) {
+      this._log('raft rejected ackNode: the message must be a RaftNode object');
+      return;
+    }
+    const keep = !!node.time;
+    const r = this._native.ackNode(node.id, keep);
+    const key = r[0];
+    if (key === null) {
+      this._log('raft rejected ackNode: `id` must be a string or a finite number');
+      return;
+    }
+    if (keep) {
+      const known = this._members.has(key);
+      this._members.set(key, node);
+      this._ids.set(key, node.id);
+      if (!known) this._log(`raft node added: ${node.id}`);
+    } else if (this._members.delete(key)) {
+      this._log(`raft node destroyed: ${node.id}`);
+    }
+    this._apply(r, 1);
+  }
+
+  async _serviceStarted(message) {
+    if (this._destroyed) return;
+    const node = isObject(message) ? message.node : undefined;
+    if (!isObject(node) || !isId(node.id)) {
+      this._log('raft rejected serviceStarted: `node` must be a RaftNode with a string or number id');
+      return;
+    }
+    const gen = ++this._startGen;
+    let restored;
+    try {
+      restored = parseRestored(await this._agent.restore(node));
+    } catch (e) {
+      this._log(`raft not started: restore failed: ${describe(e)}`);
+      return;
+    }
+    if (gen !== this._startGen || this._destroyed) return; // superseded
+    let r;
+    try {
+      r = this._native.start(node.id, restored, this._wake);
+    } catch (e) {
+      this._log(`raft not started: ${describe(e)}`);
+      return;
+    }
+    this._node = node;
+    this._started = true;
+    this._selfKey = r[0];
+    this._ids.set(r[0], node.id);
+    if (r[1] !== null) this._ids.set(r[1], restored.votedFor);
+    this._values.clear();
+    this._values.set(r[2], restored.data);
+    if (r[3] !== r[2]) this._values.set(r[3], restored.committedData);
+    this._visible = r[3];
+    const hadLeader = this._leader !== null;
+    this._leader = null;
+    if (hadLeader) this._emit('leaderChanged', null);
+    this._apply(r, 4);
+  }
+
+  _serviceCrashed(message) {
+    if (this._destroyed) return;
+    const reason = isObject(message) ? message.reason : message;
+    this._log(`raft crashed: ${describe(reason)}`);
+    if (!this._started) return;
+    this._apply(this._native.crashed(), 0);
+    this._persistNow();
+  }
+
+  _replicate(value) {
+    if (this._destroyed || !this._started) {
+      this._log('raft ignored replicateData: the node is not started');
+      return Promise.resolve(false);
+    }
+    if (value === undefined) {
+      this._log('raft rejected replicateData: the data must not be undefined');
+      return Promise.resolve(false);
+    }
+    const r = this._native.propose();
+    if (r[0] === null) {
+      this._log(`raft ignored replicateData: ${r[1] === 'NotLeader' ? 'not the leader' : r[1]}`);
+      this._apply(r, 3);
+      return Promise.resolve(false);
+    }
+    this._values.set(r[0], value);
+    const promise = new Promise((resolve) => {
+      const w = { term: r[1], index: r[2], value, resolve, timer: null };
+      w.timer = setTimeout(() => {
+        this._waiters.delete(w);
+        resolve(false);
+      }, this._options.maximumElectionTime);
+      if (w.timer.unref) w.timer.unref();
+      this._waiters.add(w);
+    });
+    this._apply(r, 3);
+    return promise;
+  }
+
+  // ---- outputs ----
+
+  _apply(records, from) {
+    for (let i = from; i < records.length; i++) {
+      const r = records[i];
+      switch (r[0]) {
+        case REC_SEND:
+          this._send(r);
+          break;
+        case REC_PERSIST:
+          this._requestPersist(r);
+          break;
+        case REC_ROLE:
+          if (r[1] !== this._role) {
+            this._role = r[1];
+            this._emit('roleChanged', r[1]);
+          }
+          break;
+        case REC_LEADER: {
+          this._leader = r[1];
+          const leader = this.getLeader();
+          this._emit('leaderChanged', leader);
+          if (r[1] !== null && r[1] !== this._selfKey && this._transferWaiters.size) {
+            for (const w of this._transferWaiters) {
+              clearTimeout(w.timer);
+              w.resolve(true);
+            }
+            this._transferWaiters.clear();
+          }
+          break;
+        }
+        case REC_ALIAS:
+          this._values.set(r[1], this._values.get(r[2]));
+          break;
+        case REC_DATA:
+          this._visible = r[1];
+          this._emit('dataChanged', this.getData());
+          break;
+        case REC_COMMITTED:
+          if (this._waiters.size) this._committed(r[1], r[2], r[3]);
+          break;
+        case REC_LOG:
+          this._log(r[1]);
+          break;
+        default:
+          break;
+      }
+    }
+    if (this._values.size > this._pruneAt) this._prune();
+  }
+
+  _send(r) {
+    const to = r[1];
+    const body = r[4];
+    const member = this._members.get(to);
+    body.destination = member !== undefined ? member : { id: this._idOf(to) };
+    body.timeout = this._timeout;
+    body[r[3]] = this._node;
+    if (r[5] !== null) body.data = this._values.get(r[5]);
+    this._emit(r[2], body);
+  }
+
+  _committed(key, term, index) {
+    for (const w of this._waiters) {
+      if (term > w.term || (term === w.term && index >= w.index)) {
+        this._waiters.delete(w);
+        clearTimeout(w.timer);
+        // same term: the leader's log holds w's version below the committed one; a later
+        // term's version counts only if it carries the very same value (re-proposal)
+        w.resolve(term === w.term || this._values.get(key) === w.value);
+      }
+    }
+  }
+
+  _prune() {
+    const live = new Set(this._native.liveVersions());
+    live.add(this._visible);
+    for (const k of this._values.keys()) if (!live.has(k)) this._values.delete(k);
+    this._pruneAt = Math.max(16, this._values.size * 2);
+  }
+
+  _idOf(key) {
+    const id = this._ids.get(key);
+    if (id !== undefined) return id;
+    // not seen yet: decode the key itself
+    return key.startsWith('n:') ? Number(key.slice(2)) : key.slice(2);
+  }
+
+  // ---- persistence ----
+
+  _persistBody(r) {
+    const body = {
+      term: r[2],
+      votedFor: r[3] === null ? null : this._idOf(r[3]),
+      data: this._values.get(r[4]),
+      dataTerm: r[5],
+      dataIndex: r[6],
+      commitTerm: r[8],
+      commitIndex: r[9],
+    };
+    if (r[7] !== r[4]) body.committedData = this._values.get(r[7]);
+    return body;
+  }
+
+  _requestPersist(r) {
+    const seq = r[1];
+    const prev = this._persistPending;
+    // a newer state covers every request before it
+    this._persistPending = { seq: prev && prev.seq > seq ? prev.seq : seq, body: this._persistBody(r) };
+    if (!this._persisting) this._persisting = this._persistLoop();
+  }
+
+  /** Persist the current state now (serviceCrashed, destroy). */
+  _persistNow() {
+    const hs = this._native.hardState();
+    if (hs) this._requestPersist(hs);
+  }
+
+  async _persistLoop() {
+    try {
+      while (this._persistPending) {
+        const req = this._persistPending;
+        this._persistPending = null;
+        try {
+          await this._agent.persist(this._node, req.body);
+        } catch (e) {
+          this._log(`persist failed: ${describe(e)}`);
+          if (this._destroyed) break;
+          if (!this._persistPending) this._persistPending = req;
+          else if (req.seq > this._persistPending.seq) this._persistPending.seq = req.seq;
+          await new Promise((resolve) => {
+            this._persistRetryWake = resolve;
+            this._persistRetry = setTimeout(resolve, this._options.heartbeat);
+          });
+          clearTimeout(this._persistRetry);
+          this._persistRetry = null;
+          this._persistRetryWake = null;
+          if (this._destroyed) break;
+          continue;
+        }
+        if (req.seq > 0 && !this._destroyed) {
+          try {
+            this._apply(this._native.persisted(req.seq), 0);
+          } catch (e) {
+            this._log(`raft internal error: ${describe(e)}`);
+          }
+        }
+      }
+    } finally {
+      this._persisting = null;
+    }
+  }
+
+  // ---- event bus ----
+
+  _emit(type, payload) {
+    const ls = this._listeners.get(type);
+    if (!ls) return;
+    for (const l of ls) {
+      queueMicrotask(() => {
+        try {
+          const r = l(payload);
+          if (r && typeof r.then === 'function') r.then(undefined, (e) => this._listenerFailed(type, e));
+        } catch (e) {
+          this._listenerFailed(type, e);
+        }
+      });
+    }
+  }
+
+  _listenerFailed(type, e) {
+    if (type === 'log') return; // never loop
+    this._log(`raft listener for ${describe(type)} failed: ${describe(e)}`);
+  }
+
+  _log(message) {
+    this._emit('log', { message });
+  }
+
+  async _destroy() {
+    const wasStarted = this._started;
+    // the final state, read before the core stops
+    let final = null;
+    try {
+      final = wasStarted ? this._native.hardState() : null;
+    } catch {
+      final = null;
+    }
+    this._destroyed = true;
+    this._started = false;
+    this._startGen++;
+    try {
+      this._native.stop();
+    } catch (e) {
+      this._log(`raft internal error: ${describe(e)}`);
+    }
+    for (const w of this._waiters) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    this._waiters.clear();
+    for (const w of this._transferWaiters) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    this._transferWaiters.clear();
+    // let an in-flight persist finish, then write the final state once
+    if (this._persistRetryWake) this._persistRetryWake();
+    if (this._persisting) await this._persisting.catch(noop);
+    if (final) {
+      try {
+        await this._agent.persist(this._node, this._persistBody(final));
+      } catch (e) {
+        this._log(`persist failed: ${describe(e)}`);
+      }
+    }
+    this._log('raft destroyed');
+    // the log listeners run in microtasks: let them see the last line before removing them
+    await Promise.resolve();
+    this._listeners.clear();
+  }
+}
+
+exports.Raftq = Raftq;
+exports.RaftRole = RaftRole;

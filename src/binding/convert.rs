@@ -1,0 +1,235 @@
+//! Conversions between JS values and the core's types: node id keys, version keys, incoming
+//! message fields, outgoing output records.
+
+use napi::bindgen_prelude::{Array, JsObjectValue, Null, Object, Unknown};
+use napi::{Env, Result, ValueType};
+use raftq_core::wire::{self, Field, Fields, Out};
+use raftq_core::{Output, Version};
+
+/// Record kinds of the arrays handed to JS (`index.js` mirrors these numbers).
+pub const REC_SEND: u32 = 0;
+pub const REC_PERSIST: u32 = 1;
+pub const REC_ROLE: u32 = 2;
+pub const REC_LEADER: u32 = 3;
+pub const REC_ALIAS: u32 = 4;
+pub const REC_DATA: u32 = 5;
+pub const REC_COMMITTED: u32 = 6;
+pub const REC_LOG: u32 = 7;
+
+/// The one place where a JS node id becomes the core's id: `n:<number>` or `s:<string>`, so
+/// `0` and `'0'` stay different ids and both keep their JS type on the way back. `None` for
+/// anything else (a bad id is rejected input).
+pub fn id_key(v: &Unknown) -> Result<Option<String>> {
+    Ok(match v.get_type()? {
+        ValueType::Number => {
+            // SAFETY: the type was checked just above
+            let n: f64 = unsafe { v.cast()? };
+            if !n.is_finite() {
+                None
+            } else if n == 0.0 {
+                Some("n:0".to_string()) // -0 === 0 in JS
+            } else {
+                Some(format!("n:{n}"))
+            }
+        }
+        ValueType::String => {
+            // SAFETY: the type was checked just above
+            let s: String = unsafe { v.cast()? };
+            Some(format!("s:{s}"))
+        }
+        _ => None,
+    })
+}
+
+/// A version as a map key on the JS side.
+pub fn version_key(v: Version) -> String {
+    format!("{}:{}", v.term, v.index)
+}
+
+fn type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Undefined => "undefined",
+        ValueType::Null => "null",
+        ValueType::Boolean => "boolean",
+        ValueType::Number => "number",
+        ValueType::String => "string",
+        ValueType::Symbol => "symbol",
+        ValueType::Object => "object",
+        ValueType::Function => "function",
+        ValueType::External => "external",
+        ValueType::BigInt => "bigint",
+        _ => "unknown",
+    }
+}
+
+/// An incoming message body read field by field (no serde: only the fields the core needs
+/// cross the boundary).
+pub struct JsFields<'a, 'env> {
+    pub obj: &'a Object<'env>,
+}
+
+impl JsFields<'_, '_> {
+    fn get(&self, name: &str) -> Option<Unknown<'_>> {
+        self.obj.get_named_property_unchecked::<Unknown>(name).ok()
+    }
+}
+
+impl Fields for JsFields<'_, '_> {
+    fn field(&self, name: &'static str) -> Field {
+        let Some(v) = self.get(name) else {
+            return Field::Other("unreadable");
+        };
+        match v.get_type() {
+            Ok(ValueType::Undefined | ValueType::Null) => Field::Missing,
+            // SAFETY: the type was checked
+            Ok(ValueType::Number) => match unsafe { v.cast::<f64>() } {
+                Ok(n) => Field::Number(n),
+                Err(_) => Field::Other("unreadable"),
+            },
+            // SAFETY: the type was checked
+            Ok(ValueType::Boolean) => match unsafe { v.cast::<bool>() } {
+                Ok(b) => Field::Bool(b),
+                Err(_) => Field::Other("unreadable"),
+            },
+            Ok(t) => Field::Other(type_name(t)),
+            Err(_) => Field::Other("unreadable"),
+        }
+    }
+
+    fn has_data(&self) -> bool {
+        self.get(wire::DATA)
+            .and_then(|v| v.get_type().ok())
+            .is_some_and(|t| t != ValueType::Undefined)
+    }
+}
+
+/// The sender's key, read from the nested `RaftNode` (`candidate` / `voter` / `node`).
+pub fn sender_key(obj: &Object, field: &str) -> Result<std::result::Result<String, String>> {
+    let v: Unknown = obj.get_named_property_unchecked(field)?;
+    if v.get_type()? != ValueType::Object {
+        return Ok(Err(format!("field `{field}` must be a RaftNode object")));
+    }
+    // SAFETY: the type was checked
+    let node: Object = unsafe { v.cast()? };
+    let id: Unknown = node.get_named_property_unchecked("id")?;
+    Ok(match id_key(&id)? {
+        Some(k) => Ok(k),
+        None => Err(format!(
+            "field `{field}.id` must be a string or a finite number"
+        )),
+    })
+}
+
+/// A JS array: a fixed header (the method's own result) followed by one record per output.
+pub struct Records<'env> {
+    env: &'env Env,
+    pub arr: Array<'env>,
+}
+
+impl<'env> Records<'env> {
+    pub fn new(env: &'env Env) -> Result<Self> {
+        Ok(Records {
+            env,
+            arr: env.create_array(0)?,
+        })
+    }
+
+    pub fn head<T: napi::bindgen_prelude::ToNapiValue>(&mut self, v: T) -> Result<()> {
+        self.arr.insert(v)
+    }
+
+    fn record(&self) -> Result<Array<'env>> {
+        self.env.create_array(0)
+    }
+
+    pub fn log(&mut self, line: &str) -> Result<()> {
+        let mut r = self.record()?;
+        r.insert(REC_LOG)?;
+        r.insert(line)?;
+        self.arr.insert(r)
+    }
+
+    pub fn outputs(&mut self, outs: Vec<Output<String>>) -> Result<()> {
+        for o in outs {
+            self.output(o)?;
+        }
+        Ok(())
+    }
+
+    fn output(&mut self, o: Output<String>) -> Result<()> {
+        let mut r = self.record()?;
+        match o {
+            Output::Send { to, msg } => {
+                let channel = msg.channel();
+                let mut body = Object::new(self.env)?;
+                let mut err = Ok(());
+                wire::encode(&msg, |name, v| {
+                    if err.is_ok() {
+                        err = match v {
+                            Out::Number(n) => body.set_named_property(name, n as f64),
+                            Out::Bool(b) => body.set_named_property(name, b),
+                        };
+                    }
+                });
+                err?;
+                let data = match msg {
+                    raftq_core::Message::Append {
+                        version,
+                        with_data: true,
+                        ..
+                    } => Some(version_key(version)),
+                    _ => None,
+                };
+                r.insert(REC_SEND)?;
+                r.insert(to)?;
+                r.insert(channel.outgoing_event())?;
+                r.insert(channel.sender_field())?;
+                r.insert(body)?;
+                r.insert(data)?;
+            }
+            Output::Persist { seq, state } => {
+                r.insert(REC_PERSIST)?;
+                r.insert(seq as f64)?;
+                r.insert(state.term as f64)?;
+                r.insert(state.voted_for)?;
+                r.insert(version_key(state.latest))?;
+                r.insert(state.latest.term as f64)?;
+                r.insert(state.latest.index as f64)?;
+                r.insert(version_key(state.committed))?;
+                r.insert(state.committed.term as f64)?;
+                r.insert(state.committed.index as f64)?;
+            }
+            Output::RoleChanged(role) => {
+                r.insert(REC_ROLE)?;
+                r.insert(role as u32)?;
+            }
+            Output::LeaderChanged(leader) => {
+                r.insert(REC_LEADER)?;
+                match leader {
+                    Some(k) => r.insert(k)?,
+                    None => r.insert(Null)?,
+                }
+            }
+            Output::Alias { version, copy_of } => {
+                r.insert(REC_ALIAS)?;
+                r.insert(version_key(version))?;
+                r.insert(version_key(copy_of))?;
+            }
+            Output::DataChanged(v) => {
+                r.insert(REC_DATA)?;
+                r.insert(version_key(v))?;
+            }
+            Output::Committed(v) => {
+                r.insert(REC_COMMITTED)?;
+                r.insert(version_key(v))?;
+                r.insert(v.term as f64)?;
+                r.insert(v.index as f64)?;
+            }
+            Output::Log(line) => {
+                r.insert(REC_LOG)?;
+                r.insert(line)?;
+            }
+        }
+        self.arr.insert(r)
+    }
+}

@@ -1,0 +1,511 @@
+//! The native half of `Raftq`: `NativeNode`, a thin napi class around one core node. It converts
+//! JS values, steps the core on the JS thread and hands the outputs back as compact records; the
+//! JS half (`index.js`) keeps the event bus, the members' objects and the data values.
+
+mod convert;
+
+use crate::driver::{spawn_timers, Shared, Wake};
+use convert::{id_key, sender_key, version_key, JsFields, Records, REC_PERSIST};
+use napi::bindgen_prelude::{Array, Function, JsObjectValue, Null, Object, Unknown};
+use napi::threadsafe_function::UnknownReturnValue;
+use napi::{Env, Error, Result, Status};
+use napi_derive::napi;
+use raftq_core::{wire, Channel, Config, HardState, Node, Version};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+fn type_error(msg: impl Into<String>) -> Error {
+    Error::new(Status::InvalidArg, msg.into())
+}
+
+/// A timing option: a finite number > 0, in whole milliseconds (fractions round up).
+fn millis(name: &str, v: f64) -> Result<u64> {
+    if v.is_finite() && v > 0.0 && v <= wire::MAX_SAFE_INTEGER {
+        Ok(v.ceil() as u64)
+    } else {
+        Err(type_error(format!("{name} must be a number > 0")))
+    }
+}
+
+/// A persisted counter: a non-negative safe integer.
+fn counter(obj: &Object, name: &str) -> Result<u64> {
+    let v: Option<f64> = obj.get(name).ok().flatten();
+    match v {
+        Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= wire::MAX_SAFE_INTEGER => {
+            Ok(n as u64)
+        }
+        _ => Err(type_error(format!(
+            "persisted `{name}` must be a non-negative integer"
+        ))),
+    }
+}
+
+/// One Raft node, native side. Every method that steps the core returns an array: a fixed header
+/// (the method's own result) followed by one record per output (see `convert::REC_*`).
+#[napi]
+pub struct NativeNode {
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+    stopped: bool,
+}
+
+#[napi]
+impl NativeNode {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        heartbeat: f64,
+        minimum_election_time: f64,
+        maximum_election_time: f64,
+    ) -> Result<Self> {
+        let config = Config::new(
+            millis("heartbeat", heartbeat)?,
+            millis("minimumElectionTime", minimum_election_time)?,
+            millis("maximumElectionTime", maximum_election_time)?,
+        )
+        .map_err(|e| type_error(e.to_string()))?;
+        Ok(NativeNode {
+            shared: Shared::new(config),
+            task: None,
+            stopped: false,
+        })
+    }
+
+    /// The key of a node id (`n:<number>` / `s:<string>`), or `null` for an invalid id.
+    #[napi(catch_unwind)]
+    pub fn key(&self, id: Unknown) -> Result<Option<String>> {
+        id_key(&id)
+    }
+
+    /// `ackNode`: add (keep) or remove a member. Header: `[key | null]`.
+    #[napi(catch_unwind)]
+    pub fn ack_node<'env>(&self, env: &'env Env, id: Unknown, keep: bool) -> Result<Array<'env>> {
+        let mut recs = Records::new(env)?;
+        let Some(key) = id_key(&id)? else {
+            recs.head(Null)?;
+            return Ok(recs.arr);
+        };
+        recs.head(key.as_str())?;
+        if self.stopped {
+            return Ok(recs.arr);
+        }
+        let now = self.shared.now_ms();
+        let mut inner = self.shared.lock();
+        let before = inner.next_deadline();
+        let failed = inner.failed;
+        match inner.node.as_mut() {
+            Some(node) if !failed => {
+                if keep {
+                    node.add_member(key, now);
+                } else {
+                    node.remove_member(&key, now);
+                }
+            }
+            Some(_) => {}
+            None => {
+                if keep {
+                    inner.pending_members.insert(key);
+                } else {
+                    inner.pending_members.remove(&key);
+                }
+            }
+        }
+        self.finish(&mut recs, &mut inner, before)?;
+        Ok(recs.arr)
+    }
+
+    /// `serviceStarted`: (re)start the core from the restored state (`{term, votedFor, dataTerm,
+    /// dataIndex, commitTerm, commitIndex}`, already shape-checked by JS) and begin the timers.
+    /// Header: `[selfKey, votedForKey | null, latestVersionKey, committedVersionKey]`.
+    #[napi(catch_unwind)]
+    pub fn start<'env>(
+        &mut self,
+        env: &'env Env,
+        id: Unknown,
+        restored: Object,
+        wake: Function<(), UnknownReturnValue>,
+    ) -> Result<Array<'env>> {
+        if self.stopped {
+            return Err(Error::new(Status::GenericFailure, "node destroyed"));
+        }
+        let Some(key) = id_key(&id)? else {
+            return Err(type_error("node.id must be a string or a finite number"));
+        };
+        let voted: Unknown = restored.get_named_property_unchecked("votedFor")?;
+        let voted_for = match voted.get_type()? {
+            napi::ValueType::Undefined | napi::ValueType::Null => None,
+            _ => Some(
+                id_key(&voted)?
+                    .ok_or_else(|| type_error("persisted `votedFor` must be a node id or null"))?,
+            ),
+        };
+        let hs = HardState {
+            term: counter(&restored, "term")?,
+            voted_for: voted_for.clone(),
+            latest: Version::new(
+                counter(&restored, "dataTerm")?,
+                counter(&restored, "dataIndex")?,
+            ),
+            committed: Version::new(
+                counter(&restored, "commitTerm")?,
+                counter(&restored, "commitIndex")?,
+            ),
+        };
+        if hs.committed > hs.latest {
+            return Err(type_error(
+                "persisted commit version is ahead of the data version",
+            ));
+        }
+        let mut recs = Records::new(env)?;
+        recs.head(key.as_str())?;
+        recs.head(voted_for)?;
+        recs.head(version_key(hs.latest))?;
+        recs.head(version_key(hs.committed))?;
+
+        let now = self.shared.now_ms();
+        let mut inner = self.shared.lock();
+        if inner.failed {
+            drop(inner);
+            return Err(Error::new(
+                Status::GenericFailure,
+                "raft core failed earlier",
+            ));
+        }
+        let before = inner.next_deadline();
+        let same_id = inner.node.as_ref().is_some_and(|n| *n.id() == key);
+        if !same_id {
+            let seed = rand::random::<u64>();
+            let mut node = Node::new(key, inner.config.clone(), seed);
+            let members: Vec<String> = match inner.node.take() {
+                Some(old) => old.members().cloned().collect(),
+                None => std::mem::take(&mut inner.pending_members)
+                    .into_iter()
+                    .collect(),
+            };
+            for m in members {
+                node.add_member(m, now);
+            }
+            // members added before the start produce no outputs worth sending
+            node.take_outputs();
+            inner.node = Some(node);
+        }
+        if let Some(node) = inner.node.as_mut() {
+            node.start(hs, now);
+        }
+        if !inner.has_wake() {
+            let tsfn: Wake = wake
+                .build_threadsafe_function::<()>()
+                .callee_handled::<false>()
+                .weak::<false>()
+                .build_callback(|_ctx| Ok(()))?;
+            inner.set_wake(tsfn);
+        }
+        if self.task.is_none() {
+            self.task = Some(spawn_timers(self.shared.clone()));
+        }
+        self.finish(&mut recs, &mut inner, before)?;
+        self.shared.rearm();
+        Ok(recs.arr)
+    }
+
+    /// One of the four `...Received` events (`channel`: 0 voteRequest, 1 voteResponse,
+    /// 2 syncData, 3 dataResponse). Header: `[senderKey | null, acceptedVersionKey | null]`;
+    /// the sender key is null when the message was rejected (reported by a log record).
+    #[napi(catch_unwind)]
+    pub fn receive<'env>(&self, env: &'env Env, channel: u32, body: Object) -> Result<Array<'env>> {
+        let mut recs = Records::new(env)?;
+        let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
+            return Err(type_error("unknown channel"));
+        };
+        let decoded = match sender_key(&body, channel.sender_field())? {
+            Err(reason) => Err(reason),
+            Ok(from) => match wire::decode(channel, &JsFields { obj: &body }) {
+                Ok(msg) => Ok((from, msg)),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        let mut inner = self.shared.lock();
+        let (from, msg) = match decoded {
+            Ok(x) => x,
+            Err(reason) => {
+                inner.rejected += 1;
+                recs.head(Null)?;
+                recs.head(Null)?;
+                recs.log(&format!(
+                    "raft rejected {}: {reason}",
+                    channel.incoming_event()
+                ))?;
+                let before = inner.next_deadline();
+                self.finish(&mut recs, &mut inner, before)?;
+                return Ok(recs.arr);
+            }
+        };
+        let before = inner.next_deadline();
+        recs.head(from.as_str())?;
+        let now = self.shared.now_ms();
+        let failed = inner.failed;
+        let outcome = match inner.node.as_mut() {
+            Some(node) if !failed && !self.stopped => Some(node.step(from, msg, now)),
+            _ => None,
+        };
+        recs.head(outcome.and_then(|o| o.accepted).map(version_key))?;
+        self.finish(&mut recs, &mut inner, before)?;
+        Ok(recs.arr)
+    }
+
+    /// `replicateData` on the leader. Header: `[versionKey, term, index]`, or
+    /// `[null, reason, null]` when the node cannot propose.
+    #[napi(catch_unwind)]
+    pub fn propose<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
+        let mut recs = Records::new(env)?;
+        let now = self.shared.now_ms();
+        let mut inner = self.shared.lock();
+        let before = inner.next_deadline();
+        let failed = inner.failed;
+        let result = match inner.node.as_mut() {
+            Some(node) if !failed && !self.stopped => {
+                node.propose(now).map_err(|e| format!("{e:?}"))
+            }
+            _ => Err("NotStarted".to_string()),
+        };
+        match result {
+            Ok(v) => {
+                recs.head(version_key(v))?;
+                recs.head(v.term as f64)?;
+                recs.head(v.index as f64)?;
+            }
+            Err(reason) => {
+                recs.head(Null)?;
+                recs.head(reason)?;
+                recs.head(Null)?;
+            }
+        }
+        self.finish(&mut recs, &mut inner, before)?;
+        Ok(recs.arr)
+    }
+
+    /// A persist request completed (the JS side awaited `persistAgent.persist`).
+    #[napi(catch_unwind)]
+    pub fn persisted<'env>(&self, env: &'env Env, seq: f64) -> Result<Array<'env>> {
+        let mut recs = Records::new(env)?;
+        let now = self.shared.now_ms();
+        let mut inner = self.shared.lock();
+        let before = inner.next_deadline();
+        let failed = inner.failed;
+        if let Some(node) = inner.node.as_mut() {
+            if !failed && seq.is_finite() && seq >= 1.0 {
+                node.persisted(seq as u64, now);
+            }
+        }
+        self.finish(&mut recs, &mut inner, before)?;
+        Ok(recs.arr)
+    }
+
+    /// `serviceCrashed`.
+    #[napi(catch_unwind)]
+    pub fn crashed<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
+        let mut recs = Records::new(env)?;
+        let now = self.shared.now_ms();
+        let mut inner = self.shared.lock();
+        let before = inner.next_deadline();
+        let failed = inner.failed;
+        if let Some(node) = inner.node.as_mut() {
+            if !failed && !self.stopped {
+                node.crashed(now);
+            }
+        }
+        self.finish(&mut recs, &mut inner, before)?;
+        Ok(recs.arr)
+    }
+
+    /// Leadership transfer (to `id`, or to the most up-to-date follower when `id` is
+    /// `undefined`/`null`). Header: `[targetKey | null, reason | null]`.
+    #[napi(catch_unwind)]
+    pub fn transfer<'env>(&self, env: &'env Env, id: Unknown) -> Result<Array<'env>> {
+        let mut recs = Records::new(env)?;
+        let to = match id.get_type()? {
+            napi::ValueType::Undefined | napi::ValueType::Null => None,
+            _ => match id_key(&id)? {
+                Some(k) => Some(k),
+                None => {
+                    recs.head(Null)?;
+                    recs.head("InvalidId")?;
+                    return Ok(recs.arr);
+                }
+            },
+        };
+        let now = self.shared.now_ms();
+        let mut inner = self.shared.lock();
+        let before = inner.next_deadline();
+        let failed = inner.failed;
+        let result = match inner.node.as_mut() {
+            Some(node) if !failed && !self.stopped => node
+                .transfer_leadership(to, now)
+                .map_err(|e| format!("{e:?}")),
+            _ => Err("NotStarted".to_string()),
+        };
+        match result {
+            Ok(k) => {
+                recs.head(k)?;
+                recs.head(Null)?;
+            }
+            Err(reason) => {
+                recs.head(Null)?;
+                recs.head(reason)?;
+            }
+        }
+        self.finish(&mut recs, &mut inner, before)?;
+        Ok(recs.arr)
+    }
+
+    /// The outputs the timer task produced (called by the wake-up callback).
+    #[napi(catch_unwind)]
+    pub fn drain<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
+        let mut recs = Records::new(env)?;
+        let mut inner = self.shared.lock();
+        inner.drained();
+        let before = inner.next_deadline();
+        self.finish(&mut recs, &mut inner, before)?;
+        Ok(recs.arr)
+    }
+
+    /// The current persistent state as a persist record with seq 0 (for `destroy()`), or null
+    /// before the first start.
+    #[napi(catch_unwind)]
+    pub fn hard_state<'env>(&self, env: &'env Env) -> Result<Option<Array<'env>>> {
+        let inner = self.shared.lock();
+        let Some(node) = inner.node.as_ref() else {
+            return Ok(None);
+        };
+        let hs = node.hard_state();
+        let mut r = env.create_array(0)?;
+        r.insert(REC_PERSIST)?;
+        r.insert(0)?;
+        r.insert(hs.term as f64)?;
+        r.insert(hs.voted_for)?;
+        r.insert(version_key(hs.latest))?;
+        r.insert(hs.latest.term as f64)?;
+        r.insert(hs.latest.index as f64)?;
+        r.insert(version_key(hs.committed))?;
+        r.insert(hs.committed.term as f64)?;
+        r.insert(hs.committed.index as f64)?;
+        Ok(Some(r))
+    }
+
+    /// The versions whose data values must be kept; the JS side drops the others.
+    #[napi(catch_unwind)]
+    pub fn live_versions(&self) -> Result<Vec<String>> {
+        let inner = self.shared.lock();
+        Ok(match inner.node.as_ref() {
+            Some(node) => node.live_versions().map(version_key).collect(),
+            None => vec![version_key(Version::ZERO)],
+        })
+    }
+
+    /// A snapshot for `getStatus()` (ids as keys; JS maps them back to ids).
+    #[napi(catch_unwind)]
+    pub fn status<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let inner = self.shared.lock();
+        let mut o = Object::new(env)?;
+        let version = |v: Version| -> Result<Object<'env>> {
+            let mut x = Object::new(env)?;
+            x.set_named_property("term", v.term as f64)?;
+            x.set_named_property("index", v.index as f64)?;
+            Ok(x)
+        };
+        match inner.node.as_ref() {
+            Some(node) => {
+                let s = node.status();
+                o.set_named_property("id", s.id)?;
+                o.set_named_property("started", s.started && !self.stopped)?;
+                o.set_named_property("role", s.role as u32)?;
+                o.set_named_property("preCandidate", s.pre_candidate)?;
+                o.set_named_property("term", s.term as f64)?;
+                o.set_named_property("votedFor", s.voted_for)?;
+                o.set_named_property("leader", s.leader)?;
+                o.set_named_property("version", version(s.latest)?)?;
+                o.set_named_property("commit", version(s.committed)?)?;
+                o.set_named_property("members", s.members)?;
+                o.set_named_property("persistRequested", s.persist_requested as f64)?;
+                o.set_named_property("persistDone", s.persist_done as f64)?;
+            }
+            None => {
+                o.set_named_property("id", Null)?;
+                o.set_named_property("started", false)?;
+                o.set_named_property("role", 2)?;
+                o.set_named_property("preCandidate", false)?;
+                o.set_named_property("term", 0)?;
+                o.set_named_property("votedFor", Null)?;
+                o.set_named_property("leader", Null)?;
+                o.set_named_property("version", version(Version::ZERO)?)?;
+                o.set_named_property("commit", version(Version::ZERO)?)?;
+                let members: Vec<String> = inner.pending_members.iter().cloned().collect();
+                o.set_named_property("members", members)?;
+                o.set_named_property("persistRequested", 0)?;
+                o.set_named_property("persistDone", 0)?;
+            }
+        }
+        o.set_named_property("rejected", inner.rejected as f64)?;
+        o.set_named_property("failed", inner.failed)?;
+        Ok(o)
+    }
+
+    /// `destroy()`: stop the core, abort the timer task and release the wake-up callback, so
+    /// nothing native keeps the process alive. Idempotent.
+    #[napi(catch_unwind)]
+    pub fn stop(&mut self) -> Result<()> {
+        self.stopped = true;
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        let released = {
+            let mut inner = self.shared.lock();
+            if let Some(node) = inner.node.as_mut() {
+                node.stop();
+                node.take_outputs();
+            }
+            inner.notes.clear();
+            inner.release_wake()
+        };
+        // released here, on the JS thread, outside the lock
+        drop(released);
+        Ok(())
+    }
+
+    /// Append the pending outputs (and out-of-core notes) and re-arm the timer task when the
+    /// next deadline moved earlier.
+    fn finish(
+        &self,
+        recs: &mut Records,
+        inner: &mut crate::driver::Inner,
+        before: Option<u64>,
+    ) -> Result<()> {
+        for line in std::mem::take(&mut inner.notes) {
+            recs.log(&line)?;
+        }
+        if let Some(node) = inner.node.as_mut() {
+            let outs = node.take_outputs();
+            if self.stopped {
+                return Ok(());
+            }
+            recs.outputs(outs)?;
+        }
+        let after = inner.next_deadline();
+        if let Some(a) = after {
+            if before.is_none_or(|b| a < b) {
+                self.shared.rearm();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NativeNode {
+    fn drop(&mut self) {
+        // garbage-collected without destroy(): leave no task behind
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        let released = self.shared.lock().release_wake();
+        drop(released);
+    }
+}

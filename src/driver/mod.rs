@@ -1,0 +1,190 @@
+//! The driver: one node's core behind a lock, its clock, and the tokio task that owns its timers.
+//!
+//! Inputs dispatched from JS are stepped on the JS thread (see `binding`); this module only turns
+//! the core's deadlines into wakeups. When a timer step produced outputs, the JS thread is woken
+//! through a threadsafe function (no payload) whose JS callback drains them.
+
+use napi::bindgen_prelude::spawn;
+use napi::threadsafe_function::{
+    ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
+};
+use napi::Status;
+use raftq_core::{Config, Node};
+use std::collections::BTreeSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// The wake-up callback: strong (keeps the event loop alive while the node runs), not callee
+/// handled (the JS side never throws from it), no arguments.
+pub type Wake = ThreadsafeFunction<(), UnknownReturnValue, (), Status, false, false, 0>;
+
+/// A node's state shared between the JS thread and its timer task.
+pub struct Shared {
+    inner: Mutex<Inner>,
+    /// Re-arms the timer task when a JS-thread step moved the next deadline earlier.
+    notify: Notify,
+    epoch: Instant,
+}
+
+pub struct Inner {
+    pub config: Config,
+    /// `None` until the first `serviceStarted` (the id is not known before).
+    pub node: Option<Node<String>>,
+    /// Members acked before the core exists.
+    pub pending_members: BTreeSet<String>,
+    /// Malformed messages seen.
+    pub rejected: u64,
+    /// Log lines produced outside the core (timer task failures), drained with the outputs.
+    pub notes: Vec<String>,
+    /// A wake-up is queued on the JS thread and not drained yet.
+    wake_pending: bool,
+    wake: Option<Wake>,
+    /// Set when the core panicked: it is not stepped again.
+    pub failed: bool,
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Arc<Self> {
+        Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                config,
+                node: None,
+                pending_members: BTreeSet::new(),
+                rejected: 0,
+                notes: Vec::new(),
+                wake_pending: false,
+                wake: None,
+                failed: false,
+            }),
+            notify: Notify::new(),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// Milliseconds since the node was created: the core's clock.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Lock the node. A poisoned lock (a panic while stepping) is recovered and marks the node
+    /// failed: its core, possibly half-updated, is never stepped again.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => {
+                let mut g = poisoned.into_inner();
+                if !g.failed {
+                    g.failed = true;
+                    g.notes
+                        .push("raft internal error: the core panicked; node stopped".into());
+                }
+                g
+            }
+        }
+    }
+
+    /// Tell the timer task to look at the deadline again.
+    pub fn rearm(&self) {
+        self.notify.notify_one();
+    }
+}
+
+impl Inner {
+    pub fn next_deadline(&self) -> Option<u64> {
+        if self.failed {
+            return None;
+        }
+        self.node.as_ref().and_then(|n| n.next_deadline())
+    }
+
+    /// Install the wake-up callback (first start).
+    pub fn set_wake(&mut self, wake: Wake) {
+        self.wake = Some(wake);
+        self.wake_pending = false;
+    }
+
+    pub fn has_wake(&self) -> bool {
+        self.wake.is_some()
+    }
+
+    /// Drop the wake-up callback on the JS thread: the event loop is released at once.
+    pub fn release_wake(&mut self) -> Option<Wake> {
+        self.wake_pending = false;
+        self.wake.take()
+    }
+
+    /// The JS side drained the outputs: the next timer outputs need a new wake-up.
+    pub fn drained(&mut self) {
+        self.wake_pending = false;
+    }
+
+    fn wake_js(&mut self) {
+        if self.wake_pending {
+            return;
+        }
+        if let Some(w) = &self.wake {
+            // Closing: the environment is going away, nobody is left to wake. QueueFull cannot
+            // happen (unbounded queue); anything else: retried after the next tick.
+            if w.call((), ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok {
+                self.wake_pending = true;
+            }
+        }
+    }
+}
+
+/// The timer task of one node: sleep until the core's next deadline (or until re-armed), tick,
+/// and wake JS when the tick produced outputs. Aborted by `destroy()`.
+pub fn spawn_timers(shared: Arc<Shared>) -> JoinHandle<()> {
+    spawn(async move {
+        let origin = tokio::time::Instant::from_std(shared.epoch);
+        loop {
+            let notified = shared.notify.notified();
+            let deadline = shared.lock().next_deadline();
+            let Some(deadline) = deadline else {
+                notified.await;
+                continue;
+            };
+            let now = shared.now_ms();
+            if now < deadline {
+                let at = origin + Duration::from_millis(deadline);
+                // either the deadline passed or a JS-thread step re-armed us: look again
+                let _ = tokio::time::timeout_at(at, notified).await;
+                continue;
+            }
+            let stuck = tick(&shared, now);
+            if stuck {
+                // a tick that leaves its deadline in the past would spin: breathe
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    })
+}
+
+/// Tick the core if its deadline passed and wake JS when that produced outputs. Returns whether
+/// the deadline is still in the past (a core that does not advance it would make us spin).
+fn tick(shared: &Shared, now: u64) -> bool {
+    let mut inner = shared.lock();
+    if inner.failed {
+        return false;
+    }
+    let Some(node) = inner.node.as_mut() else {
+        return false;
+    };
+    if node.next_deadline().is_some_and(|d| d <= now)
+        && catch_unwind(AssertUnwindSafe(|| node.tick(now))).is_err()
+    {
+        inner.failed = true;
+        inner
+            .notes
+            .push("raft internal error: the core panicked in tick; node stopped".into());
+    }
+    let has_outputs =
+        !inner.notes.is_empty() || inner.node.as_ref().is_some_and(|n| n.has_outputs());
+    if has_outputs {
+        inner.wake_js();
+    }
+    inner.next_deadline().is_some_and(|d| d <= now)
+}
