@@ -329,6 +329,8 @@ struct Sim {
     strike: u64,
     /// Longest gap between two proposals.
     client_gap: u64,
+    /// Longest time a persist takes (usually 20 ms; a slow disk in some seeds).
+    disk_max_ms: u64,
     faults_on: bool,
     membership_wanted: bool,
 
@@ -384,6 +386,7 @@ impl Sim {
         let crash_weight = rng.range(8, 30);
         let strike = rng.range(0, 150);
         let client_gap = if rng.chance(300) { 300 } else { 60 };
+        let disk_max_ms = if rng.chance(100) { 80 } else { 20 };
         let mut values = FxMap::default();
         values.insert(Version::ZERO, 0);
         Sim {
@@ -405,6 +408,7 @@ impl Sim {
             crash_weight,
             strike,
             client_gap,
+            disk_max_ms,
             faults_on: true,
             membership_wanted: false,
             term_leader: FxMap::default(),
@@ -801,7 +805,7 @@ impl Sim {
                     ));
                 };
                 self.trace(format_args!("  persist {} seq {seq}: {state:?}", s.id));
-                let delay = self.rng.range(1, 20);
+                let delay = self.rng.range(1, self.disk_max_ms);
                 let s = &mut self.slots[i];
                 s.pending.push_back(PendingPersist {
                     seq,
@@ -901,6 +905,11 @@ impl Sim {
     }
 
     /// Invariant 5: a message leaves only once what it acknowledges is on disk.
+    /// - a vote grant: the term and the vote for the destination (or a later term);
+    /// - a data ack (`AppendResponse` with `success`): the term, and `latest` itself or a
+    ///   descendant of it (stricter than `disk.latest >= latest`, which an unrelated version of
+    ///   a later term would also pass);
+    /// - any other message but pre-votes: its term.
     fn check_send(&self, i: usize, to: u64, msg: &Message) -> Res<()> {
         if !self.p.check_acks {
             return Ok(());
@@ -918,7 +927,7 @@ impl Sim {
                 success: true,
                 term,
                 latest,
-            } => d.term >= term && d.latest >= latest,
+            } => d.term >= term && d.latest >= latest && self.ancestor_or_equal(latest, d.latest),
             ref m => d.term >= m.term(),
         };
         if ok {
@@ -1304,7 +1313,14 @@ impl Sim {
                 let leaders = self.leaders();
                 if let Some(l) = self.pick(&leaders) {
                     let now = self.now;
-                    let r = self.slots[l].node.transfer_leadership(None, now);
+                    // usually to the most up-to-date follower, sometimes to a chosen member
+                    let to = if self.rng.chance(250) {
+                        let ups = self.up_members();
+                        self.pick(&ups).map(|t| self.id(t))
+                    } else {
+                        None
+                    };
+                    let r = self.slots[l].node.transfer_leadership(to, now);
                     self.trace(format_args!(
                         "transfer leadership from {}: {r:?}",
                         self.id(l)
