@@ -353,10 +353,6 @@ class Raftq {
 
   _receive(type, message) {
     if (!this._started || this._destroyed) return;
-    if (!isObject(message)) {
-      this._log(`raft rejected ${type}: the message must be an object`);
-      return;
-    }
     const channel = CHANNELS[type];
     const r = this._native.receive(channel, message);
     const from = r[0];
@@ -434,8 +430,8 @@ class Raftq {
     const reason = isObject(message) ? message.reason : message;
     this._log(`raft crashed: ${describe(reason)}`);
     if (!this._started) return;
+    // the core persists the crashed state itself (a Persist output)
     this._apply(this._native.crashed(), 0);
-    this._persistNow();
   }
 
   _replicate(value) {
@@ -577,12 +573,6 @@ class Raftq {
     // a newer state covers every request before it
     this._persistPending = { seq: prev && prev.seq > seq ? prev.seq : seq, body: this._persistBody(r) };
     if (!this._persisting) this._persisting = this._persistLoop();
-  }
-
-  /** Persist the current state now (serviceCrashed, destroy). */
-  _persistNow() {
-    const hs = this._native.hardState();
-    if (hs) this._requestPersist(hs);
   }
 
   async _persistLoop() {

@@ -46,7 +46,7 @@ pub fn version_key(v: Version) -> String {
     format!("{}:{}", v.term, v.index)
 }
 
-fn type_name(t: ValueType) -> &'static str {
+pub fn type_name(t: ValueType) -> &'static str {
     match t {
         ValueType::Undefined => "undefined",
         ValueType::Null => "null",

@@ -211,17 +211,32 @@ impl NativeNode {
     /// 2 syncData, 3 dataResponse). Header: `[senderKey | null, acceptedVersionKey | null]`;
     /// the sender key is null when the message was rejected (reported by a log record).
     #[napi(catch_unwind)]
-    pub fn receive<'env>(&self, env: &'env Env, channel: u32, body: Object) -> Result<Array<'env>> {
+    pub fn receive<'env>(
+        &self,
+        env: &'env Env,
+        channel: u32,
+        body: Unknown,
+    ) -> Result<Array<'env>> {
         let mut recs = Records::new(env)?;
         let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
             return Err(type_error("unknown channel"));
         };
-        let decoded = match sender_key(&body, channel.sender_field())? {
-            Err(reason) => Err(reason),
-            Ok(from) => match wire::decode(channel, &JsFields { obj: &body }) {
-                Ok(msg) => Ok((from, msg)),
-                Err(e) => Err(e.to_string()),
-            },
+        let decoded = match body.get_type()? {
+            napi::ValueType::Object => {
+                // SAFETY: the type was checked
+                let body: Object = unsafe { body.cast()? };
+                match sender_key(&body, channel.sender_field())? {
+                    Err(reason) => Err(reason),
+                    Ok(from) => match wire::decode(channel, &JsFields { obj: &body }) {
+                        Ok(msg) => Ok((from, msg)),
+                        Err(e) => Err(e.to_string()),
+                    },
+                }
+            }
+            t => Err(format!(
+                "the message must be an object, got {}",
+                convert::type_name(t)
+            )),
         };
         let mut inner = self.shared.lock();
         let (from, msg) = match decoded {
