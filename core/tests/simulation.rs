@@ -7,6 +7,12 @@
 //! - `RAFTQ_SIM_SOAK=1`: 1,000,000 seeds
 //! - `RAFTQ_SIM_TRACE=1`: print every event (use with one seed)
 //! - `RAFTQ_SIM_BROKEN_SEEDS` (default 5000): bound of the broken-rule searches
+//! - `RAFTQ_SIM_BROKEN=<BrokenRule>` runs the main test with that rule off; with it,
+//!   `RAFTQ_SIM_LIVENESS=0` skips the liveness phase and `RAFTQ_SIM_CHECK_ACKS=0` invariant 5
+//!   (as the broken-rule tests do), e.g. to trace the seed a broken-rule test reported:
+//!   `RAFTQ_SIM_BROKEN=CommitCurrentTerm RAFTQ_SIM_LIVENESS=0 RAFTQ_SIM_FIRST_SEED=818 RAFTQ_SIM_TRACE=1`
+//!
+//! A seed reproduces exactly with the same `RAFTQ_SIM_STEPS`.
 
 mod sim;
 

@@ -8,8 +8,8 @@
 //! properties as they apply to raftq's model (one replicated value, a log of whole-value
 //! versions), and at the end of each seed that the healed cluster converges.
 //!
-//! Reproduce one seed with `RAFTQ_SIM_FIRST_SEED=<seed> RAFTQ_SIM_SEEDS=1`, and print its
-//! events with `RAFTQ_SIM_TRACE=1` as well.
+//! Reproduce one seed with `RAFTQ_SIM_FIRST_SEED=<seed>` (and the same `RAFTQ_SIM_STEPS`), and
+//! print its events with `RAFTQ_SIM_TRACE=1` as well.
 
 #![allow(dead_code)]
 
