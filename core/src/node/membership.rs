@@ -2,13 +2,17 @@
 //!
 //! This is NOT joint consensus (Raft §6) nor even single-server changes through the log
 //! (thesis §4.1): each node's member list is whatever the application told it, out of band.
-//! Majorities are counted over members + self in each node's own view. Safety therefore rests
-//! on the application changing membership one node at a time, on every node, and only once the
-//! new configuration's majority holds the committed data; if views disagree (a node added on
-//! some nodes but not others) two disjoint "majorities" can exist and two leaders can be
-//! elected in one term, or a committed value can be lost. raftq's API offers nothing better;
-//! the simulation exercises changes that respect the precondition.
-
+//! Majorities are counted over members + self in each node's own view. What that risks:
+//! - views that disagree (a node added on some nodes but not others) allow two disjoint
+//!   "majorities": two leaders in one term, or a committed value lost;
+//! - even with views that agree, several changes within one term let votes cast under one
+//!   membership count toward a majority of another (the simulation found two leaders in one
+//!   term this way, seed 60547, when three nodes of six were removed during an election);
+//! - a new configuration whose majority lacks the committed data can elect a leader without it.
+//! Changes are safe when they are applied one node at a time, on every node, while the cluster
+//! is stable: every member up and following one leader in one term, nobody campaigning, and
+//! every member holding the latest committed version, committed in that term. raftq's API
+//! offers nothing stronger; the simulation (`core/tests/sim`) changes membership only then.
 use super::{Node, NodeId, Progress, Role};
 
 impl<I: NodeId> Node<I> {
