@@ -13,6 +13,7 @@
 //! is stable: every member up and following one leader in one term, nobody campaigning, and
 //! every member holding the latest committed version, committed in that term. raftq's API
 //! offers nothing stronger; the simulation (`core/tests/sim`) changes membership only then.
+
 use super::{Node, NodeId, Progress, Role};
 
 impl<I: NodeId> Node<I> {
