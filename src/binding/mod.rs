@@ -90,7 +90,6 @@ impl NativeNode {
         }
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let before = inner.next_deadline();
         let failed = inner.failed;
         match inner.node.as_mut() {
             Some(node) if !failed => {
@@ -109,7 +108,7 @@ impl NativeNode {
                 }
             }
         }
-        self.finish(&mut recs, &mut inner, before)?;
+        self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
     }
 
@@ -170,7 +169,6 @@ impl NativeNode {
                 "raft core failed earlier",
             ));
         }
-        let before = inner.next_deadline();
         let same_id = inner.node.as_ref().is_some_and(|n| *n.id() == key);
         if !same_id {
             let seed = rand::random::<u64>();
@@ -202,7 +200,7 @@ impl NativeNode {
         if self.task.is_none() {
             self.task = Some(spawn_timers(self.shared.clone()));
         }
-        self.finish(&mut recs, &mut inner, before)?;
+        self.finish(&mut recs, &mut inner)?;
         self.shared.rearm();
         Ok(recs.arr)
     }
@@ -249,12 +247,10 @@ impl NativeNode {
                     "raft rejected {}: {reason}",
                     channel.incoming_event()
                 ))?;
-                let before = inner.next_deadline();
-                self.finish(&mut recs, &mut inner, before)?;
+                self.finish(&mut recs, &mut inner)?;
                 return Ok(recs.arr);
             }
         };
-        let before = inner.next_deadline();
         recs.head(from.as_str())?;
         let now = self.shared.now_ms();
         let failed = inner.failed;
@@ -263,7 +259,7 @@ impl NativeNode {
             _ => None,
         };
         recs.head(outcome.and_then(|o| o.accepted).map(version_key))?;
-        self.finish(&mut recs, &mut inner, before)?;
+        self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
     }
 
@@ -274,7 +270,6 @@ impl NativeNode {
         let mut recs = Records::new(env)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let before = inner.next_deadline();
         let failed = inner.failed;
         let result = match inner.node.as_mut() {
             Some(node) if !failed && !self.stopped => {
@@ -294,7 +289,7 @@ impl NativeNode {
                 recs.head(Null)?;
             }
         }
-        self.finish(&mut recs, &mut inner, before)?;
+        self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
     }
 
@@ -304,14 +299,13 @@ impl NativeNode {
         let mut recs = Records::new(env)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let before = inner.next_deadline();
         let failed = inner.failed;
         if let Some(node) = inner.node.as_mut() {
             if !failed && seq.is_finite() && seq >= 1.0 {
                 node.persisted(seq as u64, now);
             }
         }
-        self.finish(&mut recs, &mut inner, before)?;
+        self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
     }
 
@@ -321,14 +315,13 @@ impl NativeNode {
         let mut recs = Records::new(env)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let before = inner.next_deadline();
         let failed = inner.failed;
         if let Some(node) = inner.node.as_mut() {
             if !failed && !self.stopped {
                 node.crashed(now);
             }
         }
-        self.finish(&mut recs, &mut inner, before)?;
+        self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
     }
 
@@ -350,7 +343,6 @@ impl NativeNode {
         };
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let before = inner.next_deadline();
         let failed = inner.failed;
         let result = match inner.node.as_mut() {
             Some(node) if !failed && !self.stopped => node
@@ -368,7 +360,7 @@ impl NativeNode {
                 recs.head(reason)?;
             }
         }
-        self.finish(&mut recs, &mut inner, before)?;
+        self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
     }
 
@@ -378,8 +370,7 @@ impl NativeNode {
         let mut recs = Records::new(env)?;
         let mut inner = self.shared.lock();
         inner.drained();
-        let before = inner.next_deadline();
-        self.finish(&mut recs, &mut inner, before)?;
+        self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
     }
 
@@ -487,13 +478,8 @@ impl NativeNode {
     }
 
     /// Append the pending outputs (and out-of-core notes) and re-arm the timer task when the
-    /// next deadline moved earlier.
-    fn finish(
-        &self,
-        recs: &mut Records,
-        inner: &mut crate::driver::Inner,
-        before: Option<u64>,
-    ) -> Result<()> {
+    /// next deadline is earlier than the time it will look again.
+    fn finish(&self, recs: &mut Records, inner: &mut crate::driver::Inner) -> Result<()> {
         for line in std::mem::take(&mut inner.notes) {
             recs.log(&line)?;
         }
@@ -504,12 +490,7 @@ impl NativeNode {
             }
             recs.outputs(outs)?;
         }
-        let after = inner.next_deadline();
-        if let Some(a) = after {
-            if before.is_none_or(|b| a < b) {
-                self.shared.rearm();
-            }
-        }
+        self.shared.rearm_if_earlier(inner.next_deadline());
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use napi::Status;
 use raftq_core::{Config, Node};
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -26,6 +27,13 @@ pub struct Shared {
     inner: Mutex<Inner>,
     /// Re-arms the timer task when a JS-thread step moved the next deadline earlier.
     notify: Notify,
+    /// When the timer task will look at the core next (ms; `u64::MAX`: only when notified).
+    /// The task never sleeps longer than `recheck` past its arming time, so the usual JS-thread
+    /// step (a follower's election timer reset by a heartbeat, at least `election_min` ahead)
+    /// does not need to wake it: only a deadline earlier than this one does.
+    armed: AtomicU64,
+    /// Longest sleep of the timer task (`election_min / 2`).
+    recheck: u64,
     epoch: Instant,
 }
 
@@ -48,6 +56,7 @@ pub struct Inner {
 
 impl Shared {
     pub fn new(config: Config) -> Arc<Self> {
+        let recheck = (config.election_min / 2).max(1);
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 config,
@@ -60,6 +69,8 @@ impl Shared {
                 failed: false,
             }),
             notify: Notify::new(),
+            armed: AtomicU64::new(u64::MAX),
+            recheck,
             epoch: Instant::now(),
         })
     }
@@ -89,6 +100,16 @@ impl Shared {
     /// Tell the timer task to look at the deadline again.
     pub fn rearm(&self) {
         self.notify.notify_one();
+    }
+
+    /// After a JS-thread step: wake the timer task only if the core's next deadline is now
+    /// earlier than the time the task will look again.
+    pub fn rearm_if_earlier(&self, deadline: Option<u64>) {
+        if let Some(d) = deadline {
+            if d < self.armed.load(Ordering::Acquire) {
+                self.rearm();
+            }
+        }
     }
 }
 
@@ -142,15 +163,23 @@ pub fn spawn_timers(shared: Arc<Shared>) -> JoinHandle<()> {
         let origin = tokio::time::Instant::from_std(shared.epoch);
         loop {
             let notified = shared.notify.notified();
-            let deadline = shared.lock().next_deadline();
+            let now = shared.now_ms();
+            let deadline = {
+                let inner = shared.lock();
+                let d = inner.next_deadline();
+                // published under the lock: a JS-thread step after this sees it
+                let wake_at = d.map_or(u64::MAX, |d| d.min(now.saturating_add(shared.recheck)));
+                shared.armed.store(wake_at, Ordering::Release);
+                d
+            };
             let Some(deadline) = deadline else {
                 notified.await;
                 continue;
             };
-            let now = shared.now_ms();
             if now < deadline {
-                let at = origin + Duration::from_millis(deadline);
-                // either the deadline passed or a JS-thread step re-armed us: look again
+                let wake_at = deadline.min(now.saturating_add(shared.recheck));
+                let at = origin + Duration::from_millis(wake_at);
+                // the deadline passed, the recheck time came, or a JS-thread step re-armed us
                 let _ = tokio::time::timeout_at(at, notified).await;
                 continue;
             }
