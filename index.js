@@ -178,6 +178,8 @@ class Raftq {
     this._destroyed = false;
     this._destroying = null;
     this._startGen = 0;
+    /** bumped at every native start: persist seqs belong to one start */
+    this._coreGen = 0;
     // persistence: one call in flight, the newest pending request kept
     this._persistPending = null;
     this._persisting = null;
@@ -397,6 +399,9 @@ class Raftq {
     const gen = ++this._startGen;
     let restored;
     try {
+      // a restart reads what was persisted: let requested writes land first
+      while (this._persisting) await this._persisting;
+      if (gen !== this._startGen || this._destroyed) return; // superseded
       restored = parseRestored(await this._agent.restore(node));
     } catch (e) {
       this._log(`raft not started: restore failed: ${describe(e)}`);
@@ -410,6 +415,7 @@ class Raftq {
       this._log(`raft not started: ${describe(e)}`);
       return;
     }
+    this._coreGen++;
     this._node = node;
     this._started = true;
     this._selfKey = r[0];
@@ -570,8 +576,10 @@ class Raftq {
   _requestPersist(r) {
     const seq = r[1];
     const prev = this._persistPending;
-    // a newer state covers every request before it
-    this._persistPending = { seq: prev && prev.seq > seq ? prev.seq : seq, body: this._persistBody(r) };
+    const gen = this._coreGen;
+    // a newer state covers every request before it (of the same start: seqs restart with the core)
+    const covered = prev && prev.gen === gen && prev.seq > seq ? prev.seq : seq;
+    this._persistPending = { seq: covered, gen, node: this._node, body: this._persistBody(r) };
     if (!this._persisting) this._persisting = this._persistLoop();
   }
 
@@ -581,12 +589,13 @@ class Raftq {
         const req = this._persistPending;
         this._persistPending = null;
         try {
-          await this._agent.persist(this._node, req.body);
+          await this._agent.persist(req.node, req.body);
         } catch (e) {
           this._log(`persist failed: ${describe(e)}`);
           if (this._destroyed) break;
-          if (!this._persistPending) this._persistPending = req;
-          else if (req.seq > this._persistPending.seq) this._persistPending.seq = req.seq;
+          const next = this._persistPending;
+          if (!next) this._persistPending = req;
+          else if (next.gen === req.gen && req.seq > next.seq) next.seq = req.seq;
           await new Promise((resolve) => {
             this._persistRetryWake = resolve;
             this._persistRetry = setTimeout(resolve, this._options.heartbeat);
@@ -597,7 +606,7 @@ class Raftq {
           if (this._destroyed) break;
           continue;
         }
-        if (req.seq > 0 && !this._destroyed) {
+        if (req.seq > 0 && req.gen === this._coreGen && !this._destroyed) {
           try {
             this._apply(this._native.persisted(req.seq), 0);
           } catch (e) {
