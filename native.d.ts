@@ -22,7 +22,7 @@ export declare class NativeNode {
    * 2 syncData, 3 dataResponse). Header: `[senderKey | null, acceptedVersionKey | null]`;
    * the sender key is null when the message was rejected (reported by a log record).
    */
-  receive(channel: number, body: object): unknown[]
+  receive(channel: number, body: unknown): unknown[]
   /**
    * `replicateData` on the leader. Header: `[versionKey, term, index]`, or
    * `[null, reason, null]` when the node cannot propose.
