@@ -255,8 +255,8 @@ class Raftq {
     if (ls) {
       for (const l of ls) {
         tasks.push(
-          Promise.resolve(message)
-            .then(l)
+          Promise.resolve()
+            .then(() => l(message))
             .catch((e) => this._listenerFailed(type, e)),
         );
       }
