@@ -10,11 +10,14 @@ impl<I: NodeId> Node<I> {
         if !self.started {
             return;
         }
-        if let Some((target, deadline)) = self.transfer.clone() {
-            if now >= deadline {
-                self.transfer = None;
-                self.log_line(format!("leadership transfer to {target:?} timed out"));
-            }
+        if self
+            .transfer
+            .as_ref()
+            .is_some_and(|(_, deadline)| now >= *deadline)
+        {
+            // ids are the host's keys: the host names the target in its own log lines
+            self.transfer = None;
+            self.log_line("leadership transfer timed out".to_string());
         }
         if self.role == Role::Leader {
             if now >= self.heartbeat_deadline {

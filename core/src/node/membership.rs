@@ -9,6 +9,7 @@
 //!   membership count toward a majority of another (the simulation found two leaders in one
 //!   term this way, seed 60547, when three nodes of six were removed during an election);
 //! - a new configuration whose majority lacks the committed data can elect a leader without it.
+//!
 //! Changes are safe when they are applied one node at a time, on every node, while the cluster
 //! is stable: every member up and following one leader in one term, nobody campaigning, and
 //! every member holding the latest committed version, committed in that term. raftq's API
