@@ -1,0 +1,169 @@
+'use strict';
+// The raftq README's Express demo, as CommonJS against raftq-native. Run it up to four times
+// (`npm run demo` in four terminals): each run joins the cluster on the next free port.
+//
+// Configuration (environment):
+//   RAFTQ_PORTS          cluster ports, comma-separated (default 5050,5051,5052,5053)
+//   RAFTQ_PORT           the port to listen on (default: the first free one of RAFTQ_PORTS)
+//   RAFTQ_HOST           address to listen on and to reach peers at (default 127.0.0.1)
+//   RAFTQ_DIR            where each node persists <port>.json (default /tmp/raftq)
+//   RAFTQ_HEARTBEAT, RAFTQ_MIN_ELECTION, RAFTQ_MAX_ELECTION   (default 100, 200, 800 ms)
+//
+// Endpoints:
+//   POST /raft/action/:action   raft traffic between nodes (the README's pipe)
+//   GET  /raft/status           this node's view: getStatus(), role, leader, data, followers
+//   POST /data                  replicate the JSON body (on the leader; 409 + leader elsewhere)
+
+const http = require('node:http');
+const path = require('node:path');
+const { mkdir, readFile, writeFile, rename } = require('node:fs/promises');
+const axios = require('axios');
+const express = require('express');
+const { Raftq, RaftRole } = require('..');
+
+const env = process.env;
+const cluster = (env.RAFTQ_PORTS || '5050,5051,5052,5053').split(',').map((p) => p.trim()).filter(Boolean);
+const host = env.RAFTQ_HOST || '127.0.0.1';
+const dir = env.RAFTQ_DIR || '/tmp/raftq';
+const num = (v, d) => (v === undefined || v === '' ? d : Number(v));
+
+const log = (text) => console.log(`[${new Date().toISOString()}] ${text}`);
+
+function bootstrap() {
+  const app = express();
+  app.use(express.json({ limit: '10mb' }));
+  const client = axios.create({ httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8 }) });
+
+  const raft = new Raftq({
+    heartbeat: num(env.RAFTQ_HEARTBEAT, 100),
+    minimumElectionTime: num(env.RAFTQ_MIN_ELECTION, 200),
+    maximumElectionTime: num(env.RAFTQ_MAX_ELECTION, 800),
+    persistAgent: {
+      async persist(node, data) {
+        // write-then-rename: a kill -9 mid-write never leaves a torn file behind
+        try {
+          await mkdir(dir, { recursive: true });
+          const p = path.resolve(dir, `${node.id}.json`);
+          await writeFile(`${p}.tmp`, JSON.stringify(data));
+          await rename(`${p}.tmp`, p);
+        } catch (err) {
+          console.error(err);
+          log('failed to persist data :)');
+        }
+      },
+      async restore(node) {
+        try {
+          const file = await readFile(path.resolve(dir, `${node.id}.json`));
+          return JSON.parse(file.toString('utf8'));
+        } catch {
+          return undefined;
+        }
+      },
+    },
+  });
+
+  // the pipe: peers post raft messages here
+  app.post('/raft/action/:action', (req, res) => {
+    raft.dispatch(req.params.action, req.body);
+    res.end('');
+  });
+
+  app.get('/raft/status', (req, res) => {
+    res.json({
+      pid: process.pid,
+      status: raft.getStatus(),
+      role: raft.getRole(),
+      roleName: RaftRole[raft.getRole()],
+      leader: raft.getLeader(),
+      data: raft.getData(),
+      followers: raft.getFollowers(),
+    });
+  });
+
+  app.post('/data', async (req, res) => {
+    if (raft.getRole() !== RaftRole.LEADER) {
+      res.status(409).json({ ok: false, leader: raft.getLeader() });
+      return;
+    }
+    const ok = await raft.replicate(req.body);
+    res.json({ ok, leader: raft.getLeader() });
+  });
+
+  const mapping = {
+    voteRequest: 'voteRequestReceived',
+    voteResponse: 'voteResponseReceived',
+    syncData: 'dataReceived',
+    dataResponse: 'dataResponseReceived',
+  };
+  for (const [event, incoming] of Object.entries(mapping)) {
+    raft.subscribe(event, async (message) => {
+      const url = `http://${host}:${message.destination.id}/raft/action/${incoming}`;
+      client.post(url, message, { timeout: message.timeout }).catch(() => {});
+    });
+  }
+
+  raft.subscribe('log', ({ message }) => log(message));
+
+  // node endpoints must be known before starting: ack every reachable peer, then start
+  async function startServer(port) {
+    const justMe = { id: String(port), time: Date.now() };
+    const others = cluster.filter((p) => p !== String(port)).map((p) => ({ id: p, time: Date.now() }));
+    await Promise.all(
+      others.map((node) =>
+        client
+          .post(`http://${host}:${node.id}/raft/action/ackNode`, justMe, { timeout: 200 })
+          .then(() => raft.dispatch('ackNode', node))
+          .catch(() => {}),
+      ),
+    );
+    await raft.dispatch('serviceStarted', { node: justMe });
+  }
+
+  // listen on RAFTQ_PORT, or on the first free cluster port
+  const candidates = env.RAFTQ_PORT ? [env.RAFTQ_PORT] : cluster;
+  function listen(i) {
+    if (i >= candidates.length) {
+      log(`no free port among ${candidates.join(', ')}`);
+      process.exit(1);
+    }
+    const port = Number(candidates[i]);
+    const server = http.createServer(app);
+    server.once('error', () => listen(i + 1));
+    server.listen(port, host, () => {
+      log(`running express on ${port}`);
+      startServer(port).catch((err) => handleCrash(err));
+    });
+  }
+  listen(0);
+
+  // crash handling, as in the README: leave the cluster, persist, exit
+  for (const ev of ['exit', 'SIGINT', 'SIGTERM', 'beforeExit', 'disconnect', 'uncaughtException', 'unhandledRejection']) {
+    process.on(ev, handleCrash);
+  }
+  let isHandlingCrashAlready = false;
+  async function handleCrash(e) {
+    if (isHandlingCrashAlready) return;
+    isHandlingCrashAlready = true;
+    let me = null;
+    try {
+      me = raft.getNode();
+    } catch {
+      /* not started yet */
+    }
+    if (me) {
+      raft.getNode().time = 0;
+      await Promise.all(
+        raft.getFollowers().map((node) =>
+          client
+            .post(`http://${host}:${node.id}/raft/action/ackNode`, raft.getNode(), { timeout: 200 })
+            .catch(() => {}),
+        ),
+      );
+    }
+    await raft.dispatch('serviceCrashed', { reason: String(e) });
+    await raft.destroy();
+    process.exit(1);
+  }
+}
+
+bootstrap();
