@@ -10,6 +10,9 @@ const { waitFor, tempDir, ROOT } = require('./_helpers');
 const { Raftq, RaftRole } = require('..');
 const { createMemoryCluster } = require('../examples/memory-cluster');
 
+/** no test may hang the run: each is bounded */
+const T = { timeout: 20000 };
+
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 
 /** A persist agent that keeps everything in memory and records every call. */
@@ -77,7 +80,7 @@ function validOptions() {
   };
 }
 
-test('exports Raftq and RaftRole with numeric values and reverse mapping', () => {
+test('exports Raftq and RaftRole with numeric values and reverse mapping', T, () => {
   assert.equal(typeof Raftq, 'function');
   assert.equal(RaftRole.CANDIDATE, 1);
   assert.equal(RaftRole.FOLLOWER, 2);
@@ -87,7 +90,7 @@ test('exports Raftq and RaftRole with numeric values and reverse mapping', () =>
   assert.equal(RaftRole[3], 'LEADER');
 });
 
-test('an instance has every raftq method plus the extras', async () => {
+test('an instance has every raftq method plus the extras', T, async () => {
   const { raft } = quietRaft();
   for (const m of ['getLeader', 'getRole', 'getNode', 'getFollowers', 'getData', 'dispatch', 'subscribe', 'destroy', 'getStatus', 'transferLeadership', 'replicate']) {
     assert.equal(typeof raft[m], 'function', `raft.${m} should be a function`);
@@ -97,7 +100,7 @@ test('an instance has every raftq method plus the extras', async () => {
   await p;
 });
 
-test('constructor accepts the README options and rejects invalid ones with a TypeError', async () => {
+test('constructor accepts the README options and rejects invalid ones with a TypeError', T, async () => {
   const ok = new Raftq(validOptions());
   await ok.destroy();
   const fn = async () => {};
@@ -129,7 +132,7 @@ test('constructor accepts the README options and rejects invalid ones with a Typ
   assert.throws(() => new Raftq(null), TypeError, 'null options');
 });
 
-test('before serviceStarted: FOLLOWER, no leader, no followers; ackNode already works', async () => {
+test('before serviceStarted: FOLLOWER, no leader, no followers; ackNode already works', T, async () => {
   const { raft } = quietRaft();
   const rec = record(raft);
   assert.equal(raft.getRole(), RaftRole.FOLLOWER);
@@ -159,7 +162,7 @@ test('before serviceStarted: FOLLOWER, no leader, no followers; ackNode already 
   await raft.destroy();
 });
 
-test('serviceStarted: getNode() is the very object given, restore is called, "raft started" is logged', async () => {
+test('serviceStarted: getNode() is the very object given, restore is called, "raft started" is logged', T, async () => {
   const { raft, agent } = quietRaft();
   const rec = record(raft);
   const me = { id: 'me', time: 123, extra: { rack: 7 } };
@@ -181,7 +184,7 @@ test('serviceStarted: getNode() is the very object given, restore is called, "ra
   await raft.destroy();
 });
 
-test('getStatus() has the documented shape', async () => {
+test('getStatus() has the documented shape', T, async () => {
   const { raft } = quietRaft();
   await raft.dispatch('ackNode', { id: 7, time: 1 });
   await raft.dispatch('serviceStarted', { node: { id: 3, time: 1 } });
@@ -202,7 +205,7 @@ test('getStatus() has the documented shape', async () => {
   await raft.destroy();
 });
 
-test('subscribe returns a working unsubscribe; any event name works; dispatch never rejects', async () => {
+test('subscribe returns a working unsubscribe; any event name works; dispatch never rejects', T, async () => {
   const { raft } = quietRaft();
   const got = [];
   const unsub = raft.subscribe('myCustomEvent', (m) => got.push(m));
@@ -233,7 +236,7 @@ test('subscribe returns a working unsubscribe; any event name works; dispatch ne
   await raft.destroy();
 });
 
-test('ids keep their JS type: numbers stay numbers, strings stay strings', async (t) => {
+test('ids keep their JS type: numbers stay numbers, strings stay strings', T, async (t) => {
   for (const ids of [[0, 1, 2], ['5050', '5051', '5052']]) {
     const type = typeof ids[0];
     const seen = [];
@@ -271,7 +274,7 @@ test('ids keep their JS type: numbers stay numbers, strings stay strings', async
   }
 });
 
-test('events and message fields (raftq fields kept, extras added, data only when needed)', async () => {
+test('events and message fields (raftq fields kept, extras added, data only when needed)', T, async () => {
   const seen = [];
   const recs = new Map();
   const cluster = createMemoryCluster({
@@ -353,7 +356,7 @@ test('events and message fields (raftq fields kept, extras added, data only when
   }
 });
 
-test('malformed messages are logged, counted and change nothing; dispatch resolves', async () => {
+test('malformed messages are logged, counted and change nothing; dispatch resolves', T, async () => {
   const { raft, agent } = quietRaft();
   const rec = record(raft);
   await raft.dispatch('ackNode', { id: 'p', time: 1 });
@@ -407,7 +410,7 @@ test('malformed messages are logged, counted and change nothing; dispatch resolv
   await raft.destroy();
 });
 
-test('non-object bodies (null, undefined, a number, a string) are logged, counted and change nothing', async () => {
+test('non-object bodies (null, undefined, a number, a string) are logged, counted and change nothing', T, async () => {
   const { raft } = quietRaft();
   const rec = record(raft);
   await raft.dispatch('ackNode', { id: 'p', time: 1 });
@@ -432,7 +435,7 @@ test('non-object bodies (null, undefined, a number, a string) are logged, counte
   await raft.destroy();
 });
 
-test('messages before serviceStarted and after destroy are ignored', async () => {
+test('messages before serviceStarted and after destroy are ignored', T, async () => {
   const { raft } = quietRaft();
   const rec = record(raft);
   await raft.dispatch('ackNode', { id: 'p', time: 1 });
@@ -454,7 +457,7 @@ test('messages before serviceStarted and after destroy are ignored', async () =>
   assert.equal(rec.log.length, logsAfterDestroy, 'listeners were removed by destroy');
 });
 
-test('destroy() persists, emits a log, removes every listener', async () => {
+test('destroy() persists, emits a log, removes every listener', T, async () => {
   const { raft, agent } = quietRaft();
   const rec = record(raft);
   const custom = [];
@@ -470,7 +473,7 @@ test('destroy() persists, emits a log, removes every listener', async () => {
   await raft.destroy(); // twice is harmless
 });
 
-test('serviceCrashed logs "raft crashed: <reason>" and leaves a FOLLOWER without leader; a second serviceStarted restarts', async () => {
+test('serviceCrashed logs "raft crashed: <reason>" and leaves a FOLLOWER without leader; a second serviceStarted restarts', T, async () => {
   const { raft, agent } = quietRaft({ minimumElectionTime: 20, maximumElectionTime: 40, heartbeat: 10 });
   const rec = record(raft);
   const me = { id: 'solo', time: 1 };
@@ -493,7 +496,7 @@ test('serviceCrashed logs "raft crashed: <reason>" and leaves a FOLLOWER without
   await raft.destroy();
 });
 
-test('a lone leader: replicateData/replicate commit; transferLeadership/replicate on a follower resolve false', async () => {
+test('a lone leader: replicateData/replicate commit; transferLeadership/replicate on a follower resolve false', T, async () => {
   const { raft } = quietRaft({ minimumElectionTime: 20, maximumElectionTime: 40, heartbeat: 10 });
   assert.equal(await raft.replicate({ a: 1 }), false, 'replicate before start');
   assert.equal(await raft.transferLeadership(), false, 'transfer before start');
@@ -508,7 +511,7 @@ test('a lone leader: replicateData/replicate commit; transferLeadership/replicat
   await raft.destroy();
 });
 
-test('persist calls never overlap, coalesce, and votes wait for them', async () => {
+test('persist calls never overlap, coalesce, and votes wait for them', T, async () => {
   let active = 0;
   let maxActive = 0;
   const completed = []; // data of finished persists, in order
@@ -560,7 +563,7 @@ test('persist calls never overlap, coalesce, and votes wait for them', async () 
   assert.equal(maxActive, 1, 'persist on destroy overlapped');
 });
 
-test('a raftq 1.0.0 file {term, votedFor, data} restores; the new body has the extra fields and round-trips', async () => {
+test('a raftq 1.0.0 file {term, votedFor, data} restores; the new body has the extra fields and round-trips', T, async () => {
   const { raft, agent } = quietRaft({ restored: { term: 7, votedFor: 'x', data: { a: 1 } } });
   await raft.dispatch('ackNode', { id: 'x', time: 1 });
   await raft.dispatch('serviceStarted', { node: { id: 'r', time: 1 } });
@@ -591,7 +594,7 @@ test('a raftq 1.0.0 file {term, votedFor, data} restores; the new body has the e
   assert.equal(num.agent.calls.at(-1).data.votedFor, 0);
 });
 
-test('ESM: named exports through import()', async () => {
+test('ESM: named exports through import()', T, async () => {
   const mod = await import(pathToFileURL(require.resolve('..')).href);
   assert.equal(mod.Raftq, Raftq);
   assert.equal(mod.RaftRole, RaftRole);
