@@ -231,6 +231,33 @@ test('(d2) a leader cut off from its majority steps down; the majority elects an
   }
 });
 
+test('replicate on a leader that lost its majority resolves false within an election timeout; the new majority's history wins', { timeout: 30000 }, async () => {
+  const cluster = createMemoryCluster({ size: 4, ...TIMING });
+  const watch = watchLeaders(cluster);
+  try {
+    await cluster.start();
+    const old = await waitForAgreedLeader(cluster, 1000);
+    await cluster.node(old).dispatch('replicateData', { v: 'committed' });
+    cluster.isolate(old);
+    const t0 = Date.now();
+    const ok = await withTimeout(cluster.node(old).replicate({ v: 'lost' }), 2000, 'hung');
+    const elapsed = Date.now() - t0;
+    assert.equal(ok, false, 'not committed without a majority');
+    assert.ok(elapsed <= TIMING.maximumElectionTime + 100, `resolved after ${elapsed} ms`);
+    const t1 = Date.now();
+    await withTimeout(cluster.node(old).dispatch('replicateData', { v: 'lost too' }), 2000, 'hung');
+    assert.ok(Date.now() - t1 <= TIMING.maximumElectionTime + 100, 'replicateData resolved within an election timeout');
+    const others = cluster.ids.filter((id) => id !== old);
+    const next = await waitForAgreedLeader(cluster, 1500, { among: others });
+    cluster.heal();
+    await waitFor(() => cluster.agreedLeader() === next, 1000, 'the old leader to follow the new one');
+    await waitFor(() => cluster.ids.every((id) => same(cluster.node(id).getData(), { v: 'committed' })), 1000, 'every node on the last committed value');
+    watch.check();
+  } finally {
+    await cluster.destroy();
+  }
+});
+
 test('(e) a lone node becomes leader after its election timeout, not before', { timeout: 30000 }, async () => {
   for (let i = 0; i < 3; i++) {
     const raft = new Raftq({ ...TIMING, persistAgent: { async persist() {}, async restore() {} } });
