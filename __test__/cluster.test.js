@@ -231,7 +231,7 @@ test('(d2) a leader cut off from its majority steps down; the majority elects an
   }
 });
 
-test('replicate on a leader that lost its majority resolves false within an election timeout; the new majority's history wins', { timeout: 30000 }, async () => {
+test('replicate on a leader that lost its majority resolves false within an election timeout; the new majority\'s history wins', { timeout: 30000 }, async () => {
   const cluster = createMemoryCluster({ size: 4, ...TIMING });
   const watch = watchLeaders(cluster);
   try {
