@@ -772,3 +772,25 @@ fn a_stopped_node_ignores_everything_and_has_no_deadline() {
     assert!(n.take_outputs().is_empty());
     assert_eq!(n.term(), 0);
 }
+
+#[test]
+fn s6_2_a_member_added_to_a_lone_leader_gets_a_round_before_check_quorum_counts_it() {
+    let mut n = node(1, &[]);
+    n.tick(EL);
+    let _ = settle(&mut n, EL);
+    assert_eq!(n.role(), Role::Leader);
+    // the new member has not started yet: it cannot answer before the next check
+    n.add_member(2, EL + 90);
+    n.tick(2 * EL);
+    assert_eq!(
+        n.role(),
+        Role::Leader,
+        "not deposed by a member that just joined"
+    );
+    n.tick(3 * EL);
+    assert_eq!(
+        n.role(),
+        Role::Follower,
+        "a silent member does count after a full round"
+    );
+}

@@ -23,10 +23,13 @@ impl<I: NodeId> Node<I> {
         if id == self.id || self.members.contains_key(&id) {
             return;
         }
+        // a new member counts as active until the next check-quorum round (as etcd): it may
+        // not have started yet, and a leader must not step down for a node that just joined
         self.members.insert(
             id.clone(),
             Progress {
                 needs_data: true,
+                recent_active: true,
                 ..Progress::default()
             },
         );
