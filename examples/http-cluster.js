@@ -47,8 +47,10 @@ function bootstrap() {
           await writeFile(`${p}.tmp`, JSON.stringify(data));
           await rename(`${p}.tmp`, p);
         } catch (err) {
-          console.error(err);
-          log('failed to persist data :)');
+          log(`failed to persist data: ${err}`);
+          // unlike the README's agent, report it: raftq-native then holds back what depends on
+          // this write (vote grants, acks) and retries, instead of acknowledging unsaved state
+          throw err;
         }
       },
       async restore(node) {

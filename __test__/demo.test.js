@@ -1,0 +1,56 @@
+'use strict';
+// `npm run demo` (examples/demo.js), the README's first command: four HTTP nodes on
+// 127.0.0.1, a write to the leader every second, the leader interrupted after 8 s and started
+// again after 12 s. Run for 15 s on free ports; it must stop by itself and its status lines
+// must show one leader, a different leader after the interruption, and all four nodes (the
+// restarted one included) agreeing on the latest write at the end.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const { freePorts, tempDir, ROOT } = require('./_helpers');
+
+test('npm run demo: election, failover, rejoin from disk, convergence; stops by itself', { timeout: 60_000 }, async () => {
+  const ports = (await freePorts(4)).map(String);
+  const dir = tempDir('raftq-demo-test-');
+  const child = spawn(process.execPath, [path.join(ROOT, 'examples', 'demo.js')], {
+    env: { ...process.env, RAFTQ_PORTS: ports.join(','), RAFTQ_DEMO_SECONDS: '15', RAFTQ_DIR: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c) => (out += c));
+  const code = await new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    child.on('exit', (c) => {
+      clearTimeout(kill);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 0, `demo exited with ${code}:\n${out}`);
+
+  const status = out.split('\n').filter((l) => / leader=/.test(l));
+  assert.ok(status.length >= 12, `one status line a second:\n${out}`);
+  const leaderOf = (l) => l.match(/leader=(\S+)/)[1];
+  const interrupted = out.match(/interrupting the leader (\d+)/);
+  assert.ok(interrupted, `the leader was interrupted:\n${out}`);
+  const first = interrupted[1];
+  const cut = out.indexOf(interrupted[0]);
+  const after = status.filter((l) => out.indexOf(l) > cut).map(leaderOf);
+  assert.ok(after.length >= 3, `status lines after the interruption:\n${out}`);
+  assert.ok(
+    after.slice(1).every((l) => l !== 'none' && !l.includes(',') && l !== first),
+    `exactly one leader, not the interrupted one, from a second after the interruption on:\n${out}`,
+  );
+  assert.match(out, new RegExp(`starting ${first} again`));
+
+  // the last status line: every node up and showing the same, latest write
+  const last = status[status.length - 1];
+  const cells = last.split(' | ').slice(1);
+  assert.equal(cells.length, 4, last);
+  assert.ok(!/: down/.test(last), `all nodes up: ${last}`);
+  const shown = cells.map((c) => c.replace(/^\d+: [LFC] t\d+ /, ''));
+  assert.ok(shown.every((d) => d === shown[0] && /"counter":\d+/.test(d)), `converged: ${last}`);
+  const counters = status.map((l) => Number((l.match(/"counter":(\d+)/) || [])[1] || 0));
+  assert.ok(Math.max(...counters) >= 10, `writes kept committing through the failover:\n${out}`);
+});
