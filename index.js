@@ -67,6 +67,71 @@ const CHANNELS = {
 };
 const SENDER_FIELDS = ['candidate', 'voter', 'node', 'node'];
 
+// The field buffer of `NativeNode.receiveFields` (src/binding/convert.rs, SLOT_NAMES): per field
+// a tag and a value. JS only reads and classifies the fields; the core checks them.
+const TAG_MISSING = 0;
+const TAG_NUMBER = 1;
+const TAG_BOOL = 2;
+const TYPE_TAGS = { string: 3, symbol: 4, object: 5, function: 6, bigint: 7 };
+const S_TERM = 0;
+const S_GRANTED = 2;
+const S_SUCCESS = 4;
+const S_PRE_VOTE = 6;
+const S_TRANSFER = 8;
+const S_LAST_TERM = 10;
+const S_LAST_INDEX = 12;
+const S_DATA_TERM = 14;
+const S_DATA_INDEX = 16;
+const S_COMMIT_TERM = 18;
+const S_COMMIT_INDEX = 20;
+const S_DATA = 22;
+// one buffer per thread: filled and consumed within one synchronous call
+const FIELDS = new Float64Array(24);
+
+function putField(slot, v) {
+  if (typeof v === 'number') {
+    FIELDS[slot] = TAG_NUMBER;
+    FIELDS[slot + 1] = v;
+  } else if (typeof v === 'boolean') {
+    FIELDS[slot] = TAG_BOOL;
+    FIELDS[slot + 1] = v ? 1 : 0;
+  } else if (v === undefined || v === null) {
+    FIELDS[slot] = TAG_MISSING;
+  } else {
+    FIELDS[slot] = TYPE_TAGS[typeof v] || 8;
+  }
+}
+
+/** Fill FIELDS with exactly the fields the core's `wire::decode` reads on `channel`. */
+function fillFields(channel, m) {
+  putField(S_TERM, m.term);
+  switch (channel) {
+    case 0:
+      putField(S_LAST_TERM, m.lastTerm);
+      putField(S_LAST_INDEX, m.lastIndex);
+      putField(S_PRE_VOTE, m.preVote);
+      putField(S_TRANSFER, m.transfer);
+      break;
+    case 1:
+      putField(S_PRE_VOTE, m.preVote);
+      putField(S_GRANTED, m.granted);
+      break;
+    case 2:
+      putField(S_DATA_TERM, m.dataTerm);
+      putField(S_DATA_INDEX, m.dataIndex);
+      putField(S_COMMIT_TERM, m.commitTerm);
+      putField(S_COMMIT_INDEX, m.commitIndex);
+      putField(S_TRANSFER, m.transfer);
+      FIELDS[S_DATA] = m.data === undefined ? TAG_MISSING : TAG_NUMBER;
+      break;
+    default:
+      putField(S_DATA_TERM, m.dataTerm);
+      putField(S_DATA_INDEX, m.dataIndex);
+      putField(S_SUCCESS, m.success);
+      break;
+  }
+}
+
 const INITIAL_KEY = '0:0';
 const NO_LISTENERS = Object.freeze([]);
 
@@ -165,6 +230,8 @@ class Raftq {
     this._members = new Map();
     /** key -> id in its JS type */
     this._ids = new Map();
+    /** id -> key (or null for an invalid id), a cache of `NativeNode.key` */
+    this._keys = new Map();
     /** version key -> data value */
     this._values = new Map([[INITIAL_KEY, {}]]);
     this._pruneAt = 16;
@@ -356,13 +423,38 @@ class Raftq {
   _receive(type, message) {
     if (!this._started || this._destroyed) return;
     const channel = CHANNELS[type];
-    const r = this._native.receive(channel, message);
-    const from = r[0];
-    if (from !== null && !this._ids.has(from)) {
-      this._ids.set(from, message[SENDER_FIELDS[channel]].id);
+    const sender = typeof message === 'object' && message !== null ? message[SENDER_FIELDS[channel]] : undefined;
+    if (typeof sender !== 'object' || sender === null) {
+      // not the usual shape: the native side reads and rejects it with the exact reason
+      const r = this._native.receive(channel, message);
+      if (r[0] !== null && !this._ids.has(r[0])) this._ids.set(r[0], message[SENDER_FIELDS[channel]].id);
+      if (r[1] !== null) this._values.set(r[1], message.data);
+      this._apply(r, 2);
+      return;
     }
+    const id = sender.id;
+    const key = this._keyOf(id);
+    fillFields(channel, message);
+    const r = this._native.receiveFields(channel, message, key, FIELDS);
+    if (r !== null && !r[0]) {
+      this._apply(r, 2);
+      return;
+    }
+    if (!this._ids.has(key)) this._ids.set(key, id);
+    if (r === null) return;
     if (r[1] !== null) this._values.set(r[1], message.data);
     this._apply(r, 2);
+  }
+
+  /** The native key of a node id (null when invalid), cached: ids repeat on every message. */
+  _keyOf(id) {
+    let key = this._keys.get(id);
+    if (key === undefined) {
+      key = this._native.key(id);
+      if (this._keys.size >= 1024) this._keys.clear();
+      this._keys.set(id, key);
+    }
+    return key;
   }
 
   _ackNode(node) {
@@ -520,15 +612,39 @@ class Raftq {
     if (this._values.size > this._pruneAt) this._prune();
   }
 
+  /** A send record: `[REC_SEND, to, channel, dataKey | null, ...fields]`, the fields in the order
+   * of `OUT_FIELDS` (src/binding/convert.rs); a vote request's or sync's `transfer` only when set. */
   _send(r) {
     const to = r[1];
-    const body = r[4];
     const member = this._members.get(to);
-    body.destination = member !== undefined ? member : { id: this._idOf(to) };
-    body.timeout = this._timeout;
-    body[r[3]] = this._node;
-    if (r[5] !== null) body.data = this._values.get(r[5]);
-    this._emit(r[2], body);
+    const destination = member !== undefined ? member : { id: this._idOf(to) };
+    const timeout = this._timeout;
+    const self = this._node;
+    switch (r[2]) {
+      case 0:
+        this._emit(
+          'voteRequest',
+          r.length > 8
+            ? { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], transfer: r[8], destination, timeout, candidate: self }
+            : { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], destination, timeout, candidate: self },
+        );
+        break;
+      case 1:
+        this._emit('voteResponse', { term: r[4], granted: r[5], preVote: r[6], destination, timeout, voter: self });
+        break;
+      case 2: {
+        const body =
+          r.length > 9
+            ? { term: r[4], dataTerm: r[5], dataIndex: r[6], commitTerm: r[7], commitIndex: r[8], transfer: r[9], destination, timeout, node: self }
+            : { term: r[4], dataTerm: r[5], dataIndex: r[6], commitTerm: r[7], commitIndex: r[8], destination, timeout, node: self };
+        if (r[3] !== null) body.data = this._values.get(r[3]);
+        this._emit('syncData', body);
+        break;
+      }
+      default:
+        this._emit('dataResponse', { term: r[4], success: r[5], dataTerm: r[6], dataIndex: r[7], destination, timeout, node: self });
+        break;
+    }
   }
 
   _committed(key, term, index) {

@@ -24,6 +24,15 @@ export declare class NativeNode {
    */
   receive(channel: number, body: unknown): unknown[]
   /**
+   * The fast path of `receive`, for a body that is an object whose sender field holds an
+   * object: `index.js` has read the sender's key (`key(node.id)`, null when invalid) and
+   * classified the fields into `slots` (see `convert::SLOT_NAMES`); `wire::decode` still
+   * decides. Returns `null` when the message was stepped with nothing to report, else
+   * `[decoded, acceptedVersionKey | null, ...records]` (`decoded` false: rejected, reported by
+   * a log record).
+   */
+  receiveFields(channel: number, body: object, key: string | undefined | null, slots: Float64Array): unknown[] | null
+  /**
    * `replicateData` on the leader. Header: `[versionKey, term, index]`, or
    * `[null, reason, null]` when the node cannot propose.
    */

@@ -4,7 +4,7 @@
 use napi::bindgen_prelude::{Array, JsObjectValue, Null, Object, Unknown};
 use napi::{Env, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields, Out};
-use raftq_core::{Output, Version};
+use raftq_core::{Channel, Output, Version};
 
 /// Record kinds of the arrays handed to JS (`index.js` mirrors these numbers).
 pub const REC_SEND: u32 = 0;
@@ -15,6 +15,39 @@ pub const REC_ALIAS: u32 = 4;
 pub const REC_DATA: u32 = 5;
 pub const REC_COMMITTED: u32 = 6;
 pub const REC_LOG: u32 = 7;
+
+/// The fields of an outgoing message per channel, in the order `wire::encode` puts them and
+/// `index.js` (`_send`) reads them from a send record; the last one (`transfer`, always `true`)
+/// of the vote request and the sync is present only when set.
+const OUT_FIELDS: [&[&str]; 4] = [
+    &[
+        wire::TERM,
+        wire::PRE_VOTE,
+        wire::LAST_TERM,
+        wire::LAST_INDEX,
+        wire::TRANSFER,
+    ],
+    &[wire::TERM, wire::GRANTED, wire::PRE_VOTE],
+    &[
+        wire::TERM,
+        wire::DATA_TERM,
+        wire::DATA_INDEX,
+        wire::COMMIT_TERM,
+        wire::COMMIT_INDEX,
+        wire::TRANSFER,
+    ],
+    &[wire::TERM, wire::SUCCESS, wire::DATA_TERM, wire::DATA_INDEX],
+];
+
+/// A channel's number on the JS side (`Channel::ALL`'s order).
+pub fn channel_index(channel: Channel) -> usize {
+    match channel {
+        Channel::VoteRequest => 0,
+        Channel::VoteResponse => 1,
+        Channel::SyncData => 2,
+        Channel::DataResponse => 3,
+    }
+}
 
 /// The one place where a JS node id becomes the core's id: `n:<number>` or `s:<string>`, so
 /// `0` and `'0'` stay different ids and both keep their JS type on the way back. `None` for
@@ -103,6 +136,109 @@ impl Fields for JsFields<'_, '_> {
     }
 }
 
+/// Slots of the field buffer `index.js` fills for `NativeNode::receive_fields`: two numbers per
+/// field, a tag (`TAG_*`) and the value (the number, or 0/1 for a boolean). The JS side reads the
+/// fields (V8's inline caches make that nearly free) and only classifies them; every check of
+/// type and range stays in `wire::decode`. `index.js` mirrors these numbers.
+pub const SLOT_NAMES: [&str; 11] = [
+    wire::TERM,
+    wire::GRANTED,
+    wire::SUCCESS,
+    wire::PRE_VOTE,
+    wire::TRANSFER,
+    wire::LAST_TERM,
+    wire::LAST_INDEX,
+    wire::DATA_TERM,
+    wire::DATA_INDEX,
+    wire::COMMIT_TERM,
+    wire::COMMIT_INDEX,
+];
+/// The slot whose tag tells whether `data` is present (not `undefined`).
+pub const SLOT_DATA: usize = SLOT_NAMES.len();
+/// Length of the buffer, in numbers.
+pub const SLOTS_LEN: usize = 2 * (SLOT_NAMES.len() + 1);
+
+/// The slots `index.js` fills for each channel (a bit per slot index): exactly the fields
+/// `wire::decode` reads on it. Any other field is read from the object itself.
+pub fn channel_slots(channel: Channel) -> u32 {
+    const fn bits(slots: &[usize]) -> u32 {
+        let mut m = 0;
+        let mut i = 0;
+        while i < slots.len() {
+            m |= 1 << slots[i];
+            i += 1;
+        }
+        m
+    }
+    match channel {
+        Channel::VoteRequest => bits(&[0, 3, 4, 5, 6]),
+        Channel::VoteResponse => bits(&[0, 1, 3]),
+        Channel::SyncData => bits(&[0, 4, 7, 8, 9, 10, SLOT_DATA]),
+        Channel::DataResponse => bits(&[0, 2, 7, 8]),
+    }
+}
+
+pub const TAG_MISSING: f64 = 0.0;
+pub const TAG_NUMBER: f64 = 1.0;
+pub const TAG_BOOL: f64 = 2.0;
+
+/// The type name of a tag above `TAG_BOOL` (`typeof` of what JS found).
+fn tag_type_name(tag: f64) -> &'static str {
+    match tag as u32 {
+        3 => "string",
+        4 => "symbol",
+        5 => "object",
+        6 => "function",
+        7 => "bigint",
+        _ => "unknown",
+    }
+}
+
+/// An incoming message body as classified by `index.js` into the slot buffer; a field outside
+/// the channel's slots falls back to reading the object by name.
+pub struct SlotFields<'a, 'env> {
+    pub slots: &'a [f64],
+    pub filled: u32,
+    pub obj: &'a Object<'env>,
+}
+
+impl SlotFields<'_, '_> {
+    fn slot(&self, i: usize) -> Option<(f64, f64)> {
+        if self.filled & (1 << i) == 0 {
+            return None;
+        }
+        Some((*self.slots.get(2 * i)?, *self.slots.get(2 * i + 1)?))
+    }
+}
+
+impl Fields for SlotFields<'_, '_> {
+    fn field(&self, name: &'static str) -> Field {
+        let found = SLOT_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| self.slot(i));
+        let Some((tag, value)) = found else {
+            return JsFields { obj: self.obj }.field(name);
+        };
+        if tag == TAG_MISSING {
+            Field::Missing
+        } else if tag == TAG_NUMBER {
+            Field::Number(value)
+        } else if tag == TAG_BOOL {
+            Field::Bool(value != 0.0)
+        } else {
+            Field::Other(tag_type_name(tag))
+        }
+    }
+
+    fn has_data(&self) -> bool {
+        match self.slot(SLOT_DATA) {
+            Some((tag, _)) => tag != TAG_MISSING,
+            None => JsFields { obj: self.obj }.has_data(),
+        }
+    }
+}
+
 /// The sender's key, read from the nested `RaftNode` (`candidate` / `voter` / `node`).
 pub fn sender_key(obj: &Object, field: &str) -> Result<std::result::Result<String, String>> {
     let v: Unknown = obj.get_named_property_unchecked(field)?;
@@ -160,18 +296,11 @@ impl<'env> Records<'env> {
         let mut r = self.record()?;
         match o {
             Output::Send { to, msg } => {
+                // flat: `index.js` builds the body object (a JS literal is far cheaper than
+                // setting named properties through N-API)
                 let channel = msg.channel();
-                let mut body = Object::new(self.env)?;
-                let mut err = Ok(());
-                wire::encode(&msg, |name, v| {
-                    if err.is_ok() {
-                        err = match v {
-                            Out::Number(n) => body.set_named_property(name, n as f64),
-                            Out::Bool(b) => body.set_named_property(name, b),
-                        };
-                    }
-                });
-                err?;
+                let index = channel_index(channel);
+                let names = OUT_FIELDS[index];
                 let data = match msg {
                     raftq_core::Message::Append {
                         version,
@@ -182,10 +311,26 @@ impl<'env> Records<'env> {
                 };
                 r.insert(REC_SEND)?;
                 r.insert(to)?;
-                r.insert(channel.outgoing_event())?;
-                r.insert(channel.sender_field())?;
-                r.insert(body)?;
+                r.insert(index as u32)?;
                 r.insert(data)?;
+                let mut i = 0;
+                let mut err = Ok(());
+                wire::encode(&msg, |name, v| {
+                    if err.is_ok() {
+                        err = if names.get(i) != Some(&name) {
+                            Err(napi::Error::from_reason(format!(
+                                "outgoing field `{name}` is not where index.js expects it"
+                            )))
+                        } else {
+                            match v {
+                                Out::Number(n) => r.insert(n as f64),
+                                Out::Bool(b) => r.insert(b),
+                            }
+                        };
+                        i += 1;
+                    }
+                });
+                err?;
             }
             Output::Persist { seq, state } => {
                 r.insert(REC_PERSIST)?;

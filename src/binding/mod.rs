@@ -240,14 +240,9 @@ impl NativeNode {
         let (from, msg) = match decoded {
             Ok(x) => x,
             Err(reason) => {
-                inner.rejected += 1;
                 recs.head(Null)?;
                 recs.head(Null)?;
-                recs.log(&format!(
-                    "raft rejected {}: {reason}",
-                    channel.incoming_event()
-                ))?;
-                self.finish(&mut recs, &mut inner)?;
+                self.reject(&mut recs, &mut inner, channel, &reason)?;
                 return Ok(recs.arr);
             }
         };
@@ -261,6 +256,72 @@ impl NativeNode {
         recs.head(outcome.and_then(|o| o.accepted).map(version_key))?;
         self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
+    }
+
+    /// The fast path of `receive`, for a body that is an object whose sender field holds an
+    /// object: `index.js` has read the sender's key (`key(node.id)`, null when invalid) and
+    /// classified the fields into `slots` (see `convert::SLOT_NAMES`); `wire::decode` still
+    /// decides. Returns `null` when the message was stepped with nothing to report, else
+    /// `[decoded, acceptedVersionKey | null, ...records]` (`decoded` false: rejected, reported by
+    /// a log record).
+    #[napi(catch_unwind)]
+    pub fn receive_fields<'env>(
+        &self,
+        env: &'env Env,
+        channel: u32,
+        body: Object,
+        key: Option<String>,
+        slots: &[f64],
+    ) -> Result<Option<Array<'env>>> {
+        let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
+            return Err(type_error("unknown channel"));
+        };
+        if slots.len() < convert::SLOTS_LEN {
+            return Err(type_error("field buffer too short"));
+        }
+        let decoded = match key {
+            None => Err(format!(
+                "field `{}.id` must be a string or a finite number",
+                channel.sender_field()
+            )),
+            Some(from) => {
+                let fields = convert::SlotFields {
+                    slots,
+                    filled: convert::channel_slots(channel),
+                    obj: &body,
+                };
+                match wire::decode(channel, &fields) {
+                    Ok(msg) => Ok((from, msg)),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        };
+        let mut inner = self.shared.lock();
+        let (from, msg) = match decoded {
+            Ok(x) => x,
+            Err(reason) => {
+                let mut recs = Records::new(env)?;
+                recs.head(false)?;
+                recs.head(Null)?;
+                self.reject(&mut recs, &mut inner, channel, &reason)?;
+                return Ok(Some(recs.arr));
+            }
+        };
+        let now = self.shared.now_ms();
+        let failed = inner.failed;
+        let accepted = match inner.node.as_mut() {
+            Some(node) if !failed && !self.stopped => node.step(from, msg, now).accepted,
+            _ => None,
+        };
+        if accepted.is_none() && inner.notes.is_empty() && !self.has_outputs(&inner) {
+            self.shared.rearm_if_earlier(inner.next_deadline());
+            return Ok(None);
+        }
+        let mut recs = Records::new(env)?;
+        recs.head(true)?;
+        recs.head(accepted.map(version_key))?;
+        self.finish(&mut recs, &mut inner)?;
+        Ok(Some(recs.arr))
     }
 
     /// `replicateData` on the leader. Header: `[versionKey, term, index]`, or
@@ -475,6 +536,27 @@ impl NativeNode {
         // released here, on the JS thread, outside the lock
         drop(released);
         Ok(())
+    }
+
+    /// Count and report a rejected message (nothing in the core changes).
+    fn reject(
+        &self,
+        recs: &mut Records,
+        inner: &mut crate::driver::Inner,
+        channel: Channel,
+        reason: &str,
+    ) -> Result<()> {
+        inner.rejected += 1;
+        recs.log(&format!(
+            "raft rejected {}: {reason}",
+            channel.incoming_event()
+        ))?;
+        self.finish(recs, inner)
+    }
+
+    /// Whether `finish` would append any record from the core.
+    fn has_outputs(&self, inner: &crate::driver::Inner) -> bool {
+        inner.node.as_ref().is_some_and(|n| n.has_outputs())
     }
 
     /// Append the pending outputs (and out-of-core notes) and re-arm the timer task when the
