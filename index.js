@@ -381,17 +381,25 @@ class Raftq {
       this._apply(r, 2);
       return Promise.resolve(false);
     }
-    const promise = new Promise((resolve) => {
-      const w = { resolve, timer: null };
+    const promise = this._waiter(this._transferWaiters, {});
+    this._apply(r, 2);
+    return promise;
+  }
+
+  /**
+   * A Promise the outputs settle through `w.resolve` (see `_apply`), or that resolves `false`
+   * after an election timeout at the latest; the timer never holds the process.
+   */
+  _waiter(set, fields) {
+    return new Promise((resolve) => {
+      const w = { ...fields, resolve, timer: null };
       w.timer = setTimeout(() => {
-        this._transferWaiters.delete(w);
+        set.delete(w);
         resolve(false);
       }, this._options.maximumElectionTime);
       if (w.timer.unref) w.timer.unref();
-      this._transferWaiters.add(w);
+      set.add(w);
     });
-    this._apply(r, 2);
-    return promise;
   }
 
   // ---- inputs ----
@@ -548,15 +556,7 @@ class Raftq {
       return Promise.resolve(false);
     }
     this._values.set(r[0], value);
-    const promise = new Promise((resolve) => {
-      const w = { term: r[1], index: r[2], value, resolve, timer: null };
-      w.timer = setTimeout(() => {
-        this._waiters.delete(w);
-        resolve(false);
-      }, this._options.maximumElectionTime);
-      if (w.timer.unref) w.timer.unref();
-      this._waiters.add(w);
-    });
+    const promise = this._waiter(this._waiters, { term: r[1], index: r[2], value });
     this._apply(r, 3);
     return promise;
   }

@@ -4,7 +4,7 @@
 use napi::bindgen_prelude::{Array, JsObjectValue, Null, Object, Unknown};
 use napi::{Env, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields, Out};
-use raftq_core::{Channel, Output, Version};
+use raftq_core::{Channel, HardState, Output, Version};
 
 /// Record kinds of the arrays handed to JS (`index.js` mirrors these numbers).
 pub const REC_SEND: u32 = 0;
@@ -256,6 +256,21 @@ pub fn sender_key(obj: &Object, field: &str) -> Result<std::result::Result<Strin
     })
 }
 
+/// `[REC_PERSIST, seq, term, votedForKey, latestKey, lt, li, committedKey, ct, ci]`: a persist
+/// request (seq 0 for the current state, as `destroy()` persists it).
+pub fn persist_record(r: &mut Array, seq: u64, state: HardState<String>) -> Result<()> {
+    r.insert(REC_PERSIST)?;
+    r.insert(seq as f64)?;
+    r.insert(state.term as f64)?;
+    r.insert(state.voted_for)?;
+    r.insert(version_key(state.latest))?;
+    r.insert(state.latest.term as f64)?;
+    r.insert(state.latest.index as f64)?;
+    r.insert(version_key(state.committed))?;
+    r.insert(state.committed.term as f64)?;
+    r.insert(state.committed.index as f64)
+}
+
 /// A JS array: a fixed header (the method's own result) followed by one record per output.
 pub struct Records<'env> {
     env: &'env Env,
@@ -332,18 +347,7 @@ impl<'env> Records<'env> {
                 });
                 err?;
             }
-            Output::Persist { seq, state } => {
-                r.insert(REC_PERSIST)?;
-                r.insert(seq as f64)?;
-                r.insert(state.term as f64)?;
-                r.insert(state.voted_for)?;
-                r.insert(version_key(state.latest))?;
-                r.insert(state.latest.term as f64)?;
-                r.insert(state.latest.index as f64)?;
-                r.insert(version_key(state.committed))?;
-                r.insert(state.committed.term as f64)?;
-                r.insert(state.committed.index as f64)?;
-            }
+            Output::Persist { seq, state } => persist_record(&mut r, seq, state)?,
             Output::RoleChanged(role) => {
                 r.insert(REC_ROLE)?;
                 r.insert(role as u32)?;

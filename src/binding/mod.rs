@@ -5,7 +5,7 @@
 mod convert;
 
 use crate::driver::{spawn_timers, Shared, Wake};
-use convert::{id_key, sender_key, version_key, JsFields, Records, REC_PERSIST};
+use convert::{id_key, persist_record, sender_key, version_key, JsFields, Records};
 use napi::bindgen_prelude::{Array, Function, JsObjectValue, Null, Object, Unknown};
 use napi::threadsafe_function::UnknownReturnValue;
 use napi::{Env, Error, Result, Status};
@@ -443,18 +443,8 @@ impl NativeNode {
         let Some(node) = inner.node.as_ref() else {
             return Ok(None);
         };
-        let hs = node.hard_state();
         let mut r = env.create_array(0)?;
-        r.insert(REC_PERSIST)?;
-        r.insert(0)?;
-        r.insert(hs.term as f64)?;
-        r.insert(hs.voted_for)?;
-        r.insert(version_key(hs.latest))?;
-        r.insert(hs.latest.term as f64)?;
-        r.insert(hs.latest.index as f64)?;
-        r.insert(version_key(hs.committed))?;
-        r.insert(hs.committed.term as f64)?;
-        r.insert(hs.committed.index as f64)?;
+        persist_record(&mut r, 0, node.hard_state())?;
         Ok(Some(r))
     }
 
