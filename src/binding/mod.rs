@@ -248,11 +248,9 @@ impl NativeNode {
         };
         recs.head(from.as_str())?;
         let now = self.shared.now_ms();
-        let failed = inner.failed;
-        let outcome = match inner.node.as_mut() {
-            Some(node) if !failed && !self.stopped => Some(node.step(from, msg, now)),
-            _ => None,
-        };
+        let outcome = self
+            .steppable(&mut inner)
+            .map(|node| node.step(from, msg, now));
         recs.head(outcome.and_then(|o| o.accepted).map(version_key))?;
         self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
@@ -308,11 +306,9 @@ impl NativeNode {
             }
         };
         let now = self.shared.now_ms();
-        let failed = inner.failed;
-        let accepted = match inner.node.as_mut() {
-            Some(node) if !failed && !self.stopped => node.step(from, msg, now).accepted,
-            _ => None,
-        };
+        let accepted = self
+            .steppable(&mut inner)
+            .and_then(|node| node.step(from, msg, now).accepted);
         if accepted.is_none() && inner.notes.is_empty() && !self.has_outputs(&inner) {
             self.shared.rearm_if_earlier(inner.next_deadline());
             return Ok(None);
@@ -331,12 +327,9 @@ impl NativeNode {
         let mut recs = Records::new(env)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let failed = inner.failed;
-        let result = match inner.node.as_mut() {
-            Some(node) if !failed && !self.stopped => {
-                node.propose(now).map_err(|e| format!("{e:?}"))
-            }
-            _ => Err("NotStarted".to_string()),
+        let result = match self.steppable(&mut inner) {
+            Some(node) => node.propose(now).map_err(|e| format!("{e:?}")),
+            None => Err("NotStarted".to_string()),
         };
         match result {
             Ok(v) => {
@@ -376,11 +369,8 @@ impl NativeNode {
         let mut recs = Records::new(env)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let failed = inner.failed;
-        if let Some(node) = inner.node.as_mut() {
-            if !failed && !self.stopped {
-                node.crashed(now);
-            }
+        if let Some(node) = self.steppable(&mut inner) {
+            node.crashed(now);
         }
         self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
@@ -404,12 +394,11 @@ impl NativeNode {
         };
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let failed = inner.failed;
-        let result = match inner.node.as_mut() {
-            Some(node) if !failed && !self.stopped => node
+        let result = match self.steppable(&mut inner) {
+            Some(node) => node
                 .transfer_leadership(to, now)
                 .map_err(|e| format!("{e:?}")),
-            _ => Err("NotStarted".to_string()),
+            None => Err("NotStarted".to_string()),
         };
         match result {
             Ok(k) => {
@@ -547,6 +536,15 @@ impl NativeNode {
     /// Whether `finish` would append any record from the core.
     fn has_outputs(&self, inner: &crate::driver::Inner) -> bool {
         inner.node.as_ref().is_some_and(|n| n.has_outputs())
+    }
+
+    /// The core, unless `destroy()` stopped the node or the core panicked (never stepped again).
+    fn steppable<'a>(&self, inner: &'a mut crate::driver::Inner) -> Option<&'a mut Node<String>> {
+        if inner.failed || self.stopped {
+            None
+        } else {
+            inner.node.as_mut()
+        }
     }
 
     /// Append the pending outputs (and out-of-core notes) and re-arm the timer task when the
