@@ -15,7 +15,8 @@ mod replication;
 /// `StepOutcome::ignored` for a message whose sender is not a member (never acked, or removed):
 /// it changes nothing and gets no reply.
 pub const NOT_A_MEMBER: &str = "sender is not a member";
-/// `StepOutcome::ignored` for a message whose term is more than [`MAX_TERM_STEP`] ahead of ours.
+/// `StepOutcome::ignored` for a message whose term is too far ahead of ours ([`MAX_TERM_STEP`]
+/// for appends, [`MAX_VOTE_TERM_STEP`] for the others).
 pub const TERM_TOO_FAR: &str = "term jumps too far ahead";
 /// `StepOutcome::ignored` for a message carrying a version index more than [`MAX_INDEX_STEP`]
 /// ahead of our latest.
@@ -24,10 +25,17 @@ pub const INDEX_TOO_FAR: &str = "index jumps too far ahead";
 /// The largest term or index a node makes or accepts: the largest integer a JS number holds
 /// exactly (terms and indexes ride raftq's JSON bodies as numbers).
 pub const MAX_VALUE: u64 = (1 << 53) - 1;
-/// How far ahead of our term an incoming term may be. No real cluster gets 4 billion elections
-/// ahead of a member; a forged or corrupt body cannot move a term by more, so one message leaves
-/// (2^53 - 1) / 2^32, about two million such jumps of room before terms run out.
+/// How far ahead of our term a leader's append (`syncData`) may be. No real cluster gets 4
+/// billion elections ahead of a member; a forged or corrupt body cannot move a term by more, so
+/// one message leaves (2^53 - 1) / 2^32, about two million such jumps of room before terms run
+/// out.
 pub const MAX_TERM_STEP: u64 = 1 << 32;
+/// How far ahead of our term any other message (vote requests and responses, append responses)
+/// may be. These raise the terms of the few nodes they reach without a leader's append raising
+/// the others': the gap they leave must stay well within [`MAX_TERM_STEP`], so that the next
+/// leader's appends still reach every node (with one limit for all, the nodes a far-ahead vote
+/// request missed would fall out of reach for good).
+pub const MAX_VOTE_TERM_STEP: u64 = 1 << 16;
 /// How far ahead of our latest version's index an incoming index may be (a trillion writes: a
 /// new node still catches up with any real cluster in one message).
 pub const MAX_INDEX_STEP: u64 = 1 << 40;

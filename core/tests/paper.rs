@@ -797,7 +797,7 @@ fn s6_2_a_member_added_to_a_lone_leader_gets_a_round_before_check_quorum_counts_
 
 // ---- the boundary: members only, limits, flow control, held replies, failing disks ----
 
-use raftq_core::{MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER};
+use raftq_core::{MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, MAX_VOTE_TERM_STEP, NOT_A_MEMBER};
 
 fn append(
     term: u64,
@@ -970,10 +970,12 @@ fn boundary_terms_and_indexes_never_jump_out_of_reach() {
     let mut f = follower_of_one();
     let before = observable(&f);
     let far = 1 + MAX_TERM_STEP + 1;
+    let far_vote = 1 + MAX_VOTE_TERM_STEP + 1;
     for msg in [
-        vote_req(far, Version::ZERO),
+        vote_req(far_vote, Version::new(1, 1)),
+        granted(far_vote),
+        ack(far_vote, Version::ZERO),
         append(far, Version::new(far, 2), true, Version::new(1, 1), false),
-        ack(far, Version::ZERO),
         Message::VoteRequest {
             term: MAX_VALUE,
             pre_vote: true,
@@ -1001,10 +1003,18 @@ fn boundary_terms_and_indexes_never_jump_out_of_reach() {
     assert_eq!(out.ignored, Some(raftq_core::INDEX_TOO_FAR));
     assert!(f.take_outputs().is_empty());
     assert_eq!(observable(&f), before);
-    // the largest jump allowed is taken
-    let near = 1 + MAX_TERM_STEP;
+    // the largest jumps allowed are taken: a vote request's, then a leader's append
+    let near = 1 + MAX_VOTE_TERM_STEP;
     f.step(3, vote_req(near, Version::new(1, 1)), EL * 2);
     assert_eq!(f.term(), near);
+    let top = near + MAX_TERM_STEP;
+    let v = Version::new(top, 2);
+    f.step(
+        1,
+        append(top, v, true, Version::new(1, 1), false),
+        EL * 2 + 1,
+    );
+    assert_eq!((f.term(), f.latest(), f.leader()), (top, v, Some(&1)));
 }
 
 #[test]

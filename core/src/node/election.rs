@@ -227,6 +227,8 @@ impl<I: NodeId> Node<I> {
         if term > self.term {
             self.term = term;
             self.voted_for = None;
+            // replies still waiting for a persist belong to an older term now: stale
+            self.gated.retain(|g| g.msg.term() >= term);
             self.request_persist();
         }
         let was_leader = self.role == Role::Leader;

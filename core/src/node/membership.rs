@@ -12,7 +12,8 @@
 //!
 //! Changes are safe when they are applied one node at a time, on every node, while the cluster
 //! is stable: every member up and following one leader in one term, nobody campaigning, and
-//! every member holding the latest committed version, committed in that term. raftq's API
+//! every member holding the latest committed version on disk (persisted, not just received),
+//! committed in that term. raftq's API
 //! offers nothing stronger; the simulation (`core/tests/sim`) changes membership only then.
 
 use super::{Node, NodeId, Progress, Role};

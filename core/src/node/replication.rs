@@ -2,7 +2,7 @@
 
 use super::{
     Entry, Node, NodeId, Output, ProposeError, Role, StepOutcome, INDEX_TOO_FAR, MAX_HELD,
-    MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER, TERM_TOO_FAR,
+    MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, MAX_VOTE_TERM_STEP, NOT_A_MEMBER, TERM_TOO_FAR,
 };
 use crate::message::{Message, Version};
 
@@ -80,12 +80,16 @@ impl<I: NodeId> Node<I> {
         false
     }
 
-    /// A term or index no real member could send us: more than [`MAX_TERM_STEP`] /
-    /// [`MAX_INDEX_STEP`] ahead of ours. Taking it would bring the cluster nearer to where terms
-    /// or indexes run out (a JS number holds integers up to 2^53 exactly) by more than any
-    /// real cluster ever moves.
+    /// A term or index no real member could send us: more than [`MAX_TERM_STEP`] (appends) or
+    /// [`MAX_VOTE_TERM_STEP`] (anything else) / [`MAX_INDEX_STEP`] ahead of ours. Taking it
+    /// would bring the cluster nearer to where terms or indexes run out (a JS number holds
+    /// integers up to 2^53 exactly) by more than any real cluster ever moves.
     fn implausible(&self, msg: &Message) -> Option<&'static str> {
-        if msg.term() > self.term.saturating_add(MAX_TERM_STEP) {
+        let step = match msg {
+            Message::Append { .. } => MAX_TERM_STEP,
+            _ => MAX_VOTE_TERM_STEP,
+        };
+        if msg.term() > self.term.saturating_add(step) {
             return Some(TERM_TOO_FAR);
         }
         let limit = self.latest().index.saturating_add(MAX_INDEX_STEP);
@@ -318,11 +322,12 @@ impl<I: NodeId> Node<I> {
         let Some(p) = self.members.get_mut(&from) else {
             return Some("response from a non-member");
         };
-        p.recent_active = true;
         if success && latest > ours {
-            // a follower cannot hold a version of our term we never had: never count it
+            // a follower cannot hold a version of our term we never had: never count it (not
+            // even as a sign of life for check-quorum)
             return Some("response claims a version the leader does not hold");
         }
+        p.recent_active = true;
         if success && p.matched.is_none_or(|m| latest > m) {
             p.matched = Some(latest);
         }
