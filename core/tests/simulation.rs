@@ -12,9 +12,12 @@
 //!   target's, instead of reaching up to 2^53 - 1
 //! - `RAFTQ_SIM_BROKEN_SEEDS` (default 5000): bound of the broken-rule searches
 //! - `RAFTQ_SIM_BROKEN=<BrokenRule>` runs the main test with that rule off; with it,
-//!   `RAFTQ_SIM_LIVENESS=0` skips the liveness phase and `RAFTQ_SIM_CHECK_ACKS=0` invariant 5
-//!   (as the broken-rule tests do), e.g. to trace the seed a broken-rule test reported:
-//!   `RAFTQ_SIM_BROKEN=CommitCurrentTerm RAFTQ_SIM_LIVENESS=0 RAFTQ_SIM_FIRST_SEED=818 RAFTQ_SIM_TRACE=1`
+//!   `RAFTQ_SIM_LIVENESS=0` skips the liveness phase, `RAFTQ_SIM_CHECK_ACKS=0` invariants 5 and
+//!   10 and `RAFTQ_SIM_CHECK_RATE=0` invariant 8 (as the broken-rule tests do), e.g. to trace
+//!   the seed a broken-rule test reported:
+//!   `RAFTQ_SIM_BROKEN=CommitCurrentTerm RAFTQ_SIM_LIVENESS=0 RAFTQ_SIM_FIRST_SEED=16 RAFTQ_SIM_TRACE=1`
+//!   or to see which invariants catch a rule over many seeds:
+//!   `RAFTQ_SIM_BROKEN=UpToDateVote RAFTQ_SIM_LIVENESS=0 RAFTQ_SIM_SEEDS=5000 RAFTQ_SIM_SHOW=5000`
 //!
 //! A seed reproduces exactly with the same `RAFTQ_SIM_STEPS`.
 
