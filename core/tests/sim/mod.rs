@@ -1976,8 +1976,12 @@ impl Sim {
     /// term or a log position, so it is only safe under a precondition the application must
     /// uphold, and the harness only changes membership under it:
     /// - one node at a time, on every live node's view at the same instant;
-    /// - every current member holds the latest committed version (then a majority of the new
-    ///   configuration holds it too: no node lacking it can be elected);
+    /// - every current member holds the latest committed version, on disk (then a majority of
+    ///   the new configuration holds it too: no node lacking it can be elected). In memory is
+    ///   not enough: seed 17770 (harness checking memory only): node 4's disk hung while it
+    ///   received and learnt committed (7,15); 1 was added and 2 (the leader) removed, leaving
+    ///   (7,15) on one disk of {1,3,4}; 4 crashed, came back with (5,10) and won term 16 with
+    ///   1's vote (invariant 2);
     /// - and the cluster is stable: all members up, in one term T, following one leader, none
     ///   campaigning or pre-voting, and the latest committed version is of term T (the leader's
     ///   re-proposal committed). The first two conditions alone are NOT enough: several
@@ -2006,6 +2010,7 @@ impl Sim {
                     && (i == l || s.node.role() == Role::Follower)
                     && !s.node.is_pre_candidate()
                     && s.node.committed() == max
+                    && self.ancestor_or_equal(max, s.disk.state.latest)
             })
     }
 
