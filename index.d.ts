@@ -144,6 +144,12 @@ export interface RaftStatus {
   persist: { requested: number; done: number };
   /** Malformed incoming messages rejected so far. */
   rejected: number;
+  /** Replies held until a persist completes (the newest per destination and channel, 256 at most). */
+  held: number;
+  /** Incoming messages ignored so far because their sender is not a member (never acked, or removed). */
+  strangers: number;
+  /** Outgoing messages dropped so far because their destination is no longer a member. */
+  dropped: number;
 }
 
 export declare class Raftq {

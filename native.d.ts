@@ -9,7 +9,12 @@ export declare class NativeNode {
   constructor(heartbeat: number, minimumElectionTime: number, maximumElectionTime: number)
   /** The key of a node id (`n:<number>` / `s:<string>`), or `null` for an invalid id. */
   key(id: unknown): string | null
-  /** `ackNode`: add (keep) or remove a member. Header: `[key | null]`. */
+  /** Why a node id is invalid (completing "`id` ..."), or `null` when it is valid. */
+  idProblem(id: unknown): string | null
+  /**
+   * `ackNode`: add (keep) or remove a member. Header: `[key | null, reason | null]` (the
+   * reason completes "`id` ..." when the id is invalid).
+   */
   ackNode(id: unknown, keep: boolean): unknown[]
   /**
    * `serviceStarted`: (re)start the core from the restored state (`{term, votedFor, dataTerm,
@@ -48,6 +53,13 @@ export declare class NativeNode {
   transfer(id: unknown): unknown[]
   /** The outputs the timer task produced (called by the wake-up callback). */
   drain(): unknown[]
+  /**
+   * A restart (`serviceStarted` again) begins: stop the core until the next `start`, so no
+   * message is stepped and no timer fires while the app's `restore()` runs (a message
+   * stepped then would be answered from a state the start is about to replace). Returns the
+   * outputs produced before (persist requests among them).
+   */
+  suspend(): unknown[]
   /**
    * The current persistent state as a persist record with seq 0 (for `destroy()`), or null
    * before the first start.

@@ -3,6 +3,7 @@
 //! JS half (`index.js`) keeps the event bus, the members' objects and the data values.
 
 mod convert;
+mod strangers;
 
 use crate::driver::{spawn_timers, Shared, Wake};
 use convert::{id_key, persist_record, sender_key, version_key, JsFields, Records};
@@ -10,8 +11,9 @@ use napi::bindgen_prelude::{Array, Function, JsObjectValue, Null, Object, Unknow
 use napi::threadsafe_function::UnknownReturnValue;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
-use raftq_core::{wire, Channel, Config, HardState, Node, Version};
-use std::sync::Arc;
+use raftq_core::{wire, Channel, Config, HardState, Node, StepOutcome, Version, NOT_A_MEMBER};
+use std::sync::{Arc, Mutex};
+use strangers::Strangers;
 use tokio::task::JoinHandle;
 
 fn type_error(msg: impl Into<String>) -> Error {
@@ -47,6 +49,8 @@ pub struct NativeNode {
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
     stopped: bool,
+    /// Messages from non-members: counted and reported (touched on the JS thread only).
+    strangers: Mutex<Strangers>,
 }
 
 #[napi]
@@ -67,24 +71,37 @@ impl NativeNode {
             shared: Shared::new(config),
             task: None,
             stopped: false,
+            strangers: Mutex::new(Strangers::default()),
         })
     }
 
     /// The key of a node id (`n:<number>` / `s:<string>`), or `null` for an invalid id.
     #[napi(catch_unwind)]
     pub fn key(&self, id: Unknown) -> Result<Option<String>> {
-        id_key(&id)
+        Ok(id_key(&id)?.ok())
     }
 
-    /// `ackNode`: add (keep) or remove a member. Header: `[key | null]`.
+    /// Why a node id is invalid (completing "`id` ..."), or `null` when it is valid.
+    #[napi(catch_unwind)]
+    pub fn id_problem(&self, id: Unknown) -> Result<Option<String>> {
+        Ok(id_key(&id)?.err())
+    }
+
+    /// `ackNode`: add (keep) or remove a member. Header: `[key | null, reason | null]` (the
+    /// reason completes "`id` ..." when the id is invalid).
     #[napi(catch_unwind)]
     pub fn ack_node<'env>(&self, env: &'env Env, id: Unknown, keep: bool) -> Result<Array<'env>> {
         let mut recs = Records::new(env)?;
-        let Some(key) = id_key(&id)? else {
-            recs.head(Null)?;
-            return Ok(recs.arr);
+        let key = match id_key(&id)? {
+            Ok(key) => key,
+            Err(reason) => {
+                recs.head(Null)?;
+                recs.head(reason)?;
+                return Ok(recs.arr);
+            }
         };
         recs.head(key.as_str())?;
+        recs.head(Null)?;
         if self.stopped {
             return Ok(recs.arr);
         }
@@ -126,15 +143,13 @@ impl NativeNode {
         if self.stopped {
             return Err(Error::new(Status::GenericFailure, "node destroyed"));
         }
-        let Some(key) = id_key(&id)? else {
-            return Err(type_error("node.id must be a string or a finite number"));
-        };
+        let key = id_key(&id)?.map_err(|reason| type_error(format!("node.id {reason}")))?;
         let voted: Unknown = restored.get_named_property_unchecked("votedFor")?;
         let voted_for = match voted.get_type()? {
             napi::ValueType::Undefined | napi::ValueType::Null => None,
             _ => Some(
                 id_key(&voted)?
-                    .ok_or_else(|| type_error("persisted `votedFor` must be a node id or null"))?,
+                    .map_err(|reason| type_error(format!("persisted `votedFor` {reason}")))?,
             ),
         };
         let hs = HardState {
@@ -250,7 +265,8 @@ impl NativeNode {
         let now = self.shared.now_ms();
         let outcome = self
             .steppable(&mut inner)
-            .map(|node| node.step(from, msg, now));
+            .map(|node| node.step(from.clone(), msg, now));
+        self.note_stranger(&mut inner, outcome.as_ref(), &from, channel, now);
         recs.head(outcome.and_then(|o| o.accepted).map(version_key))?;
         self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
@@ -278,10 +294,11 @@ impl NativeNode {
             return Err(type_error("field buffer too short"));
         }
         let decoded = match key {
-            None => Err(format!(
-                "field `{}.id` must be a string or a finite number",
-                channel.sender_field()
-            )),
+            // the exact reason, read again from the body (only on this error path)
+            None => Err(match sender_key(&body, channel.sender_field())? {
+                Err(reason) => reason,
+                Ok(_) => format!("field `{}.id` is not a valid id", channel.sender_field()),
+            }),
             Some(from) => {
                 let fields = convert::SlotFields {
                     slots,
@@ -306,9 +323,11 @@ impl NativeNode {
             }
         };
         let now = self.shared.now_ms();
-        let accepted = self
+        let outcome = self
             .steppable(&mut inner)
-            .and_then(|node| node.step(from, msg, now).accepted);
+            .map(|node| node.step(from.clone(), msg, now));
+        self.note_stranger(&mut inner, outcome.as_ref(), &from, channel, now);
+        let accepted = outcome.and_then(|o| o.accepted);
         if accepted.is_none() && inner.notes.is_empty() && !self.has_outputs(&inner) {
             self.shared.rearm_if_earlier(inner.next_deadline());
             return Ok(None);
@@ -384,8 +403,8 @@ impl NativeNode {
         let to = match id.get_type()? {
             napi::ValueType::Undefined | napi::ValueType::Null => None,
             _ => match id_key(&id)? {
-                Some(k) => Some(k),
-                None => {
+                Ok(k) => Some(k),
+                Err(_) => {
                     recs.head(Null)?;
                     recs.head("InvalidId")?;
                     return Ok(recs.arr);
@@ -420,6 +439,26 @@ impl NativeNode {
         let mut recs = Records::new(env)?;
         let mut inner = self.shared.lock();
         inner.drained();
+        self.finish(&mut recs, &mut inner)?;
+        Ok(recs.arr)
+    }
+
+    /// A restart (`serviceStarted` again) begins: stop the core until the next `start`, so no
+    /// message is stepped and no timer fires while the app's `restore()` runs (a message
+    /// stepped then would be answered from a state the start is about to replace). Returns the
+    /// outputs produced before (persist requests among them).
+    #[napi(catch_unwind)]
+    pub fn suspend<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
+        let mut recs = Records::new(env)?;
+        let mut inner = self.shared.lock();
+        let failed = inner.failed;
+        if let Some(node) = inner.node.as_mut() {
+            if !failed {
+                let pending = node.take_outputs();
+                node.stop();
+                recs.outputs(pending)?;
+            }
+        }
         self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
     }
@@ -473,6 +512,7 @@ impl NativeNode {
                 o.set_named_property("members", s.members)?;
                 o.set_named_property("persistRequested", s.persist_requested as f64)?;
                 o.set_named_property("persistDone", s.persist_done as f64)?;
+                o.set_named_property("held", s.held as f64)?;
             }
             None => {
                 o.set_named_property("id", Null)?;
@@ -488,9 +528,11 @@ impl NativeNode {
                 o.set_named_property("members", members)?;
                 o.set_named_property("persistRequested", 0)?;
                 o.set_named_property("persistDone", 0)?;
+                o.set_named_property("held", 0)?;
             }
         }
         o.set_named_property("rejected", inner.rejected as f64)?;
+        o.set_named_property("strangers", self.strangers().count as f64)?;
         o.set_named_property("failed", inner.failed)?;
         Ok(o)
     }
@@ -531,6 +573,29 @@ impl NativeNode {
             channel.incoming_event()
         ))?;
         self.finish(recs, inner)
+    }
+
+    /// Count (and report, bounded) a message the core ignored because its sender is not a
+    /// member.
+    fn note_stranger(
+        &self,
+        inner: &mut crate::driver::Inner,
+        outcome: Option<&StepOutcome>,
+        from: &str,
+        channel: Channel,
+        now: u64,
+    ) {
+        if outcome.is_some_and(|o| o.ignored == Some(NOT_A_MEMBER)) {
+            if let Some(line) = self.strangers().note(from, channel.incoming_event(), now) {
+                inner.notes.push(line);
+            }
+        }
+    }
+
+    fn strangers(&self) -> std::sync::MutexGuard<'_, Strangers> {
+        self.strangers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether `finish` would append any record from the core.
