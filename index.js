@@ -8,6 +8,7 @@
 // the replicate waiters. The native `NativeNode` converts, steps the core and returns its
 // outputs as compact records.
 
+const crypto = require('node:crypto');
 const { NativeNode } = loadNative();
 
 function loadNative() {
@@ -173,7 +174,40 @@ function validateOptions(options) {
   if (!isObject(agent) || typeof agent.persist !== 'function' || typeof agent.restore !== 'function') {
     throw new TypeError('Raftq: options.persistAgent must have persist(node, data) and restore(node) functions');
   }
+  const { secret, cluster } = options;
+  if (secret !== undefined && secret !== null) {
+    if (!(typeof secret === 'string' || secret instanceof Uint8Array) || secret.length === 0) {
+      throw new TypeError('Raftq: options.secret must be a non-empty string, Buffer or Uint8Array');
+    }
+  }
+  if (cluster !== undefined && cluster !== null) {
+    if (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 256) {
+      throw new TypeError('Raftq: options.cluster must be a non-empty string of at most 256 characters');
+    }
+  }
 }
+
+// ---- authentication (options `secret`, `cluster`; the tag itself: src/binding/auth.rs) ----
+
+const OUT_EVENTS = ['voteRequest', 'voteResponse', 'syncData', 'dataResponse'];
+
+/** SHA-256 of `JSON.stringify(data)` (what a tag covers of `data`); throws when it is not JSON. */
+function dataDigest(data) {
+  const text = JSON.stringify(data);
+  if (typeof text !== 'string') throw new TypeError(`data is not JSON (${typeof data})`);
+  return crypto.hash ? crypto.hash('sha256', text, 'buffer') : crypto.createHash('sha256').update(text).digest();
+}
+
+/** The data digest of an incoming body, when it is a syncData carrying JSON data. */
+function receivedDigest(channel, message) {
+  if (channel !== 2) return undefined;
+  try {
+    return isObject(message) && message.data !== undefined ? dataDigest(message.data) : undefined;
+  } catch {
+    return undefined; // the native side drops it: data without a digest
+  }
+}
+
 
 /** An id as a log line shows it: strings quoted, so `1` and `'1'` read differently. */
 function showId(v) {
@@ -195,10 +229,10 @@ function parseRestored(r, id, cluster) {
   if (r.nodeId !== undefined && r.nodeId !== id) {
     throw new TypeError(`the persisted state belongs to another node (nodeId ${showId(r.nodeId)}, this node is ${showId(id)})`);
   }
-  // CLUSTER CHECK (options.cluster, optional): a body that names a cluster restores only into
-  // that cluster
-  if (typeof cluster === 'string' && r.cluster !== undefined && r.cluster !== cluster) {
-    throw new TypeError(`the persisted state belongs to another cluster (${showId(r.cluster)}, this node is in ${showId(cluster)})`);
+  // options.cluster: a body that names a cluster restores only into that cluster
+  if (r.cluster !== undefined && r.cluster !== cluster) {
+    const mine = cluster === undefined ? 'has no options.cluster' : `is in ${showId(cluster)}`;
+    throw new TypeError(`the persisted state belongs to another cluster (${showId(r.cluster)}, this node ${mine})`);
   }
   if (!isCounter(r.term)) throw new TypeError('restored `term` must be a non-negative integer');
   const votedFor = r.votedFor === undefined ? null : r.votedFor;
@@ -238,7 +272,17 @@ class Raftq {
     this._options = options;
     this._agent = options.persistAgent;
     this._timeout = options.minimumElectionTime / 2;
-    this._native = new NativeNode(options.heartbeat, options.minimumElectionTime, options.maximumElectionTime);
+    const secret = options.secret === null ? undefined : options.secret;
+    /** with a secret: outgoing bodies are tagged, incoming ones checked */
+    this._auth = secret !== undefined;
+    this._cluster = options.cluster === null ? undefined : options.cluster;
+    this._native = new NativeNode(
+      options.heartbeat,
+      options.minimumElectionTime,
+      options.maximumElectionTime,
+      typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret,
+      this._cluster,
+    );
     /** @type {Map<string, Function[]>} copy-on-write listener arrays */
     this._listeners = new Map();
     /** members as acked: key -> RaftNode */
@@ -379,6 +423,7 @@ class Raftq {
       held: s.held,
       strangers: s.strangers,
       dropped: this._dropped,
+      unauthenticated: s.unauthenticated,
     };
   }
 
@@ -455,10 +500,11 @@ class Raftq {
   _receive(type, message) {
     if (!this._started || this._destroyed || this._restoring) return;
     const channel = CHANNELS[type];
+    const digest = this._auth ? receivedDigest(channel, message) : undefined;
     const sender = typeof message === 'object' && message !== null ? message[SENDER_FIELDS[channel]] : undefined;
     if (typeof sender !== 'object' || sender === null) {
       // not the usual shape: the native side reads and rejects it with the exact reason
-      const r = this._native.receive(channel, message);
+      const r = this._native.receive(channel, message, digest);
       if (r[1] !== null) this._values.set(r[1], message.data);
       this._apply(r, 2);
       return;
@@ -466,7 +512,7 @@ class Raftq {
     const id = sender.id;
     const key = this._keyOf(id);
     fillFields(channel, message);
-    const r = this._native.receiveFields(channel, message, key, FIELDS);
+    const r = this._native.receiveFields(channel, message, key, FIELDS, digest);
     // nothing is kept per sender here: ids of members are known from ackNode, any other key
     // decodes to its id (`_idOf`)
     if (r === null) return;
@@ -547,7 +593,7 @@ class Raftq {
       // a restart reads what was persisted: let requested writes land first (bounded)
       await this._settlePersists('raft restart: a persist has not settled after %d ms; restoring anyway');
       if (gen !== this._startGen || this._destroyed) return; // superseded
-      restored = parseRestored(await this._agent.restore(node), node.id, this._options.cluster);
+      restored = parseRestored(await this._agent.restore(node), node.id, this._cluster);
     } catch (e) {
       failed(`restore failed: ${describe(e)}`);
       return;
@@ -664,7 +710,8 @@ class Raftq {
   /** A send record: `[REC_SEND, to, channel, dataKey | null, ...fields]`, the fields in the order
    * of `OUT_FIELDS` (src/binding/convert.rs); a vote request's or sync's `transfer` only when set. */
   _send(r) {
-    const destination = this._members.get(r[1]);
+    const to = r[1];
+    const destination = this._members.get(to);
     if (destination === undefined) {
       // only members are ever addressed (a removed member's held reply, say): dropped, counted
       this._dropped++;
@@ -676,13 +723,17 @@ class Raftq {
       case 0:
         this._emit(
           'voteRequest',
-          r.length > 8
-            ? { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], transfer: r[8], destination, timeout, candidate: self }
-            : { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], destination, timeout, candidate: self },
+          this._tagged(
+            0,
+            to,
+            r.length > 8
+              ? { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], transfer: r[8], destination, timeout, candidate: self }
+              : { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], destination, timeout, candidate: self },
+          ),
         );
         break;
       case 1:
-        this._emit('voteResponse', { term: r[4], granted: r[5], preVote: r[6], destination, timeout, voter: self });
+        this._emit('voteResponse', this._tagged(1, to, { term: r[4], granted: r[5], preVote: r[6], destination, timeout, voter: self }));
         break;
       case 2: {
         const body =
@@ -690,13 +741,27 @@ class Raftq {
             ? { term: r[4], dataTerm: r[5], dataIndex: r[6], commitTerm: r[7], commitIndex: r[8], transfer: r[9], destination, timeout, node: self }
             : { term: r[4], dataTerm: r[5], dataIndex: r[6], commitTerm: r[7], commitIndex: r[8], destination, timeout, node: self };
         if (r[3] !== null) body.data = this._values.get(r[3]);
-        this._emit('syncData', body);
+        this._emit('syncData', this._tagged(2, to, body));
         break;
       }
       default:
-        this._emit('dataResponse', { term: r[4], success: r[5], dataTerm: r[6], dataIndex: r[7], destination, timeout, node: self });
+        this._emit('dataResponse', this._tagged(3, to, { term: r[4], success: r[5], dataTerm: r[6], dataIndex: r[7], destination, timeout, node: self }));
         break;
     }
+  }
+
+  /** With a secret: `body` with its `tag` (src/binding/auth.rs), for the node whose key is `to`.
+   * A body that cannot be signed (data that is not JSON) goes untagged: receivers drop it. */
+  _tagged(channel, to, body) {
+    if (!this._auth) return body;
+    try {
+      const digest = channel === 2 && body.data !== undefined ? dataDigest(body.data) : undefined;
+      fillFields(channel, body);
+      body.tag = this._native.sign(channel, to, body, FIELDS, digest);
+    } catch (e) {
+      this._log(`raft cannot sign ${OUT_EVENTS[channel]}: ${describe(e)}`);
+    }
+    return body;
   }
 
   _committed(key, term, index) {
@@ -740,8 +805,8 @@ class Raftq {
     if (r[7] !== r[4]) body.committedData = this._values.get(r[7]);
     // the node it belongs to, in its JS type: another node's body does not restore
     body.nodeId = this._node.id;
-    // CLUSTER CHECK: the cluster it belongs to, when options.cluster names one
-    if (typeof this._options.cluster === 'string') body.cluster = this._options.cluster;
+    // the cluster it belongs to, when options.cluster names one
+    if (this._cluster !== undefined) body.cluster = this._cluster;
     return body;
   }
 

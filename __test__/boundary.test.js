@@ -767,10 +767,11 @@ test('8b: listeners that call destroy() while persists are in flight: no overlap
     raft.subscribe(event, () => {
       if (!destroying) destroying = raft.destroy();
     });
-    // term changes (each one persisted), then a leader at a newer term
+    // term changes (each one persisted, and its grant sent, before the next: a grant still held
+    // when the term moves on is stale and dropped), then a leader at a newer term
     for (let term = 1; term <= 3; term++) {
       raft.dispatch('voteRequestReceived', { candidate: p, term, preVote: false, lastTerm: 0, lastIndex: 0 });
-      await delay(5);
+      await waitFor(() => destroying !== null || raft.getStatus().persist.done === raft.getStatus().persist.requested, 2000, `the term-${term} vote on disk`);
     }
     raft.dispatch('dataReceived', syncBody(p, { term: 4, dataTerm: 4, dataIndex: 1, commitTerm: 0, commitIndex: 0 }));
     await waitFor(() => destroying !== null, 2000, `the ${event} listener to call destroy()`);

@@ -2,6 +2,7 @@
 //! JS values, steps the core on the JS thread and hands the outputs back as compact records; the
 //! JS half (`index.js`) keeps the event bus, the members' objects and the data values.
 
+mod auth;
 mod convert;
 mod strangers;
 
@@ -11,7 +12,9 @@ use napi::bindgen_prelude::{Array, Function, JsObjectValue, Null, Object, Unknow
 use napi::threadsafe_function::UnknownReturnValue;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
-use raftq_core::{wire, Channel, Config, HardState, Node, StepOutcome, Version, NOT_A_MEMBER};
+use raftq_core::{
+    wire, Channel, Config, HardState, Message, Node, StepOutcome, Version, NOT_A_MEMBER,
+};
 use std::sync::{Arc, Mutex};
 use strangers::Strangers;
 use tokio::task::JoinHandle;
@@ -51,15 +54,21 @@ pub struct NativeNode {
     stopped: bool,
     /// Messages from non-members: counted and reported (touched on the JS thread only).
     strangers: Mutex<Strangers>,
+    /// With a `secret`: tags outgoing bodies and drops incoming ones without a valid tag.
+    auth: Option<auth::Auth>,
 }
 
 #[napi]
 impl NativeNode {
+    /// `secret` (the UTF-8 of a string secret, or its bytes) turns authentication on; `cluster`
+    /// is signed into every tag (see `auth`).
     #[napi(constructor, catch_unwind)]
     pub fn new(
         heartbeat: f64,
         minimum_election_time: f64,
         maximum_election_time: f64,
+        secret: Option<&[u8]>,
+        cluster: Option<String>,
     ) -> Result<Self> {
         let config = Config::new(
             millis("heartbeat", heartbeat)?,
@@ -67,11 +76,19 @@ impl NativeNode {
             millis("maximumElectionTime", maximum_election_time)?,
         )
         .map_err(|e| type_error(e.to_string()))?;
+        if let Some(c) = cluster.as_deref() {
+            auth::check_cluster(c).map_err(type_error)?;
+        }
+        let auth = match secret {
+            Some(s) => Some(auth::Auth::new(s, cluster.as_deref()).map_err(type_error)?),
+            None => None,
+        };
         Ok(NativeNode {
             shared: Shared::new(config),
             task: None,
             stopped: false,
             strangers: Mutex::new(Strangers::default()),
+            auth,
         })
     }
 
@@ -223,12 +240,14 @@ impl NativeNode {
     /// One of the four `...Received` events (`channel`: 0 voteRequest, 1 voteResponse,
     /// 2 syncData, 3 dataResponse). Header: `[senderKey | null, acceptedVersionKey | null]`;
     /// the sender key is null when the message was rejected (reported by a log record).
+    /// `digest`: with a secret, the SHA-256 of `JSON.stringify(body.data)` when it has data.
     #[napi(catch_unwind)]
     pub fn receive<'env>(
         &self,
         env: &'env Env,
         channel: u32,
         body: Unknown,
+        digest: Option<&[u8]>,
     ) -> Result<Array<'env>> {
         let mut recs = Records::new(env)?;
         let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
@@ -251,7 +270,18 @@ impl NativeNode {
                 convert::type_name(t)
             )),
         };
+        let object = match body.get_type()? {
+            // SAFETY: the type was checked
+            napi::ValueType::Object => Some(unsafe { body.cast::<Object>()? }),
+            _ => None,
+        };
         let mut inner = self.shared.lock();
+        if let Err(reason) = self.authenticate(&inner, channel, &decoded, object.as_ref(), digest) {
+            recs.head(Null)?;
+            recs.head(Null)?;
+            self.unauthenticated(&mut recs, &mut inner, channel, &reason)?;
+            return Ok(recs.arr);
+        }
         let (from, msg) = match decoded {
             Ok(x) => x,
             Err(reason) => {
@@ -277,7 +307,7 @@ impl NativeNode {
     /// classified the fields into `slots` (see `convert::SLOT_NAMES`); `wire::decode` still
     /// decides. Returns `null` when the message was stepped with nothing to report, else
     /// `[decoded, acceptedVersionKey | null, ...records]` (`decoded` false: rejected, reported by
-    /// a log record).
+    /// a log record). `digest`: as for `receive`.
     #[napi(catch_unwind)]
     pub fn receive_fields<'env>(
         &self,
@@ -286,6 +316,7 @@ impl NativeNode {
         body: Object,
         key: Option<String>,
         slots: &[f64],
+        digest: Option<&[u8]>,
     ) -> Result<Option<Array<'env>>> {
         let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
             return Err(type_error("unknown channel"));
@@ -312,6 +343,13 @@ impl NativeNode {
             }
         };
         let mut inner = self.shared.lock();
+        if let Err(reason) = self.authenticate(&inner, channel, &decoded, Some(&body), digest) {
+            let mut recs = Records::new(env)?;
+            recs.head(false)?;
+            recs.head(Null)?;
+            self.unauthenticated(&mut recs, &mut inner, channel, &reason)?;
+            return Ok(Some(recs.arr));
+        }
         let (from, msg) = match decoded {
             Ok(x) => x,
             Err(reason) => {
@@ -337,6 +375,47 @@ impl NativeNode {
         recs.head(accepted.map(version_key))?;
         self.finish(&mut recs, &mut inner)?;
         Ok(Some(recs.arr))
+    }
+
+    /// With a secret: the `tag` of an outgoing body `index.js` built from a send record, to the
+    /// node whose key is `to`. The body is read back as the receiver will read it (`slots` filled
+    /// as for `receive_fields`, then `wire::decode`), so the tag covers what was really sent.
+    /// `digest`: the SHA-256 of `JSON.stringify(body.data)` when the body carries data.
+    #[napi(catch_unwind)]
+    pub fn sign(
+        &self,
+        channel: u32,
+        to: String,
+        body: Object,
+        slots: &[f64],
+        digest: Option<&[u8]>,
+    ) -> Result<String> {
+        let Some(auth) = &self.auth else {
+            return Err(Error::from_reason("no secret: nothing to sign with"));
+        };
+        let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
+            return Err(type_error("unknown channel"));
+        };
+        if slots.len() < convert::SLOTS_LEN {
+            return Err(type_error("field buffer too short"));
+        }
+        let fields = convert::SlotFields {
+            slots,
+            filled: convert::channel_slots(channel),
+            obj: &body,
+        };
+        let msg = wire::decode(channel, &fields).map_err(|e| {
+            Error::from_reason(format!("outgoing {} body: {e}", channel.outgoing_event()))
+        })?;
+        let from = {
+            let inner = self.shared.lock();
+            match inner.node.as_ref() {
+                Some(node) => node.id().clone(),
+                None => return Err(Error::from_reason("the node has not started")),
+            }
+        };
+        auth.sign(channel, &from, &to, &msg, digest)
+            .map_err(Error::from_reason)
     }
 
     /// `replicateData` on the leader. Header: `[versionKey, term, index]`, or
@@ -533,6 +612,8 @@ impl NativeNode {
         }
         o.set_named_property("rejected", inner.rejected as f64)?;
         o.set_named_property("strangers", self.strangers().count as f64)?;
+        let unauthenticated = self.auth.as_ref().map_or(0, |a| a.total());
+        o.set_named_property("unauthenticated", unauthenticated as f64)?;
         o.set_named_property("failed", inner.failed)?;
         Ok(o)
     }
@@ -596,6 +677,49 @@ impl NativeNode {
         self.strangers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// With a secret: check an incoming message's tag before the core sees it (`Ok` without a
+    /// secret). The destination is this node itself, whatever the body's `destination` says.
+    fn authenticate(
+        &self,
+        inner: &crate::driver::Inner,
+        channel: Channel,
+        decoded: &std::result::Result<(String, Message), String>,
+        body: Option<&Object>,
+        digest: Option<&[u8]>,
+    ) -> std::result::Result<(), String> {
+        let Some(auth) = &self.auth else {
+            return Ok(());
+        };
+        let (from, msg) = decoded
+            .as_ref()
+            .map_err(|reason| format!("malformed: {reason}"))?;
+        let to = inner
+            .node
+            .as_ref()
+            .map(|n| n.id())
+            .ok_or("the node has not started")?;
+        let tag = auth::read_tag(body.ok_or("no tag")?)?;
+        auth.verify(channel, from, to, msg, &tag, digest)
+    }
+
+    /// Count a message dropped by `authenticate`, and report it when no report was made in the
+    /// last `auth::REPORT_INTERVAL_MS` (nothing in the core changes).
+    fn unauthenticated(
+        &self,
+        recs: &mut Records,
+        inner: &mut crate::driver::Inner,
+        channel: Channel,
+        reason: &str,
+    ) -> Result<()> {
+        if let Some(auth) = &self.auth {
+            let now = self.shared.now_ms();
+            if let Some(line) = auth.dropped(now, channel.incoming_event(), reason) {
+                recs.log(&line)?;
+            }
+        }
+        self.finish(recs, inner)
     }
 
     /// Whether `finish` would append any record from the core.
