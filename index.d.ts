@@ -30,6 +30,8 @@ export interface RaftPersistentData {
   commitIndex?: number;
   /** The committed version's value, present when it differs from `data`'s version. */
   committedData?: any;
+  /** `options.cluster`, when set. */
+  cluster?: string;
   [key: string]: any;
 }
 
@@ -46,6 +48,18 @@ export interface RaftqOptions {
   /** Upper bound of the randomised election timeout (ms). */
   maximumElectionTime: number;
   persistAgent: RaftPersistAgent;
+  /**
+   * Extra: a shared secret (the UTF-8 of a string, or the bytes of a Buffer/Uint8Array; use at
+   * least 32 random bytes) set on every node. Outgoing bodies then carry `tag`, an HMAC-SHA-256,
+   * and incoming bodies without a valid tag are dropped (counted in
+   * `getStatus().unauthenticated`). Bodies stay readable: this authenticates, it does not encrypt.
+   */
+  secret?: string | Uint8Array;
+  /**
+   * Extra: the cluster's name (1 to 256 characters). Signed into every tag with a `secret`, and
+   * stored in the persisted state: a node does not start from another cluster's state.
+   */
+  cluster?: string;
 }
 
 /** Fields every outgoing message carries. */
@@ -55,6 +69,8 @@ export interface RaftOutgoingBody {
   /** `minimumElectionTime / 2`: a sensible transport timeout (ms). */
   timeout: number;
   term: number;
+  /** With `options.secret`: the body's HMAC-SHA-256, 64 hex digits. */
+  tag?: string;
   [key: string]: any;
 }
 
@@ -144,6 +160,14 @@ export interface RaftStatus {
   persist: { requested: number; done: number };
   /** Malformed incoming messages rejected so far. */
   rejected: number;
+  /** Replies held until a persist completes (the newest per destination and channel, 256 at most). */
+  held: number;
+  /** Incoming messages ignored so far because their sender is not a member (never acked, or removed). */
+  strangers: number;
+  /** Outgoing messages dropped so far because their destination is no longer a member. */
+  dropped: number;
+  /** With `options.secret`: incoming messages dropped for lack of a valid tag (0 without). */
+  unauthenticated: number;
 }
 
 export declare class Raftq {

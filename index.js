@@ -8,6 +8,7 @@
 // the replicate waiters. The native `NativeNode` converts, steps the core and returns its
 // outputs as compact records.
 
+const crypto = require('node:crypto');
 const { NativeNode } = loadNative();
 
 function loadNative() {
@@ -173,18 +174,66 @@ function validateOptions(options) {
   if (!isObject(agent) || typeof agent.persist !== 'function' || typeof agent.restore !== 'function') {
     throw new TypeError('Raftq: options.persistAgent must have persist(node, data) and restore(node) functions');
   }
+  const { secret, cluster } = options;
+  if (secret !== undefined && secret !== null) {
+    if (!(typeof secret === 'string' || secret instanceof Uint8Array) || secret.length === 0) {
+      throw new TypeError('Raftq: options.secret must be a non-empty string, Buffer or Uint8Array');
+    }
+  }
+  if (cluster !== undefined && cluster !== null) {
+    if (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 256) {
+      throw new TypeError('Raftq: options.cluster must be a non-empty string of at most 256 characters');
+    }
+  }
+}
+
+// ---- authentication (options `secret`, `cluster`; the tag itself: src/binding/auth.rs) ----
+
+const OUT_EVENTS = ['voteRequest', 'voteResponse', 'syncData', 'dataResponse'];
+
+/** SHA-256 of `JSON.stringify(data)` (what a tag covers of `data`); throws when it is not JSON. */
+function dataDigest(data) {
+  const text = JSON.stringify(data);
+  if (typeof text !== 'string') throw new TypeError(`data is not JSON (${typeof data})`);
+  return crypto.hash ? crypto.hash('sha256', text, 'buffer') : crypto.createHash('sha256').update(text).digest();
+}
+
+/** The data digest of an incoming body, when it is a syncData carrying JSON data. */
+function receivedDigest(channel, message) {
+  if (channel !== 2) return undefined;
+  try {
+    return isObject(message) && message.data !== undefined ? dataDigest(message.data) : undefined;
+  } catch {
+    return undefined; // the native side drops it: data without a digest
+  }
+}
+
+
+/** An id as a log line shows it: strings quoted, so `1` and `'1'` read differently. */
+function showId(v) {
+  return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' ? String(v) : `a ${typeof v}`;
 }
 
 /**
  * What `persistAgent.restore(node)` returned, as the native start expects it, plus the data
  * values. Throws a TypeError for a shape it cannot trust (the node then does not start: safer
- * than forgetting a vote).
+ * than forgetting a vote), or for a body another node (or cluster) persisted: its term and vote
+ * are not ours.
  */
-function parseRestored(r) {
+function parseRestored(r, id, cluster) {
   if (r === undefined || r === null) {
     return { term: 0, votedFor: null, dataTerm: 0, dataIndex: 0, commitTerm: 0, commitIndex: 0, data: {}, committedData: undefined };
   }
   if (!isObject(r)) throw new TypeError(`restored data must be an object, got ${typeof r}`);
+  // raftq 1.0.0's bodies have no `nodeId` (nor `cluster`): they restore as before
+  if (r.nodeId !== undefined && r.nodeId !== id) {
+    throw new TypeError(`the persisted state belongs to another node (nodeId ${showId(r.nodeId)}, this node is ${showId(id)})`);
+  }
+  // options.cluster: a body that names a cluster restores only into that cluster
+  if (r.cluster !== undefined && r.cluster !== cluster) {
+    const mine = cluster === undefined ? 'has no options.cluster' : `is in ${showId(cluster)}`;
+    throw new TypeError(`the persisted state belongs to another cluster (${showId(r.cluster)}, this node ${mine})`);
+  }
   if (!isCounter(r.term)) throw new TypeError('restored `term` must be a non-negative integer');
   const votedFor = r.votedFor === undefined ? null : r.votedFor;
   if (votedFor !== null && !isId(votedFor)) throw new TypeError('restored `votedFor` must be a node id or null');
@@ -223,12 +272,22 @@ class Raftq {
     this._options = options;
     this._agent = options.persistAgent;
     this._timeout = options.minimumElectionTime / 2;
-    this._native = new NativeNode(options.heartbeat, options.minimumElectionTime, options.maximumElectionTime);
+    const secret = options.secret === null ? undefined : options.secret;
+    /** with a secret: outgoing bodies are tagged, incoming ones checked */
+    this._auth = secret !== undefined;
+    this._cluster = options.cluster === null ? undefined : options.cluster;
+    this._native = new NativeNode(
+      options.heartbeat,
+      options.minimumElectionTime,
+      options.maximumElectionTime,
+      typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret,
+      this._cluster,
+    );
     /** @type {Map<string, Function[]>} copy-on-write listener arrays */
     this._listeners = new Map();
     /** members as acked: key -> RaftNode */
     this._members = new Map();
-    /** key -> id in its JS type */
+    /** key -> id in its JS type, for members and this node only (any key decodes to its id) */
     this._ids = new Map();
     /** id -> key (or null for an invalid id), a cache of `NativeNode.key` */
     this._keys = new Map();
@@ -247,11 +306,19 @@ class Raftq {
     this._startGen = 0;
     /** bumped at every native start: persist seqs belong to one start */
     this._coreGen = 0;
-    // persistence: one call in flight, the newest pending request kept
+    /** the start generation whose restart is restoring (the core is suspended), or 0 */
+    this._restoring = 0;
+    /** send records whose destination is not a member: dropped, never addressed to `{ id }` */
+    this._dropped = 0;
+    // persistence: one call in flight (never two, destroy's final write included), the newest
+    // pending request kept
     this._persistPending = null;
     this._persisting = null;
     this._persistRetry = null;
     this._persistRetryWake = null;
+    this._persistFailures = 0;
+    /** set when destroy() gave up on a persist that never settled: nothing more is written */
+    this._persistClosed = false;
     // replicate waiters and transfer waiters
     this._waiters = new Set();
     this._transferWaiters = new Set();
@@ -268,9 +335,7 @@ class Raftq {
   // ---- public API (raftq) ----
 
   getLeader() {
-    if (this._leader === null) return null;
-    const id = this._ids.get(this._leader);
-    return id === undefined ? null : id;
+    return this._leader === null ? null : this._idOf(this._leader);
   }
 
   getRole() {
@@ -355,6 +420,10 @@ class Raftq {
       members: s.members.map((k) => this._idOf(k)),
       persist: { requested: s.persistRequested, done: s.persistDone },
       rejected: s.rejected,
+      held: s.held,
+      strangers: s.strangers,
+      dropped: this._dropped,
+      unauthenticated: s.unauthenticated,
     };
   }
 
@@ -429,13 +498,13 @@ class Raftq {
   }
 
   _receive(type, message) {
-    if (!this._started || this._destroyed) return;
+    if (!this._started || this._destroyed || this._restoring) return;
     const channel = CHANNELS[type];
+    const digest = this._auth ? receivedDigest(channel, message) : undefined;
     const sender = typeof message === 'object' && message !== null ? message[SENDER_FIELDS[channel]] : undefined;
     if (typeof sender !== 'object' || sender === null) {
       // not the usual shape: the native side reads and rejects it with the exact reason
-      const r = this._native.receive(channel, message);
-      if (r[0] !== null && !this._ids.has(r[0])) this._ids.set(r[0], message[SENDER_FIELDS[channel]].id);
+      const r = this._native.receive(channel, message, digest);
       if (r[1] !== null) this._values.set(r[1], message.data);
       this._apply(r, 2);
       return;
@@ -443,22 +512,21 @@ class Raftq {
     const id = sender.id;
     const key = this._keyOf(id);
     fillFields(channel, message);
-    const r = this._native.receiveFields(channel, message, key, FIELDS);
-    if (r !== null && !r[0]) {
-      this._apply(r, 2);
-      return;
-    }
-    if (!this._ids.has(key)) this._ids.set(key, id);
+    const r = this._native.receiveFields(channel, message, key, FIELDS, digest);
+    // nothing is kept per sender here: ids of members are known from ackNode, any other key
+    // decodes to its id (`_idOf`)
     if (r === null) return;
     if (r[1] !== null) this._values.set(r[1], message.data);
     this._apply(r, 2);
   }
 
-  /** The native key of a node id (null when invalid), cached: ids repeat on every message. */
+  /** The native key of a node id (null when invalid), cached: ids repeat on every message. The
+   * cache is bounded and keeps valid ids only (at most 256 characters each). */
   _keyOf(id) {
     let key = this._keys.get(id);
     if (key === undefined) {
       key = this._native.key(id);
+      if (key === null) return null;
       if (this._keys.size >= 1024) this._keys.clear();
       this._keys.set(id, key);
     }
@@ -475,7 +543,7 @@ class Raftq {
     const r = this._native.ackNode(node.id, keep);
     const key = r[0];
     if (key === null) {
-      this._log('raft rejected ackNode: `id` must be a string or a finite number');
+      this._log(`raft rejected ackNode: \`id\` ${r[1]}`);
       return;
     }
     if (keep) {
@@ -484,9 +552,10 @@ class Raftq {
       this._ids.set(key, node.id);
       if (!known) this._log(`raft node added: ${node.id}`);
     } else if (this._members.delete(key)) {
+      if (key !== this._selfKey) this._ids.delete(key);
       this._log(`raft node destroyed: ${node.id}`);
     }
-    this._apply(r, 1);
+    this._apply(r, 2);
   }
 
   async _serviceStarted(message) {
@@ -496,15 +565,37 @@ class Raftq {
       this._log('raft rejected serviceStarted: `node` must be a RaftNode with a string or number id');
       return;
     }
+    const problem = this._native.idProblem(node.id);
+    if (problem !== null) {
+      this._log(`raft rejected serviceStarted: \`node.id\` ${problem}`);
+      return;
+    }
     const gen = ++this._startGen;
+    if (this._started || this._restoring) {
+      // a restart: nothing is stepped and no timer fires until the restored state is in (a
+      // vote given meanwhile would be forgotten by the start: two votes in one term)
+      this._restoring = gen;
+      this._started = false;
+      this._apply(this._native.suspend(), 0);
+      this._setRole(RaftRole.FOLLOWER);
+      if (this._leader !== null) {
+        this._leader = null;
+        this._emit('leaderChanged', null);
+      }
+    }
+    const failed = (why) => {
+      if (gen !== this._startGen) return;
+      this._restoring = 0;
+      this._log(`raft not started: ${why}`);
+    };
     let restored;
     try {
-      // a restart reads what was persisted: let requested writes land first
-      while (this._persisting) await this._persisting;
+      // a restart reads what was persisted: let requested writes land first (bounded)
+      await this._settlePersists('raft restart: a persist has not settled after %d ms; restoring anyway');
       if (gen !== this._startGen || this._destroyed) return; // superseded
-      restored = parseRestored(await this._agent.restore(node));
+      restored = parseRestored(await this._agent.restore(node), node.id, this._cluster);
     } catch (e) {
-      this._log(`raft not started: restore failed: ${describe(e)}`);
+      failed(`restore failed: ${describe(e)}`);
       return;
     }
     if (gen !== this._startGen || this._destroyed) return; // superseded
@@ -512,15 +603,15 @@ class Raftq {
     try {
       r = this._native.start(node.id, restored, this._wake);
     } catch (e) {
-      this._log(`raft not started: ${describe(e)}`);
+      failed(describe(e));
       return;
     }
+    this._restoring = 0;
     this._coreGen++;
     this._node = node;
     this._started = true;
     this._selfKey = r[0];
     this._ids.set(r[0], node.id);
-    if (r[1] !== null) this._ids.set(r[1], restored.votedFor);
     this._values.clear();
     this._values.set(r[2], restored.data);
     if (r[3] !== r[2]) this._values.set(r[3], restored.committedData);
@@ -574,10 +665,7 @@ class Raftq {
           this._requestPersist(r);
           break;
         case REC_ROLE:
-          if (r[1] !== this._role) {
-            this._role = r[1];
-            this._emit('roleChanged', r[1]);
-          }
+          this._setRole(r[1]);
           break;
         case REC_LEADER: {
           this._leader = r[1];
@@ -612,25 +700,40 @@ class Raftq {
     if (this._values.size > this._pruneAt) this._prune();
   }
 
+  _setRole(role) {
+    if (role !== this._role) {
+      this._role = role;
+      this._emit('roleChanged', role);
+    }
+  }
+
   /** A send record: `[REC_SEND, to, channel, dataKey | null, ...fields]`, the fields in the order
    * of `OUT_FIELDS` (src/binding/convert.rs); a vote request's or sync's `transfer` only when set. */
   _send(r) {
     const to = r[1];
-    const member = this._members.get(to);
-    const destination = member !== undefined ? member : { id: this._idOf(to) };
+    const destination = this._members.get(to);
+    if (destination === undefined) {
+      // only members are ever addressed (a removed member's held reply, say): dropped, counted
+      this._dropped++;
+      return;
+    }
     const timeout = this._timeout;
     const self = this._node;
     switch (r[2]) {
       case 0:
         this._emit(
           'voteRequest',
-          r.length > 8
-            ? { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], transfer: r[8], destination, timeout, candidate: self }
-            : { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], destination, timeout, candidate: self },
+          this._tagged(
+            0,
+            to,
+            r.length > 8
+              ? { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], transfer: r[8], destination, timeout, candidate: self }
+              : { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], destination, timeout, candidate: self },
+          ),
         );
         break;
       case 1:
-        this._emit('voteResponse', { term: r[4], granted: r[5], preVote: r[6], destination, timeout, voter: self });
+        this._emit('voteResponse', this._tagged(1, to, { term: r[4], granted: r[5], preVote: r[6], destination, timeout, voter: self }));
         break;
       case 2: {
         const body =
@@ -638,13 +741,27 @@ class Raftq {
             ? { term: r[4], dataTerm: r[5], dataIndex: r[6], commitTerm: r[7], commitIndex: r[8], transfer: r[9], destination, timeout, node: self }
             : { term: r[4], dataTerm: r[5], dataIndex: r[6], commitTerm: r[7], commitIndex: r[8], destination, timeout, node: self };
         if (r[3] !== null) body.data = this._values.get(r[3]);
-        this._emit('syncData', body);
+        this._emit('syncData', this._tagged(2, to, body));
         break;
       }
       default:
-        this._emit('dataResponse', { term: r[4], success: r[5], dataTerm: r[6], dataIndex: r[7], destination, timeout, node: self });
+        this._emit('dataResponse', this._tagged(3, to, { term: r[4], success: r[5], dataTerm: r[6], dataIndex: r[7], destination, timeout, node: self }));
         break;
     }
+  }
+
+  /** With a secret: `body` with its `tag` (src/binding/auth.rs), for the node whose key is `to`.
+   * A body that cannot be signed (data that is not JSON) goes untagged: receivers drop it. */
+  _tagged(channel, to, body) {
+    if (!this._auth) return body;
+    try {
+      const digest = channel === 2 && body.data !== undefined ? dataDigest(body.data) : undefined;
+      fillFields(channel, body);
+      body.tag = this._native.sign(channel, to, body, FIELDS, digest);
+    } catch (e) {
+      this._log(`raft cannot sign ${OUT_EVENTS[channel]}: ${describe(e)}`);
+    }
+    return body;
   }
 
   _committed(key, term, index) {
@@ -686,42 +803,102 @@ class Raftq {
       commitIndex: r[9],
     };
     if (r[7] !== r[4]) body.committedData = this._values.get(r[7]);
+    // the node it belongs to, in its JS type: another node's body does not restore
+    body.nodeId = this._node.id;
+    // the cluster it belongs to, when options.cluster names one
+    if (this._cluster !== undefined) body.cluster = this._cluster;
     return body;
   }
 
   _requestPersist(r) {
+    if (this._destroyed) return;
     const seq = r[1];
     const prev = this._persistPending;
     const gen = this._coreGen;
     // a newer state covers every request before it (of the same start: seqs restart with the core)
     const covered = prev && prev.gen === gen && prev.seq > seq ? prev.seq : seq;
     this._persistPending = { seq: covered, gen, node: this._node, body: this._persistBody(r) };
-    if (!this._persisting) this._persisting = this._persistLoop();
+    this._kickPersist();
+  }
+
+  /** Start the persist loop unless it runs. `_persisting` is set before the loop calls the
+   * agent: a `persist` (or anything it calls) that re-enters sees the call in flight. */
+  _kickPersist() {
+    if (this._persisting || this._persistClosed || !this._persistPending) return;
+    let done;
+    this._persisting = new Promise((resolve) => {
+      done = resolve;
+    });
+    this._persistLoop().then(done, done);
+  }
+
+  /** How long destroy() and a restart wait for a persist in flight. */
+  _persistBound() {
+    return Math.max(1000, this._options.maximumElectionTime);
+  }
+
+  /** Wait for requested writes to land, at most `_persistBound()`; false (and `what` with the
+   * bound on `log`) when one did not. */
+  async _settlePersists(what) {
+    if (!this._persisting) return true;
+    const bound = this._persistBound();
+    let timer;
+    const settled = await Promise.race([
+      (async () => {
+        while (this._persisting) await this._persisting;
+        return true;
+      })(),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, bound, false);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!settled) this._log(what.replace('%d', bound));
+    return settled;
+  }
+
+  /** One persist call; a line on `log` if it has not settled after an election timeout. */
+  async _persistCall(req) {
+    const after = this._options.minimumElectionTime;
+    const t0 = Date.now();
+    const watchdog = setTimeout(() => {
+      this._log(`raft persist has not settled after ${Date.now() - t0} ms (still waiting for it)`);
+    }, after);
+    if (watchdog.unref) watchdog.unref();
+    try {
+      await this._agent.persist(req.node, req.body);
+    } finally {
+      clearTimeout(watchdog);
+    }
   }
 
   async _persistLoop() {
     try {
-      while (this._persistPending) {
+      while (this._persistPending && !this._persistClosed) {
         const req = this._persistPending;
         this._persistPending = null;
         try {
-          await this._agent.persist(req.node, req.body);
+          await this._persistCall(req);
         } catch (e) {
           this._log(`persist failed: ${describe(e)}`);
-          if (this._destroyed) break;
+          if (this._destroyed || req.final) continue; // destroy's final write is tried once
+          // keep the failed state unless a newer request covers it, and retry with backoff
           const next = this._persistPending;
           if (!next) this._persistPending = req;
           else if (next.gen === req.gen && req.seq > next.seq) next.seq = req.seq;
+          const hb = this._options.heartbeat;
+          const wait = Math.min(hb * 2 ** Math.min(this._persistFailures, 30), Math.max(hb, this._options.maximumElectionTime));
+          this._persistFailures++;
           await new Promise((resolve) => {
             this._persistRetryWake = resolve;
-            this._persistRetry = setTimeout(resolve, this._options.heartbeat);
+            this._persistRetry = setTimeout(resolve, wait);
           });
           clearTimeout(this._persistRetry);
           this._persistRetry = null;
           this._persistRetryWake = null;
-          if (this._destroyed) break;
           continue;
         }
+        this._persistFailures = 0;
         if (req.seq > 0 && req.gen === this._coreGen && !this._destroyed) {
           try {
             this._apply(this._native.persisted(req.seq), 0);
@@ -762,7 +939,7 @@ class Raftq {
   }
 
   async _destroy() {
-    const wasStarted = this._started;
+    const wasStarted = this._started || this._restoring !== 0;
     // the final state, read before the core stops
     let final = null;
     try {
@@ -772,6 +949,7 @@ class Raftq {
     }
     this._destroyed = true;
     this._started = false;
+    this._restoring = 0;
     this._startGen++;
     try {
       this._native.stop();
@@ -788,15 +966,15 @@ class Raftq {
       w.resolve(false);
     }
     this._transferWaiters.clear();
-    // let an in-flight persist finish, then write the final state once
+    // the final state goes through the queue (after the call in flight, never beside it) and
+    // covers any request still pending
+    this._persistPending = final ? { seq: 0, gen: -1, node: this._node, body: this._persistBody(final), final: true } : null;
     if (this._persistRetryWake) this._persistRetryWake();
-    if (this._persisting) await this._persisting.catch(noop);
-    if (final) {
-      try {
-        await this._agent.persist(this._node, this._persistBody(final));
-      } catch (e) {
-        this._log(`persist failed: ${describe(e)}`);
-      }
+    this._kickPersist();
+    if (!(await this._settlePersists('raft destroy: a persist has not settled after %d ms; the final state is not written'))) {
+      // nothing more is written: a late write could land over a newer instance's state
+      this._persistPending = null;
+      this._persistClosed = true;
     }
     this._log('raft destroyed');
     // the log listeners run in microtasks: let them see the last line before removing them

@@ -6,10 +6,19 @@
  * (the method's own result) followed by one record per output (see `convert::REC_*`).
  */
 export declare class NativeNode {
-  constructor(heartbeat: number, minimumElectionTime: number, maximumElectionTime: number)
+  /**
+   * `secret` (the UTF-8 of a string secret, or its bytes) turns authentication on; `cluster`
+   * is signed into every tag (see `auth`).
+   */
+  constructor(heartbeat: number, minimumElectionTime: number, maximumElectionTime: number, secret?: Uint8Array | undefined | null, cluster?: string | undefined | null)
   /** The key of a node id (`n:<number>` / `s:<string>`), or `null` for an invalid id. */
   key(id: unknown): string | null
-  /** `ackNode`: add (keep) or remove a member. Header: `[key | null]`. */
+  /** Why a node id is invalid (completing "`id` ..."), or `null` when it is valid. */
+  idProblem(id: unknown): string | null
+  /**
+   * `ackNode`: add (keep) or remove a member. Header: `[key | null, reason | null]` (the
+   * reason completes "`id` ..." when the id is invalid).
+   */
   ackNode(id: unknown, keep: boolean): unknown[]
   /**
    * `serviceStarted`: (re)start the core from the restored state (`{term, votedFor, dataTerm,
@@ -21,17 +30,25 @@ export declare class NativeNode {
    * One of the four `...Received` events (`channel`: 0 voteRequest, 1 voteResponse,
    * 2 syncData, 3 dataResponse). Header: `[senderKey | null, acceptedVersionKey | null]`;
    * the sender key is null when the message was rejected (reported by a log record).
+   * `digest`: with a secret, the SHA-256 of `JSON.stringify(body.data)` when it has data.
    */
-  receive(channel: number, body: unknown): unknown[]
+  receive(channel: number, body: unknown, digest?: Uint8Array | undefined | null): unknown[]
   /**
    * The fast path of `receive`, for a body that is an object whose sender field holds an
    * object: `index.js` has read the sender's key (`key(node.id)`, null when invalid) and
    * classified the fields into `slots` (see `convert::SLOT_NAMES`); `wire::decode` still
    * decides. Returns `null` when the message was stepped with nothing to report, else
    * `[decoded, acceptedVersionKey | null, ...records]` (`decoded` false: rejected, reported by
-   * a log record).
+   * a log record). `digest`: as for `receive`.
    */
-  receiveFields(channel: number, body: object, key: string | undefined | null, slots: Float64Array): unknown[] | null
+  receiveFields(channel: number, body: object, key: string | undefined | null, slots: Float64Array, digest?: Uint8Array | undefined | null): unknown[] | null
+  /**
+   * With a secret: the `tag` of an outgoing body `index.js` built from a send record, to the
+   * node whose key is `to`. The body is read back as the receiver will read it (`slots` filled
+   * as for `receive_fields`, then `wire::decode`), so the tag covers what was really sent.
+   * `digest`: the SHA-256 of `JSON.stringify(body.data)` when the body carries data.
+   */
+  sign(channel: number, to: string, body: object, slots: Float64Array, digest?: Uint8Array | undefined | null): string
   /**
    * `replicateData` on the leader. Header: `[versionKey, term, index]`, or
    * `[null, reason, null]` when the node cannot propose.
@@ -48,6 +65,13 @@ export declare class NativeNode {
   transfer(id: unknown): unknown[]
   /** The outputs the timer task produced (called by the wake-up callback). */
   drain(): unknown[]
+  /**
+   * A restart (`serviceStarted` again) begins: stop the core until the next `start`, so no
+   * message is stepped and no timer fires while the app's `restore()` runs (a message
+   * stepped then would be answered from a state the start is about to replace). Returns the
+   * outputs produced before (persist requests among them).
+   */
+  suspend(): unknown[]
   /**
    * The current persistent state as a persist record with seq 0 (for `destroy()`), or null
    * before the first start.

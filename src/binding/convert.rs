@@ -2,6 +2,7 @@
 //! message fields, outgoing output records.
 
 use napi::bindgen_prelude::{Array, JsObjectValue, Null, Object, Unknown};
+use napi::JsString;
 use napi::{Env, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields, Out};
 use raftq_core::{Channel, HardState, Output, Version};
@@ -49,29 +50,60 @@ pub fn channel_index(channel: Channel) -> usize {
     }
 }
 
+/// The longest string id accepted, in UTF-16 code units (JS `length`). Every message names its
+/// sender: a bound on ids bounds what a sender can make the node hold or log.
+pub const ID_MAX_LEN: usize = 256;
+
 /// The one place where a JS node id becomes the core's id: `n:<number>` or `s:<string>`, so
-/// `0` and `'0'` stay different ids and both keep their JS type on the way back. `None` for
-/// anything else (a bad id is rejected input).
-pub fn id_key(v: &Unknown) -> Result<Option<String>> {
+/// `0` and `'0'` stay different ids and both keep their JS type on the way back. `Err(reason)`
+/// for anything else (a bad id is rejected input); the reason completes "`<field>` ...".
+pub fn id_key(v: &Unknown) -> Result<std::result::Result<String, String>> {
     Ok(match v.get_type()? {
         ValueType::Number => {
             // SAFETY: the type was checked just above
             let n: f64 = unsafe { v.cast()? };
             if !n.is_finite() {
-                None
+                Err(ID_TYPE_REASON.to_string())
             } else if n == 0.0 {
-                Some("n:0".to_string()) // -0 === 0 in JS
+                Ok("n:0".to_string()) // -0 === 0 in JS
             } else {
-                Some(format!("n:{n}"))
+                Ok(format!("n:{n}"))
             }
         }
         ValueType::String => {
             // SAFETY: the type was checked just above
-            let s: String = unsafe { v.cast()? };
-            Some(format!("s:{s}"))
+            let js: JsString = unsafe { v.cast()? };
+            // the length first: a huge id is rejected without being copied
+            let len = js.utf16_len()?;
+            if len > ID_MAX_LEN {
+                Err(format!(
+                    "must be at most {ID_MAX_LEN} characters long (got {len})"
+                ))
+            } else {
+                // SAFETY: the type was checked just above
+                let s: String = unsafe { v.cast()? };
+                Ok(format!("s:{s}"))
+            }
         }
-        _ => None,
+        _ => Err(ID_TYPE_REASON.to_string()),
     })
+}
+
+const ID_TYPE_REASON: &str = "must be a string or a finite number";
+
+/// A key as the id reads in a log line: the string or the number itself, control characters
+/// escaped (ids come from the network).
+pub fn display_id(key: &str) -> String {
+    let raw = key.get(2..).unwrap_or(key);
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A version as a map key on the JS side.
@@ -248,12 +280,7 @@ pub fn sender_key(obj: &Object, field: &str) -> Result<std::result::Result<Strin
     // SAFETY: the type was checked
     let node: Object = unsafe { v.cast()? };
     let id: Unknown = node.get_named_property_unchecked("id")?;
-    Ok(match id_key(&id)? {
-        Some(k) => Ok(k),
-        None => Err(format!(
-            "field `{field}.id` must be a string or a finite number"
-        )),
-    })
+    Ok(id_key(&id)?.map_err(|reason| format!("field `{field}.id` {reason}")))
 }
 
 /// `[REC_PERSIST, seq, term, votedForKey, latestKey, lt, li, committedKey, ct, ci]`: a persist

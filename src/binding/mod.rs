@@ -2,7 +2,9 @@
 //! JS values, steps the core on the JS thread and hands the outputs back as compact records; the
 //! JS half (`index.js`) keeps the event bus, the members' objects and the data values.
 
+mod auth;
 mod convert;
+mod strangers;
 
 use crate::driver::{spawn_timers, Shared, Wake};
 use convert::{id_key, persist_record, sender_key, version_key, JsFields, Records};
@@ -10,8 +12,11 @@ use napi::bindgen_prelude::{Array, Function, JsObjectValue, Null, Object, Unknow
 use napi::threadsafe_function::UnknownReturnValue;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
-use raftq_core::{wire, Channel, Config, HardState, Node, Version};
-use std::sync::Arc;
+use raftq_core::{
+    wire, Channel, Config, HardState, Message, Node, StepOutcome, Version, NOT_A_MEMBER,
+};
+use std::sync::{Arc, Mutex};
+use strangers::Strangers;
 use tokio::task::JoinHandle;
 
 fn type_error(msg: impl Into<String>) -> Error {
@@ -47,15 +52,23 @@ pub struct NativeNode {
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
     stopped: bool,
+    /// Messages from non-members: counted and reported (touched on the JS thread only).
+    strangers: Mutex<Strangers>,
+    /// With a `secret`: tags outgoing bodies and drops incoming ones without a valid tag.
+    auth: Option<auth::Auth>,
 }
 
 #[napi]
 impl NativeNode {
+    /// `secret` (the UTF-8 of a string secret, or its bytes) turns authentication on; `cluster`
+    /// is signed into every tag (see `auth`).
     #[napi(constructor, catch_unwind)]
     pub fn new(
         heartbeat: f64,
         minimum_election_time: f64,
         maximum_election_time: f64,
+        secret: Option<&[u8]>,
+        cluster: Option<String>,
     ) -> Result<Self> {
         let config = Config::new(
             millis("heartbeat", heartbeat)?,
@@ -63,28 +76,49 @@ impl NativeNode {
             millis("maximumElectionTime", maximum_election_time)?,
         )
         .map_err(|e| type_error(e.to_string()))?;
+        if let Some(c) = cluster.as_deref() {
+            auth::check_cluster(c).map_err(type_error)?;
+        }
+        let auth = match secret {
+            Some(s) => Some(auth::Auth::new(s, cluster.as_deref()).map_err(type_error)?),
+            None => None,
+        };
         Ok(NativeNode {
             shared: Shared::new(config),
             task: None,
             stopped: false,
+            strangers: Mutex::new(Strangers::default()),
+            auth,
         })
     }
 
     /// The key of a node id (`n:<number>` / `s:<string>`), or `null` for an invalid id.
     #[napi(catch_unwind)]
     pub fn key(&self, id: Unknown) -> Result<Option<String>> {
-        id_key(&id)
+        Ok(id_key(&id)?.ok())
     }
 
-    /// `ackNode`: add (keep) or remove a member. Header: `[key | null]`.
+    /// Why a node id is invalid (completing "`id` ..."), or `null` when it is valid.
+    #[napi(catch_unwind)]
+    pub fn id_problem(&self, id: Unknown) -> Result<Option<String>> {
+        Ok(id_key(&id)?.err())
+    }
+
+    /// `ackNode`: add (keep) or remove a member. Header: `[key | null, reason | null]` (the
+    /// reason completes "`id` ..." when the id is invalid).
     #[napi(catch_unwind)]
     pub fn ack_node<'env>(&self, env: &'env Env, id: Unknown, keep: bool) -> Result<Array<'env>> {
         let mut recs = Records::new(env)?;
-        let Some(key) = id_key(&id)? else {
-            recs.head(Null)?;
-            return Ok(recs.arr);
+        let key = match id_key(&id)? {
+            Ok(key) => key,
+            Err(reason) => {
+                recs.head(Null)?;
+                recs.head(reason)?;
+                return Ok(recs.arr);
+            }
         };
         recs.head(key.as_str())?;
+        recs.head(Null)?;
         if self.stopped {
             return Ok(recs.arr);
         }
@@ -126,15 +160,13 @@ impl NativeNode {
         if self.stopped {
             return Err(Error::new(Status::GenericFailure, "node destroyed"));
         }
-        let Some(key) = id_key(&id)? else {
-            return Err(type_error("node.id must be a string or a finite number"));
-        };
+        let key = id_key(&id)?.map_err(|reason| type_error(format!("node.id {reason}")))?;
         let voted: Unknown = restored.get_named_property_unchecked("votedFor")?;
         let voted_for = match voted.get_type()? {
             napi::ValueType::Undefined | napi::ValueType::Null => None,
             _ => Some(
                 id_key(&voted)?
-                    .ok_or_else(|| type_error("persisted `votedFor` must be a node id or null"))?,
+                    .map_err(|reason| type_error(format!("persisted `votedFor` {reason}")))?,
             ),
         };
         let hs = HardState {
@@ -208,12 +240,14 @@ impl NativeNode {
     /// One of the four `...Received` events (`channel`: 0 voteRequest, 1 voteResponse,
     /// 2 syncData, 3 dataResponse). Header: `[senderKey | null, acceptedVersionKey | null]`;
     /// the sender key is null when the message was rejected (reported by a log record).
+    /// `digest`: with a secret, the SHA-256 of `JSON.stringify(body.data)` when it has data.
     #[napi(catch_unwind)]
     pub fn receive<'env>(
         &self,
         env: &'env Env,
         channel: u32,
         body: Unknown,
+        digest: Option<&[u8]>,
     ) -> Result<Array<'env>> {
         let mut recs = Records::new(env)?;
         let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
@@ -236,7 +270,18 @@ impl NativeNode {
                 convert::type_name(t)
             )),
         };
+        let object = match body.get_type()? {
+            // SAFETY: the type was checked
+            napi::ValueType::Object => Some(unsafe { body.cast::<Object>()? }),
+            _ => None,
+        };
         let mut inner = self.shared.lock();
+        if let Err(reason) = self.authenticate(&inner, channel, &decoded, object.as_ref(), digest) {
+            recs.head(Null)?;
+            recs.head(Null)?;
+            self.unauthenticated(&mut recs, &mut inner, channel, &reason)?;
+            return Ok(recs.arr);
+        }
         let (from, msg) = match decoded {
             Ok(x) => x,
             Err(reason) => {
@@ -250,7 +295,8 @@ impl NativeNode {
         let now = self.shared.now_ms();
         let outcome = self
             .steppable(&mut inner)
-            .map(|node| node.step(from, msg, now));
+            .map(|node| node.step(from.clone(), msg, now));
+        self.note_stranger(&mut inner, outcome.as_ref(), &from, channel, now);
         recs.head(outcome.and_then(|o| o.accepted).map(version_key))?;
         self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
@@ -261,7 +307,7 @@ impl NativeNode {
     /// classified the fields into `slots` (see `convert::SLOT_NAMES`); `wire::decode` still
     /// decides. Returns `null` when the message was stepped with nothing to report, else
     /// `[decoded, acceptedVersionKey | null, ...records]` (`decoded` false: rejected, reported by
-    /// a log record).
+    /// a log record). `digest`: as for `receive`.
     #[napi(catch_unwind)]
     pub fn receive_fields<'env>(
         &self,
@@ -270,6 +316,7 @@ impl NativeNode {
         body: Object,
         key: Option<String>,
         slots: &[f64],
+        digest: Option<&[u8]>,
     ) -> Result<Option<Array<'env>>> {
         let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
             return Err(type_error("unknown channel"));
@@ -278,10 +325,11 @@ impl NativeNode {
             return Err(type_error("field buffer too short"));
         }
         let decoded = match key {
-            None => Err(format!(
-                "field `{}.id` must be a string or a finite number",
-                channel.sender_field()
-            )),
+            // the exact reason, read again from the body (only on this error path)
+            None => Err(match sender_key(&body, channel.sender_field())? {
+                Err(reason) => reason,
+                Ok(_) => format!("field `{}.id` is not a valid id", channel.sender_field()),
+            }),
             Some(from) => {
                 let fields = convert::SlotFields {
                     slots,
@@ -295,6 +343,13 @@ impl NativeNode {
             }
         };
         let mut inner = self.shared.lock();
+        if let Err(reason) = self.authenticate(&inner, channel, &decoded, Some(&body), digest) {
+            let mut recs = Records::new(env)?;
+            recs.head(false)?;
+            recs.head(Null)?;
+            self.unauthenticated(&mut recs, &mut inner, channel, &reason)?;
+            return Ok(Some(recs.arr));
+        }
         let (from, msg) = match decoded {
             Ok(x) => x,
             Err(reason) => {
@@ -306,9 +361,11 @@ impl NativeNode {
             }
         };
         let now = self.shared.now_ms();
-        let accepted = self
+        let outcome = self
             .steppable(&mut inner)
-            .and_then(|node| node.step(from, msg, now).accepted);
+            .map(|node| node.step(from.clone(), msg, now));
+        self.note_stranger(&mut inner, outcome.as_ref(), &from, channel, now);
+        let accepted = outcome.and_then(|o| o.accepted);
         if accepted.is_none() && inner.notes.is_empty() && !self.has_outputs(&inner) {
             self.shared.rearm_if_earlier(inner.next_deadline());
             return Ok(None);
@@ -318,6 +375,47 @@ impl NativeNode {
         recs.head(accepted.map(version_key))?;
         self.finish(&mut recs, &mut inner)?;
         Ok(Some(recs.arr))
+    }
+
+    /// With a secret: the `tag` of an outgoing body `index.js` built from a send record, to the
+    /// node whose key is `to`. The body is read back as the receiver will read it (`slots` filled
+    /// as for `receive_fields`, then `wire::decode`), so the tag covers what was really sent.
+    /// `digest`: the SHA-256 of `JSON.stringify(body.data)` when the body carries data.
+    #[napi(catch_unwind)]
+    pub fn sign(
+        &self,
+        channel: u32,
+        to: String,
+        body: Object,
+        slots: &[f64],
+        digest: Option<&[u8]>,
+    ) -> Result<String> {
+        let Some(auth) = &self.auth else {
+            return Err(Error::from_reason("no secret: nothing to sign with"));
+        };
+        let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
+            return Err(type_error("unknown channel"));
+        };
+        if slots.len() < convert::SLOTS_LEN {
+            return Err(type_error("field buffer too short"));
+        }
+        let fields = convert::SlotFields {
+            slots,
+            filled: convert::channel_slots(channel),
+            obj: &body,
+        };
+        let msg = wire::decode(channel, &fields).map_err(|e| {
+            Error::from_reason(format!("outgoing {} body: {e}", channel.outgoing_event()))
+        })?;
+        let from = {
+            let inner = self.shared.lock();
+            match inner.node.as_ref() {
+                Some(node) => node.id().clone(),
+                None => return Err(Error::from_reason("the node has not started")),
+            }
+        };
+        auth.sign(channel, &from, &to, &msg, digest)
+            .map_err(Error::from_reason)
     }
 
     /// `replicateData` on the leader. Header: `[versionKey, term, index]`, or
@@ -384,8 +482,8 @@ impl NativeNode {
         let to = match id.get_type()? {
             napi::ValueType::Undefined | napi::ValueType::Null => None,
             _ => match id_key(&id)? {
-                Some(k) => Some(k),
-                None => {
+                Ok(k) => Some(k),
+                Err(_) => {
                     recs.head(Null)?;
                     recs.head("InvalidId")?;
                     return Ok(recs.arr);
@@ -420,6 +518,26 @@ impl NativeNode {
         let mut recs = Records::new(env)?;
         let mut inner = self.shared.lock();
         inner.drained();
+        self.finish(&mut recs, &mut inner)?;
+        Ok(recs.arr)
+    }
+
+    /// A restart (`serviceStarted` again) begins: stop the core until the next `start`, so no
+    /// message is stepped and no timer fires while the app's `restore()` runs (a message
+    /// stepped then would be answered from a state the start is about to replace). Returns the
+    /// outputs produced before (persist requests among them).
+    #[napi(catch_unwind)]
+    pub fn suspend<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
+        let mut recs = Records::new(env)?;
+        let mut inner = self.shared.lock();
+        let failed = inner.failed;
+        if let Some(node) = inner.node.as_mut() {
+            if !failed {
+                let pending = node.take_outputs();
+                node.stop();
+                recs.outputs(pending)?;
+            }
+        }
         self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
     }
@@ -473,6 +591,7 @@ impl NativeNode {
                 o.set_named_property("members", s.members)?;
                 o.set_named_property("persistRequested", s.persist_requested as f64)?;
                 o.set_named_property("persistDone", s.persist_done as f64)?;
+                o.set_named_property("held", s.held as f64)?;
             }
             None => {
                 o.set_named_property("id", Null)?;
@@ -488,9 +607,13 @@ impl NativeNode {
                 o.set_named_property("members", members)?;
                 o.set_named_property("persistRequested", 0)?;
                 o.set_named_property("persistDone", 0)?;
+                o.set_named_property("held", 0)?;
             }
         }
         o.set_named_property("rejected", inner.rejected as f64)?;
+        o.set_named_property("strangers", self.strangers().count as f64)?;
+        let unauthenticated = self.auth.as_ref().map_or(0, |a| a.total());
+        o.set_named_property("unauthenticated", unauthenticated as f64)?;
         o.set_named_property("failed", inner.failed)?;
         Ok(o)
     }
@@ -530,6 +653,72 @@ impl NativeNode {
             "raft rejected {}: {reason}",
             channel.incoming_event()
         ))?;
+        self.finish(recs, inner)
+    }
+
+    /// Count (and report, bounded) a message the core ignored because its sender is not a
+    /// member.
+    fn note_stranger(
+        &self,
+        inner: &mut crate::driver::Inner,
+        outcome: Option<&StepOutcome>,
+        from: &str,
+        channel: Channel,
+        now: u64,
+    ) {
+        if outcome.is_some_and(|o| o.ignored == Some(NOT_A_MEMBER)) {
+            if let Some(line) = self.strangers().note(from, channel.incoming_event(), now) {
+                inner.notes.push(line);
+            }
+        }
+    }
+
+    fn strangers(&self) -> std::sync::MutexGuard<'_, Strangers> {
+        self.strangers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// With a secret: check an incoming message's tag before the core sees it (`Ok` without a
+    /// secret). The destination is this node itself, whatever the body's `destination` says.
+    fn authenticate(
+        &self,
+        inner: &crate::driver::Inner,
+        channel: Channel,
+        decoded: &std::result::Result<(String, Message), String>,
+        body: Option<&Object>,
+        digest: Option<&[u8]>,
+    ) -> std::result::Result<(), String> {
+        let Some(auth) = &self.auth else {
+            return Ok(());
+        };
+        let (from, msg) = decoded
+            .as_ref()
+            .map_err(|reason| format!("malformed: {reason}"))?;
+        let to = inner
+            .node
+            .as_ref()
+            .map(|n| n.id())
+            .ok_or("the node has not started")?;
+        let tag = auth::read_tag(body.ok_or("no tag")?)?;
+        auth.verify(channel, from, to, msg, &tag, digest)
+    }
+
+    /// Count a message dropped by `authenticate`, and report it when no report was made in the
+    /// last `auth::REPORT_INTERVAL_MS` (nothing in the core changes).
+    fn unauthenticated(
+        &self,
+        recs: &mut Records,
+        inner: &mut crate::driver::Inner,
+        channel: Channel,
+        reason: &str,
+    ) -> Result<()> {
+        if let Some(auth) = &self.auth {
+            let now = self.shared.now_ms();
+            if let Some(line) = auth.dropped(now, channel.incoming_event(), reason) {
+                recs.log(&line)?;
+            }
+        }
         self.finish(recs, inner)
     }
 

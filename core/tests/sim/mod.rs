@@ -8,12 +8,27 @@
 //! properties as they apply to raftq's model (one replicated value, a log of whole-value
 //! versions), and at the end of each seed that the healed cluster converges.
 //!
+//! Beyond crashes and the network, a seed may bring:
+//! - strangers: one or two ids that are never members forge messages of every kind, with
+//!   extreme terms and versions, to random nodes (invariant 7: they change nothing);
+//! - confused members: vote requests with huge terms and no data, and data acks claiming
+//!   versions beyond the leader's latest, spoofed with a member's id (invariant 10: a commit
+//!   stands on a majority of disks; invariant 9: terms and versions keep room to grow);
+//! - a data-starved follower: every `Append` carrying data to it is lost for a long stretch;
+//! - disks that are slow, that fail (the host retries the newest state after `heartbeat` ms, as
+//!   the addon does) or that hang for 1-5 s;
+//! - and, on every directed link, a bound on the messages sent per `heartbeat` window
+//!   (invariant 8), which flow control keeps and a ping-pong of appends and refusals breaks.
+//!
 //! Reproduce one seed with `RAFTQ_SIM_FIRST_SEED=<seed>` (and the same `RAFTQ_SIM_STEPS`), and
 //! print its events with `RAFTQ_SIM_TRACE=1` as well.
 
 #![allow(dead_code)]
 
-use raftq_core::{BrokenRule, Config, HardState, Message, Node, Output, Role, Version};
+use raftq_core::{
+    BrokenRule, Config, HardState, Message, Node, Output, ProposeError, Role, Version,
+    MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER,
+};
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -105,10 +120,27 @@ pub mod inv {
     pub const ONE_VALUE: &str = "4 one value per version";
     pub const PERSIST_BEFORE_ACK: &str = "5 nothing acknowledged before persisted";
     pub const VISIBLE: &str = "6 visible data";
+    pub const STRANGERS: &str = "7 strangers change nothing";
+    pub const RATE: &str = "8 message rate per link";
+    pub const ROOM: &str = "9 terms and versions keep room";
+    pub const MAJORITY: &str = "10 a commit stands on a majority of disks";
     pub const LIVENESS: &str = "liveness";
     pub const HOST_CONTRACT: &str = "host contract";
     pub const PANIC: &str = "panic";
 }
+
+/// Invariant 8: on every directed link `a -> b`, in every window of `heartbeat` ms (aligned on
+/// multiples of it), `sends <= RATE_SLACK + 2 * events(a) + requests(b -> a)`, where `events`
+/// counts what makes a node send at once (proposals, commit advances, role changes, transfers,
+/// `serviceCrashed`, membership changes) and `requests` the vote requests and appends `a`
+/// received from `b` in the window (each deserves a reply). What the slack leaves: one timer
+/// message (heartbeat or pre-vote), one append answering responses (flow control, core rule
+/// R4) and three replies released by a persist (the newest per channel, R5). 10,000 seeds
+/// with flow control reach 4; without it (`BrokenRule::NoFlowControl`) ping-pong reaches 29.
+pub const RATE_SLACK: u64 = 5;
+
+/// Ids that are never members.
+const STRANGER_IDS: [u64; 3] = [0, 99, u64::MAX];
 
 #[derive(Clone, Debug)]
 pub struct Params {
@@ -122,6 +154,14 @@ pub struct Params {
     /// Check invariant 5 (nothing acknowledged before persisted). Only turned off to show what
     /// an early acknowledgement leads to further on, once a crash loses what it promised.
     pub check_acks: bool,
+    /// Check invariant 8 (message rate per link).
+    pub check_rate: bool,
+    /// Invariant 7 also requires strangers' messages to be ignored as `NOT_A_MEMBER` (not for
+    /// another reason, however harmless). Off, it checks only that nothing changed.
+    pub stranger_reason: bool,
+    /// Confused members' vote requests carry huge terms (up to `MAX_VALUE`); off, at most
+    /// 1,000 beyond the target's.
+    pub huge_terms: bool,
 }
 
 impl Params {
@@ -132,6 +172,9 @@ impl Params {
             broken: None,
             trace: false,
             check_acks: true,
+            check_rate: true,
+            stranger_reason: true,
+            huge_terms: true,
         }
     }
 }
@@ -170,6 +213,26 @@ pub struct Stats {
     pub membership_changes: u64,
     pub transfers: u64,
     pub service_crashes: u64,
+    /// Links cut and nodes isolated.
+    pub partitions: u64,
+    /// Messages from strangers delivered (each checked by invariant 7).
+    pub strangers: u64,
+    /// Messages spoofed with a member's id (huge vote requests, acks beyond the leader).
+    pub forged: u64,
+    /// Persist attempts that failed (and were retried).
+    pub disk_failures: u64,
+    /// Disk hangs of 1-5 s.
+    pub disk_hangs: u64,
+    /// Seeds with a data-starved follower, and the appends with data it lost.
+    pub starved_seeds: u64,
+    pub starved_drops: u64,
+    /// Leaders that handed over because their disk made no progress (core rule R6).
+    pub stalled_leaders: u64,
+    /// Largest `sends - 2 * events - requests` seen in one window on one link (invariant 8
+    /// allows up to `RATE_SLACK`).
+    pub max_rate_excess: u64,
+    /// Simulated milliseconds of the faulty phase, summed.
+    pub faulty_ms: u64,
     /// Simulated milliseconds the liveness phase needed, summed.
     pub converge_ms: u64,
     pub max_converge_ms: u64,
@@ -191,6 +254,16 @@ impl Stats {
         self.membership_changes += o.membership_changes;
         self.transfers += o.transfers;
         self.service_crashes += o.service_crashes;
+        self.partitions += o.partitions;
+        self.strangers += o.strangers;
+        self.forged += o.forged;
+        self.disk_failures += o.disk_failures;
+        self.disk_hangs += o.disk_hangs;
+        self.starved_seeds += o.starved_seeds;
+        self.starved_drops += o.starved_drops;
+        self.stalled_leaders += o.stalled_leaders;
+        self.max_rate_excess = self.max_rate_excess.max(o.max_rate_excess);
+        self.faulty_ms += o.faulty_ms;
         self.converge_ms += o.converge_ms;
         self.max_converge_ms = self.max_converge_ms.max(o.max_converge_ms);
         self.fingerprint = self.fingerprint.wrapping_add(o.fingerprint);
@@ -230,6 +303,12 @@ enum Kind {
         node: usize,
         life: u64,
     },
+    /// A stranger sends a forged message to a random node.
+    Stranger,
+    /// A message spoofed with a member's id.
+    Forge,
+    /// A node's disk hangs for a while.
+    DiskHang,
 }
 
 struct Event {
@@ -292,6 +371,25 @@ struct Slot {
     last_committed: Version,
     /// The term in which we last recorded this node as leader (saves map look-ups).
     recorded_leader_term: u64,
+    /// The disk completes nothing before this time (hung, or waiting to retry a failed write).
+    stall_until: u64,
+}
+
+/// Invariant 8's counters for one directed link `a -> b`, in one window.
+#[derive(Clone, Copy, Default)]
+struct LinkWindow {
+    window: u64,
+    /// Messages `a` sent to `b`.
+    sends: u64,
+    /// Vote requests and appends `a` received from `b`.
+    requests: u64,
+}
+
+/// Invariant 8's count of what makes a node send at once, in one window.
+#[derive(Clone, Copy, Default)]
+struct NodeWindow {
+    window: u64,
+    events: u64,
 }
 
 fn fresh_values() -> FxMap<Version, u64> {
@@ -333,6 +431,19 @@ struct Sim {
     disk_max_ms: u64,
     faults_on: bool,
     membership_wanted: bool,
+    /// The ids strangers use (one or two), and the mean gap between their messages (0: none).
+    strangers: Vec<u64>,
+    stranger_gap: u64,
+    /// Mean gap between messages spoofed with a member's id (0: none).
+    forge_gap: u64,
+    /// Chance (per mille) that a persist attempt fails.
+    disk_fail: u64,
+    /// Mean gap between disk hangs (0: none).
+    hang_gap: u64,
+    /// A follower that loses every append carrying data to it from `.1` to `.2` ms.
+    starve: Option<(usize, u64, u64)>,
+    link_win: [[LinkWindow; MAX_NODES]; MAX_NODES],
+    node_win: [NodeWindow; MAX_NODES],
 
     // what the invariants remember across the run
     term_leader: FxMap<u64, u64>,
@@ -378,6 +489,7 @@ impl Sim {
                 timer_at: None,
                 last_committed: Version::ZERO,
                 recorded_leader_term: 0,
+                stall_until: 0,
             });
         }
         let loss = rng.range(50, 200);
@@ -387,6 +499,40 @@ impl Sim {
         let strike = rng.range(0, 150);
         let client_gap = if rng.chance(300) { 300 } else { 60 };
         let disk_max_ms = if rng.chance(100) { 80 } else { 20 };
+        let mut strangers = vec![STRANGER_IDS[rng.below(STRANGER_IDS.len() as u64) as usize]];
+        if rng.chance(500) {
+            let other = STRANGER_IDS[rng.below(STRANGER_IDS.len() as u64) as usize];
+            if other != strangers[0] {
+                strangers.push(other);
+            }
+        }
+        let stranger_gap = if rng.chance(700) {
+            rng.range(30, 300)
+        } else {
+            0
+        };
+        let forge_gap = if rng.chance(500) {
+            rng.range(50, 500)
+        } else {
+            0
+        };
+        let disk_fail = if rng.chance(200) {
+            rng.range(20, 300)
+        } else {
+            0
+        };
+        let hang_gap = if rng.chance(150) {
+            rng.range(500, 3_000)
+        } else {
+            0
+        };
+        let starve = if rng.chance(150) {
+            let node = rng.below(n as u64) as usize;
+            let from = rng.range(0, 1_500);
+            Some((node, from, from + rng.range(1_000, 4_000)))
+        } else {
+            None
+        };
         let mut values = FxMap::default();
         values.insert(Version::ZERO, 0);
         Sim {
@@ -411,6 +557,14 @@ impl Sim {
             disk_max_ms,
             faults_on: true,
             membership_wanted: false,
+            strangers,
+            stranger_gap,
+            forge_gap,
+            disk_fail,
+            hang_gap,
+            starve,
+            link_win: [[LinkWindow::default(); MAX_NODES]; MAX_NODES],
+            node_win: [NodeWindow::default(); MAX_NODES],
             term_leader: FxMap::default(),
             max_committed: Version::ZERO,
             values,
@@ -461,6 +615,18 @@ impl Sim {
         self.push(t, Kind::Fault);
         let t = self.rng.range(20, 100);
         self.push(t, Kind::Client);
+        if self.stranger_gap > 0 {
+            let t = self.rng.range(1, 2 * self.stranger_gap);
+            self.push(t, Kind::Stranger);
+        }
+        if self.forge_gap > 0 {
+            let t = self.rng.range(1, 2 * self.forge_gap);
+            self.push(t, Kind::Forge);
+        }
+        if self.hang_gap > 0 {
+            let t = self.rng.range(1, 2 * self.hang_gap);
+            self.push(t, Kind::DiskHang);
+        }
 
         // the faulty phase
         while self.steps < self.p.steps {
@@ -477,7 +643,12 @@ impl Sim {
             }
         }
         let faulty_steps = self.steps;
+        self.stats.faulty_ms = self.now;
+        if self.stats.starved_drops > 0 {
+            self.stats.starved_seeds = 1;
+        }
         if self.p.liveness_ms == 0 {
+            self.check_room()?;
             self.stats.seeds = 1;
             self.stats.steps = faulty_steps;
             self.stats.elections = self.term_leader.len() as u64;
@@ -527,7 +698,51 @@ impl Sim {
         self.stats.elections = self.term_leader.len() as u64;
         self.stats.converge_ms = self.now - start;
         self.stats.max_converge_ms = self.now - start;
+        self.check_room()?;
+        self.check_can_propose()?;
         Ok(self.stats)
+    }
+
+    /// Invariant 9: whatever terms and versions came in, every node can still campaign and
+    /// propose for a long time: its term and latest index stay `MAX_INDEX_STEP` (2^40) below
+    /// `MAX_VALUE`.
+    fn check_room(&self) -> Res<()> {
+        let limit = MAX_VALUE - MAX_INDEX_STEP;
+        for s in &self.slots {
+            let (term, latest) = (s.node.term(), s.node.latest());
+            if term > limit || latest.index > limit || latest.term > limit {
+                return Err(self.violation(
+                    inv::ROOM,
+                    format!(
+                        "node {} ended with term {term}, latest {latest:?}: less than 2^40 below {MAX_VALUE}",
+                        s.id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Invariant 9, in deed: the converged leader still accepts a proposal.
+    fn check_can_propose(&mut self) -> Res<()> {
+        let Some(&l) = self.leaders().first() else {
+            return Err(self.violation(inv::LIVENESS, "no leader after convergence".into()));
+        };
+        let now = self.now;
+        let latest = self.slots[l].node.latest();
+        match self.slots[l].node.propose(now) {
+            Ok(v) if v == Version::new(self.slots[l].node.term(), latest.index + 1) => Ok(()),
+            // a transfer asked for just before healing may still be under way
+            Err(ProposeError::Transferring) => Ok(()),
+            r => Err(self.violation(
+                inv::ROOM,
+                format!(
+                    "converged leader {} (term {}, latest {latest:?}) cannot propose: {r:?}",
+                    self.id(l),
+                    self.slots[l].node.term()
+                ),
+            )),
+        }
     }
 
     /// Exactly one leader among the live members, everyone's commit point at the leader's
@@ -609,6 +824,9 @@ impl Sim {
             Kind::Fault => 5,
             Kind::Client => 6,
             Kind::Strike { node, .. } => 7 + (*node as u64) * 8,
+            Kind::Stranger => 8,
+            Kind::Forge => 9,
+            Kind::DiskHang => 10,
         };
         self.stats.fingerprint = (self.stats.fingerprint.rotate_left(7) ^ tag ^ (ev.at << 20))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -623,34 +841,7 @@ impl Sim {
                     self.stats.dropped += 1;
                     return Ok(true);
                 }
-                self.trace(format_args!(
-                    "deliver {} -> {}: {:?}{}",
-                    self.id(from),
-                    self.id(to),
-                    msg,
-                    if data.is_some() { " +data" } else { "" }
-                ));
-                let from_id = self.id(from);
-                let now = self.now;
-                let outcome = self.slots[to].node.step(from_id, msg, now);
-                if let Some(reason) = outcome.ignored {
-                    self.trace(format_args!("  ignored: {reason}"));
-                }
-                if let Some(v) = outcome.accepted {
-                    match data {
-                        Some(x) => self.store(to, v, x)?,
-                        None => {
-                            return Err(self.violation(
-                                inv::HOST_CONTRACT,
-                                format!(
-                                    "node {} accepted version {v:?} from a message without data",
-                                    self.id(to)
-                                ),
-                            ))
-                        }
-                    }
-                }
-                self.after_step(to)?;
+                self.deliver(from, to, msg, data)?;
                 Ok(true)
             }
             Kind::Timer { node, gen } => {
@@ -677,6 +868,35 @@ impl Sim {
                 let s = &self.slots[node];
                 if life != s.life || !s.up || seq <= s.disk_seq {
                     return Ok(false);
+                }
+                if self.now < s.stall_until {
+                    // the disk hangs (or waits to retry): this write completes afterwards
+                    let at = s.stall_until;
+                    self.push(at, Kind::PersistDone { node, life, seq });
+                    return Ok(false);
+                }
+                if self.faults_on && self.rng.chance(self.disk_fail) {
+                    // the write fails; as the addon does, the host retries after `heartbeat` ms
+                    // with the newest state requested, and writes nothing else meanwhile
+                    let newest = s.pending.back().map_or(seq, |pp| pp.seq.max(seq));
+                    let at = self.now + self.config.heartbeat + self.rng.range(1, self.disk_max_ms);
+                    let s = &mut self.slots[node];
+                    s.stall_until = at;
+                    s.persist_tail = s.persist_tail.max(at);
+                    self.stats.disk_failures += 1;
+                    self.trace(format_args!(
+                        "persist of {} seq {seq} failed; retry seq {newest} at {at}",
+                        self.id(node)
+                    ));
+                    self.push(
+                        at,
+                        Kind::PersistDone {
+                            node,
+                            life,
+                            seq: newest,
+                        },
+                    );
+                    return Ok(true);
                 }
                 // coalescing: sometimes the write that completes is the newest requested one
                 let target = match s.pending.back() {
@@ -739,7 +959,329 @@ impl Sim {
                 self.push(t, Kind::Client);
                 Ok(true)
             }
+            Kind::Stranger => {
+                if !self.faults_on {
+                    return Ok(false);
+                }
+                self.stranger()?;
+                let t = self.now + self.rng.range(1, 2 * self.stranger_gap);
+                self.push(t, Kind::Stranger);
+                Ok(true)
+            }
+            Kind::Forge => {
+                if !self.faults_on {
+                    return Ok(false);
+                }
+                self.forge()?;
+                let t = self.now + self.rng.range(1, 2 * self.forge_gap);
+                self.push(t, Kind::Forge);
+                Ok(true)
+            }
+            Kind::DiskHang => {
+                if !self.faults_on {
+                    return Ok(false);
+                }
+                let i = self.rng.below(self.n() as u64) as usize;
+                let until = self.now + self.rng.range(1_000, 5_000);
+                let s = &mut self.slots[i];
+                s.stall_until = s.stall_until.max(until);
+                s.persist_tail = s.persist_tail.max(until);
+                self.stats.disk_hangs += 1;
+                self.trace(format_args!("disk of {} hangs until {until}", self.id(i)));
+                let t = self.now + self.rng.range(1, 2 * self.hang_gap);
+                self.push(t, Kind::DiskHang);
+                Ok(true)
+            }
         }
+    }
+
+    /// Step `msg` from node `from` on node `to` (up), as its host does.
+    fn deliver(&mut self, from: usize, to: usize, msg: Message, data: Option<u64>) -> Res<()> {
+        self.trace(format_args!(
+            "deliver {} -> {}: {:?}{}",
+            self.id(from),
+            self.id(to),
+            msg,
+            if data.is_some() { " +data" } else { "" }
+        ));
+        if matches!(msg, Message::VoteRequest { .. } | Message::Append { .. }) {
+            self.note_request(to, from);
+        }
+        let from_id = self.id(from);
+        let now = self.now;
+        let outcome = self.slots[to].node.step(from_id, msg, now);
+        if let Some(reason) = outcome.ignored {
+            self.trace(format_args!("  ignored: {reason}"));
+        }
+        if let Some(v) = outcome.accepted {
+            match data {
+                Some(x) => self.store(to, v, x)?,
+                None => {
+                    return Err(self.violation(
+                        inv::HOST_CONTRACT,
+                        format!(
+                            "node {} accepted version {v:?} from a message without data",
+                            self.id(to)
+                        ),
+                    ))
+                }
+            }
+        }
+        self.after_step(to)
+    }
+
+    // ---- invariant 8: message rate per link ----
+
+    fn window(&self) -> u64 {
+        self.now / self.config.heartbeat
+    }
+
+    fn link(&mut self, a: usize, b: usize) -> &mut LinkWindow {
+        let w = self.window();
+        let l = &mut self.link_win[a][b];
+        if l.window != w {
+            *l = LinkWindow {
+                window: w,
+                ..LinkWindow::default()
+            };
+        }
+        l
+    }
+
+    fn events(&mut self, a: usize) -> &mut NodeWindow {
+        let w = self.window();
+        let e = &mut self.node_win[a];
+        if e.window != w {
+            *e = NodeWindow {
+                window: w,
+                events: 0,
+            };
+        }
+        e
+    }
+
+    /// Something that makes node `a` send at once to its peers.
+    fn note_event(&mut self, a: usize) {
+        self.events(a).events += 1;
+    }
+
+    /// `a` received a request from `b`: it may answer.
+    fn note_request(&mut self, a: usize, b: usize) {
+        self.link(a, b).requests += 1;
+    }
+
+    /// `a` sends to `b`: check invariant 8.
+    fn note_send(&mut self, a: usize, b: usize, msg: &Message) -> Res<()> {
+        let events = self.events(a).events;
+        let l = self.link(a, b);
+        l.sends += 1;
+        let (sends, requests) = (l.sends, l.requests);
+        let excess = sends.saturating_sub(2 * events + requests);
+        self.stats.max_rate_excess = self.stats.max_rate_excess.max(excess);
+        if self.p.check_rate && excess > RATE_SLACK {
+            return Err(self.violation(
+                inv::RATE,
+                format!(
+                    "node {} sent {sends} messages to {} in the {} ms window from t={} ({} events on the sender, {requests} requests from the receiver; bound {RATE_SLACK} + 2 x events + requests), the last {msg:?}",
+                    self.id(a),
+                    self.id(b),
+                    self.config.heartbeat,
+                    self.window() * self.config.heartbeat,
+                    events,
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    // ---- strangers and confused members ----
+
+    /// A term for a forged message to a node at term `t`: its own, a little or a lot beyond
+    /// (just within and just beyond one message's reach), up to `MAX_VALUE`.
+    fn wild_term(&mut self, t: u64) -> u64 {
+        let x = match self.rng.below(8) {
+            0 => t,
+            1 => t + 1,
+            2 => t + self.rng.range(2, 100),
+            3 => t + MAX_TERM_STEP,
+            4 => t + MAX_TERM_STEP + 1,
+            5 => MAX_VALUE,
+            6 => MAX_VALUE - 1,
+            _ => self.rng.range(t, MAX_VALUE),
+        };
+        x.min(MAX_VALUE)
+    }
+
+    /// A version for a forged message to a node whose latest is `l`.
+    fn wild_version(&mut self, l: Version, term: u64) -> Version {
+        let v = match self.rng.below(8) {
+            0 => l,
+            1 => Version::new(l.term, l.index + 1),
+            2 => Version::new(term, l.index + 1),
+            3 => Version::new(term, l.index + MAX_INDEX_STEP),
+            4 => Version::new(term, l.index + MAX_INDEX_STEP + 1),
+            5 => Version::new(MAX_VALUE, MAX_VALUE),
+            6 => Version::new(term, MAX_VALUE),
+            _ => Version::ZERO,
+        };
+        Version::new(v.term.min(MAX_VALUE), v.index.min(MAX_VALUE))
+    }
+
+    /// A stranger's message to node `to`, of any kind: vote requests (pre-votes and transfers
+    /// among them), granted votes, appends with data, transfers and terms at or beyond the
+    /// node's, successful acks; terms and versions up to `MAX_VALUE`.
+    fn stranger_message(&mut self, to: usize) -> Message {
+        let node = &self.slots[to].node;
+        let (t, l, c) = (node.term(), node.latest(), node.committed());
+        match self.rng.below(4) {
+            0 => {
+                let term = if self.rng.chance(100) {
+                    t.saturating_sub(1)
+                } else {
+                    self.wild_term(t)
+                };
+                let last = self.wild_version(l, term);
+                Message::VoteRequest {
+                    term,
+                    pre_vote: self.rng.chance(500),
+                    last,
+                    transfer: self.rng.chance(300),
+                }
+            }
+            1 => {
+                let pre_vote = self.rng.chance(400);
+                let term = match self.rng.below(3) {
+                    0 => t,
+                    1 => t + 1,
+                    _ => self.wild_term(t),
+                };
+                Message::VoteResponse {
+                    term,
+                    pre_vote,
+                    granted: self.rng.chance(850),
+                }
+            }
+            2 => {
+                let term = self.wild_term(t);
+                let version = self.wild_version(l, term);
+                let commit = match self.rng.below(4) {
+                    0 => c,
+                    1 => l,
+                    2 => version,
+                    _ => Version::new(MAX_VALUE, MAX_VALUE),
+                };
+                Message::Append {
+                    term,
+                    version,
+                    with_data: self.rng.chance(600),
+                    commit,
+                    transfer: self.rng.chance(300),
+                }
+            }
+            _ => {
+                let term = if self.rng.chance(500) {
+                    t
+                } else {
+                    self.wild_term(t)
+                };
+                let latest = self.wild_version(l, term);
+                Message::AppendResponse {
+                    term,
+                    success: self.rng.chance(850),
+                    latest,
+                }
+            }
+        }
+    }
+
+    /// A stranger sends a forged message to a random running node. Invariant 7: at delivery
+    /// the node ignores it, changes nothing observable (status and timers) and says nothing.
+    fn stranger(&mut self) -> Res<()> {
+        let ups: Vec<usize> = (0..self.n()).filter(|&i| self.slots[i].up).collect();
+        let Some(to) = self.pick(&ups) else {
+            return Ok(());
+        };
+        let from = self.strangers[self.rng.below(self.strangers.len() as u64) as usize];
+        let msg = self.stranger_message(to);
+        self.trace(format_args!("stranger {from} -> {}: {msg:?}", self.id(to)));
+        let now = self.now;
+        let node = &mut self.slots[to].node;
+        let before = (node.status(), node.next_deadline());
+        let outcome = node.step(from, msg.clone(), now);
+        let after = (node.status(), node.next_deadline());
+        let said = node.take_outputs();
+        self.stats.strangers += 1;
+        let reason_ok = !self.p.stranger_reason || outcome.ignored == Some(NOT_A_MEMBER);
+        if before != after || !said.is_empty() || outcome.accepted.is_some() || !reason_ok {
+            return Err(self.violation(
+                inv::STRANGERS,
+                format!(
+                    "node {} stepped {msg:?} from stranger {from}: {outcome:?}\n  before: {before:?}\n  after:  {after:?}\n  outputs: {said:?}",
+                    self.id(to)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What an honest but confused member might send, spoofed with its id: a vote request
+    /// (pre-vote or not) with a huge term and no data, or a successful ack claiming a version
+    /// beyond the leader's latest (which must not count toward a commit, invariant 10).
+    fn forge(&mut self) -> Res<()> {
+        let leaders = self.leaders();
+        let ups = self.up_members();
+        let (to, ack) = match self.pick(&leaders) {
+            Some(l) if self.rng.chance(500) => (l, true),
+            _ => match self.pick(&ups) {
+                Some(i) => (i, false),
+                None => return Ok(()),
+            },
+        };
+        let peers: Vec<usize> = self.slots[to]
+            .node
+            .members()
+            .filter_map(|&id| usize::try_from(id).ok())
+            .filter(|&id| (1..=self.n()).contains(&id) && id - 1 != to)
+            .map(|id| id - 1)
+            .collect();
+        let Some(from) = self.pick(&peers) else {
+            return Ok(());
+        };
+        let node = &self.slots[to].node;
+        let (t, l) = (node.term(), node.latest());
+        let msg = if ack {
+            let index = match self.rng.below(5) {
+                0 => l.index + 1,
+                1 => l.index + self.rng.range(2, 100),
+                2 => l.index + MAX_INDEX_STEP,
+                3 => l.index + MAX_INDEX_STEP + 1,
+                _ => MAX_VALUE,
+            };
+            Message::AppendResponse {
+                term: t,
+                success: true,
+                latest: Version::new(t, index.min(MAX_VALUE)),
+            }
+        } else {
+            let term = match self.rng.below(6) {
+                _ if !self.p.huge_terms => t + self.rng.range(1, 1_000),
+                0 => t + 1,
+                1 => t + self.rng.range(2, 1_000),
+                2 => t + MAX_TERM_STEP,
+                3 => t + MAX_TERM_STEP + 1,
+                4 => MAX_VALUE,
+                _ => self.rng.range(t + 1, MAX_VALUE),
+            };
+            Message::VoteRequest {
+                term: term.min(MAX_VALUE),
+                pre_vote: self.rng.chance(500),
+                last: Version::ZERO,
+                transfer: false,
+            }
+        };
+        self.stats.forged += 1;
+        self.trace(format_args!("forged, as {}:", self.id(from)));
+        self.deliver(from, to, msg, None)
     }
 
     /// After any input to node `i`: handle its outputs, re-arm its timer, release values the
@@ -777,6 +1319,12 @@ impl Sim {
     fn handle_outputs(&mut self, i: usize) -> Res<()> {
         let mut buf = std::mem::take(&mut self.outbuf);
         self.slots[i].node.drain_outputs_into(&mut buf);
+        // invariant 8: what makes a node send at once, counted before those sends
+        for out in &buf {
+            if matches!(out, Output::Committed(_) | Output::RoleChanged(_)) {
+                self.note_event(i);
+            }
+        }
         let mut result = Ok(());
         for out in buf.drain(..) {
             if result.is_err() {
@@ -842,6 +1390,13 @@ impl Sim {
                 self.trace(format_args!("  {} role {:?}", self.id(i), r));
                 Ok(())
             }
+            Output::Log(line) => {
+                if line.starts_with("leader cannot persist") {
+                    self.stats.stalled_leaders += 1;
+                }
+                self.trace(format_args!("  {} log: {line}", self.id(i)));
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -879,6 +1434,19 @@ impl Sim {
         };
         self.trace(format_args!("  send {} -> {to_id}: {msg:?}", self.id(i)));
         self.stats.messages += 1;
+        self.note_send(i, to, &msg)?;
+        if let Some((starved, from, until)) = self.starve {
+            if to == starved
+                && data.is_some()
+                && self.faults_on
+                && (from..until).contains(&self.now)
+            {
+                self.trace(format_args!("  lost: {to_id} is starved of data"));
+                self.stats.starved_drops += 1;
+                self.stats.dropped += 1;
+                return Ok(());
+            }
+        }
         if self.cut[i][to] || self.rng.chance(self.loss) {
             self.stats.dropped += 1;
             return Ok(());
@@ -1102,6 +1670,9 @@ impl Sim {
                         format!("node {id} committed {committed:?} without holding its value"),
                     ));
                 }
+                if role == Role::Leader && self.p.check_acks {
+                    self.check_majority(i, committed)?;
+                }
                 if committed != max && self.ancestor_or_equal(max, committed) {
                     self.max_committed = committed;
                     self.stats.commits += 1;
@@ -1129,6 +1700,33 @@ impl Sim {
             }
         }
         Ok(())
+    }
+
+    /// Invariant 10: when leader `l` commits `v`, a majority of the members hold `v` (or a
+    /// version descending from it) on disk: acknowledgements the leader counted were real, and
+    /// claims of versions it does not hold were not counted.
+    fn check_majority(&self, l: usize, v: Version) -> Res<()> {
+        let members: Vec<usize> = (0..self.n()).filter(|&j| self.member[j]).collect();
+        let holding: Vec<u64> = members
+            .iter()
+            .filter(|&&j| self.ancestor_or_equal(v, self.slots[j].disk.state.latest))
+            .map(|&j| self.id(j))
+            .collect();
+        if holding.len() * 2 > members.len() {
+            return Ok(());
+        }
+        let disks: Vec<(u64, Version)> = members
+            .iter()
+            .map(|&j| (self.id(j), self.slots[j].disk.state.latest))
+            .collect();
+        Err(self.violation(
+            inv::MAJORITY,
+            format!(
+                "leader {} committed {v:?}, held on disk by {holding:?} only of {} members (disks: {disks:?})",
+                self.id(l),
+                members.len()
+            ),
+        ))
     }
 
     // ---- lives ----
@@ -1203,6 +1801,7 @@ impl Sim {
                 self.cut[b][a] = true;
             }
         }
+        self.stats.partitions += 1;
         self.trace(format_args!("isolate {}", self.id(a)));
     }
 
@@ -1259,6 +1858,7 @@ impl Sim {
                     let token = self.rng.next_u64() | 1;
                     self.store(i, v, token)?;
                     self.stats.proposals += 1;
+                    self.note_event(i);
                 }
                 Err(e) => self.trace(format_args!("propose on {}: {e:?}", self.id(i))),
             }
@@ -1288,6 +1888,7 @@ impl Sim {
                     if self.rng.chance(500) {
                         self.cut[b][a] = true;
                     }
+                    self.stats.partitions += 1;
                     self.trace(format_args!("cut {} -> {}", self.id(a), self.id(b)));
                 }
             }
@@ -1323,6 +1924,7 @@ impl Sim {
                 if let Some(l) = self.pick(&leaders) {
                     self.trace(format_args!("serviceCrashed on {}", self.id(l)));
                     let now = self.now;
+                    self.note_event(l);
                     self.slots[l].node.crashed(now);
                     self.stats.service_crashes += 1;
                     self.after_step(l)?;
@@ -1339,6 +1941,7 @@ impl Sim {
                     } else {
                         None
                     };
+                    self.note_event(l);
                     let r = self.slots[l].node.transfer_leadership(to, now);
                     self.trace(format_args!(
                         "transfer leadership from {}: {r:?}",
@@ -1373,8 +1976,12 @@ impl Sim {
     /// term or a log position, so it is only safe under a precondition the application must
     /// uphold, and the harness only changes membership under it:
     /// - one node at a time, on every live node's view at the same instant;
-    /// - every current member holds the latest committed version (then a majority of the new
-    ///   configuration holds it too: no node lacking it can be elected);
+    /// - every current member holds the latest committed version, on disk (then a majority of
+    ///   the new configuration holds it too: no node lacking it can be elected). In memory is
+    ///   not enough: seed 17770 (harness checking memory only): node 4's disk hung while it
+    ///   received and learnt committed (7,15); 1 was added and 2 (the leader) removed, leaving
+    ///   (7,15) on one disk of {1,3,4}; 4 crashed, came back with (5,10) and won term 16 with
+    ///   1's vote (invariant 2);
     /// - and the cluster is stable: all members up, in one term T, following one leader, none
     ///   campaigning or pre-voting, and the latest committed version is of term T (the leader's
     ///   re-proposal committed). The first two conditions alone are NOT enough: several
@@ -1403,6 +2010,7 @@ impl Sim {
                     && (i == l || s.node.role() == Role::Follower)
                     && !s.node.is_pre_candidate()
                     && s.node.committed() == max
+                    && self.ancestor_or_equal(max, s.disk.state.latest)
             })
     }
 
@@ -1425,6 +2033,7 @@ impl Sim {
             self.trace(format_args!("membership: add {xid}"));
             self.member[x] = true;
             for &j in &members {
+                self.note_event(j);
                 self.slots[j].node.add_member(xid, now);
                 self.after_step(j)?;
             }
@@ -1441,6 +2050,7 @@ impl Sim {
             self.stats.crashes -= 1;
             for &j in &members {
                 if j != x {
+                    self.note_event(j);
                     self.slots[j].node.remove_member(&xid, now);
                     self.after_step(j)?;
                 }
