@@ -29,6 +29,11 @@ pub enum BrokenRule {
     /// Let a leader commit a version of an earlier term by counting replicas (§5.4.2), and do
     /// not re-propose the latest data in the new term on election.
     CommitCurrentTerm,
+    /// Step messages from senders that are not members (as raftq 1.0.0 does).
+    AcceptStrangers,
+    /// Answer every failing append response at once and resend data without backing off (the
+    /// leader/follower ping-pong of a follower that never receives the data).
+    NoFlowControl,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -25,4 +25,5 @@ pub use config::{Config, ConfigError};
 pub use message::{Channel, Message, Version};
 pub use node::{
     HardState, Node, NodeId, Output, ProposeError, Role, Status, StepOutcome, TransferError,
+    INDEX_TOO_FAR, MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER, TERM_TOO_FAR,
 };

@@ -12,6 +12,26 @@ mod election;
 mod membership;
 mod replication;
 
+/// `StepOutcome::ignored` for a message whose sender is not a member (never acked, or removed):
+/// it changes nothing and gets no reply.
+pub const NOT_A_MEMBER: &str = "sender is not a member";
+/// `StepOutcome::ignored` for a message whose term is more than [`MAX_TERM_STEP`] ahead of ours.
+pub const TERM_TOO_FAR: &str = "term jumps too far ahead";
+/// `StepOutcome::ignored` for a message carrying a version index more than [`MAX_INDEX_STEP`]
+/// ahead of our latest.
+pub const INDEX_TOO_FAR: &str = "index jumps too far ahead";
+
+/// The largest term or index a node makes or accepts: the largest integer a JS number holds
+/// exactly (terms and indexes ride raftq's JSON bodies as numbers).
+pub const MAX_VALUE: u64 = (1 << 53) - 1;
+/// How far ahead of our term an incoming term may be. No real cluster gets 4 billion elections
+/// ahead of a member; a forged or corrupt body cannot move a term by more, so one message leaves
+/// (2^53 - 1) / 2^32, about two million such jumps of room before terms run out.
+pub const MAX_TERM_STEP: u64 = 1 << 32;
+/// How far ahead of our latest version's index an incoming index may be (a trillion writes: a
+/// new node still catches up with any real cluster in one message).
+pub const MAX_INDEX_STEP: u64 = 1 << 40;
+
 /// What the core needs of a node id: the addon uses a string key that keeps the JS type
 /// (`0` and `'0'` differ), the simulation small integers.
 pub trait NodeId: Clone + Eq + Ord + Hash + Debug {}
@@ -106,6 +126,8 @@ pub enum ProposeError {
     NotLeader,
     /// A leadership transfer is in progress: proposals wait for the new leader.
     Transferring,
+    /// The next index would exceed [`MAX_VALUE`] (only forged input gets a cluster there).
+    Exhausted,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +157,8 @@ pub struct Status<I> {
     pub transferring_to: Option<I>,
     /// Leader only: each member's acknowledged version in this term.
     pub matches: Vec<(I, Option<Version>)>,
+    /// Replies held until a persist completes (bounded: see [`Node::persisted`]).
+    pub held: usize,
 }
 
 /// A leader's view of one member.
@@ -146,12 +170,21 @@ pub(crate) struct Progress {
     pub(crate) needs_data: bool,
     /// Heard from it since the last check-quorum round.
     pub(crate) recent_active: bool,
-    /// The version whose data we last sent it, and when (to avoid resending a value in flight).
-    pub(crate) data_sent: Option<(Version, u64)>,
+    /// The version whose data we last sent it, when, and how many times in a row (data resends
+    /// of one version back off: a follower that never receives it costs one message per
+    /// interval, not a storm).
+    pub(crate) data_sent: Option<(Version, u64, u32)>,
+    /// When an append to it last went out in answer to one of its responses (at most one such
+    /// answer per heartbeat interval, whatever it replies).
+    pub(crate) answered_at: Option<u64>,
 }
 
 /// How many versions a node holds at most (committed + uncommitted).
 pub(crate) const MAX_HELD: usize = 64;
+
+/// How many replies may wait for a persist at most. They are coalesced to the newest per
+/// destination and channel first, so this bound only matters with thousands of members.
+pub(crate) const MAX_GATED: usize = 256;
 
 /// A held version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,6 +236,10 @@ pub struct Node<I: NodeId> {
     /// Do not stand for election before this time (after a transfer away or `serviceCrashed`).
     pub(crate) no_campaign_until: u64,
     pub(crate) transfer: Option<(I, u64)>,
+    /// The leader of our current term after the app removed it (`ackNode` with `time: 0`): its
+    /// hand-off (TimeoutNow) in that term is still honoured. raftq apps remove a crashing node
+    /// from the others before it dispatches `serviceCrashed`, which sends the hand-off.
+    pub(crate) departed_leader: Option<(I, u64)>,
 
     // persistence
     pub(crate) persist_requested: u64,
@@ -213,6 +250,11 @@ pub struct Node<I: NodeId> {
     pub(crate) persisted_latest: Version,
     pub(crate) pending_latest: VecDeque<(u64, Version)>,
     pub(crate) gated: VecDeque<Gated<I>>,
+    /// Whether the overflow of `gated` was reported since it last drained.
+    pub(crate) gated_overflow_logged: bool,
+    /// Since when a persist has been outstanding without progress (leader: hand over when this
+    /// exceeds the minimum election timeout).
+    pub(crate) persist_stalled_since: Option<u64>,
 
     pub(crate) outputs: Vec<Output<I>>,
 }
@@ -243,12 +285,15 @@ impl<I: NodeId> Node<I> {
             last_leader_contact: None,
             no_campaign_until: 0,
             transfer: None,
+            departed_leader: None,
             persist_requested: 0,
             persist_done: 0,
             campaign_seq: 0,
             persisted_latest: Version::ZERO,
             pending_latest: VecDeque::new(),
             gated: VecDeque::new(),
+            gated_overflow_logged: false,
+            persist_stalled_since: None,
             outputs: Vec::new(),
         }
     }
@@ -278,7 +323,9 @@ impl<I: NodeId> Node<I> {
         self.transfer = None;
         self.last_leader_contact = None;
         self.no_campaign_until = 0;
+        self.departed_leader = None;
         self.gated.clear();
+        self.persist_stalled_since = None;
         self.pending_latest.clear();
         // what was restored is on disk
         self.persist_done = self.persist_requested;
@@ -410,6 +457,7 @@ impl<I: NodeId> Node<I> {
             } else {
                 Vec::new()
             },
+            held: self.gated.len(),
         }
     }
 
@@ -465,6 +513,20 @@ impl<I: NodeId> Node<I> {
         }
         if self.persist_pending() {
             let seq = self.persist_requested;
+            // the newest reply to one destination on one channel supersedes the older ones (a
+            // later answer reflects a later state); what is dropped is as if the network lost it
+            let channel = msg.channel();
+            self.gated
+                .retain(|g| !(g.to == to && g.msg.channel() == channel));
+            if self.gated.len() >= MAX_GATED {
+                self.gated.pop_front();
+                if !self.gated_overflow_logged {
+                    self.gated_overflow_logged = true;
+                    self.log_line(format!(
+                        "more than {MAX_GATED} replies wait for a persist: dropping the oldest"
+                    ));
+                }
+            }
             self.gated.push_back(Gated { seq, to, msg });
         } else {
             self.outputs.push(Output::Send { to, msg });
@@ -481,6 +543,8 @@ impl<I: NodeId> Node<I> {
             return;
         }
         self.persist_done = seq;
+        // progress: what is still outstanding was requested later
+        self.persist_stalled_since = self.persist_pending().then_some(now);
         while let Some((s, v)) = self.pending_latest.front().copied() {
             if s > seq {
                 break;
@@ -498,6 +562,9 @@ impl<I: NodeId> Node<I> {
                     msg: g.msg,
                 });
             }
+        }
+        if self.gated.is_empty() {
+            self.gated_overflow_logged = false;
         }
         match self.role {
             Role::Leader => self.maybe_commit(now),

@@ -794,3 +794,449 @@ fn s6_2_a_member_added_to_a_lone_leader_gets_a_round_before_check_quorum_counts_
         "a silent member does count after a full round"
     );
 }
+
+// ---- the boundary: members only, limits, flow control, held replies, failing disks ----
+
+use raftq_core::{MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER};
+
+fn append(
+    term: u64,
+    version: Version,
+    with_data: bool,
+    commit: Version,
+    transfer: bool,
+) -> Message {
+    Message::Append {
+        term,
+        version,
+        with_data,
+        commit,
+        transfer,
+    }
+}
+
+/// `leader_of_three` with every persist requested so far completed (its re-proposal on disk).
+fn settled_leader_of_three() -> Node<u64> {
+    let mut n = leader_of_three();
+    let requested = n.status().persist_requested;
+    n.persisted(requested, EL);
+    n.take_outputs();
+    assert_eq!(n.status().persist_done, requested);
+    n
+}
+
+/// Everything a message could change, to compare before and after.
+fn observable(n: &Node<u64>) -> String {
+    format!("{:?}", n.status())
+}
+
+/// Node 2 of {1,2,3}, following leader 1 in term 1 and holding its version (1,1), committed.
+fn follower_of_one() -> Node<u64> {
+    let mut f = node(2, &[1, 3]);
+    f.step(
+        1,
+        append(1, Version::new(1, 1), true, Version::new(1, 1), false),
+        1,
+    );
+    settle(&mut f, 1);
+    assert_eq!((f.leader(), f.committed()), (Some(&1), Version::new(1, 1)));
+    f
+}
+
+#[test]
+fn boundary_a_stranger_changes_nothing_and_gets_no_reply() {
+    let forged = [
+        append(9, Version::new(9, 7), true, Version::new(9, 7), false),
+        append(1, Version::new(1, 2), true, Version::new(1, 2), true),
+        vote_req(9, Version::new(9, 9)),
+        Message::VoteRequest {
+            term: 2,
+            pre_vote: false,
+            last: Version::new(1, 5),
+            transfer: true,
+        },
+        granted(9),
+        ack(9, Version::new(9, 9)),
+    ];
+    // on a follower and on a leader, the stranger 99 is ignored whatever it sends
+    for mut n in [follower_of_one(), leader_of_three()] {
+        for msg in &forged {
+            let before = observable(&n);
+            let outcome = n.step(99, msg.clone(), EL / 2);
+            assert_eq!(outcome.ignored, Some(NOT_A_MEMBER), "{msg:?}");
+            assert_eq!(outcome.accepted, None);
+            assert!(n.take_outputs().is_empty(), "no reply, no persist: {msg:?}");
+            assert_eq!(observable(&n), before, "{msg:?} changed the node");
+        }
+    }
+}
+
+#[test]
+fn boundary_a_removed_member_is_a_stranger() {
+    let mut f = follower_of_one();
+    f.remove_member(&3, 2);
+    f.take_outputs();
+    let before = observable(&f);
+    let out = f.step(3, vote_req(5, Version::new(1, 1)), EL * 3);
+    assert_eq!(out.ignored, Some(NOT_A_MEMBER));
+    assert!(f.take_outputs().is_empty());
+    assert_eq!(observable(&f), before);
+}
+
+#[test]
+fn s3_10_a_removed_leader_may_still_hand_over_in_its_term_and_nothing_else() {
+    // the README demo's crash handler: the leader removes itself from the others, then
+    // `serviceCrashed` sends the hand-off
+    let mut f = follower_of_one();
+    f.remove_member(&1, 5);
+    f.take_outputs();
+    assert_eq!(
+        f.leader(),
+        Some(&1),
+        "the leader of the term is remembered: no second vote"
+    );
+    // a plain heartbeat from it is a stranger's
+    let out = f.step(
+        1,
+        append(1, Version::new(1, 1), false, Version::new(1, 1), false),
+        6,
+    );
+    assert_eq!(out.ignored, Some(NOT_A_MEMBER));
+    assert!(f.take_outputs().is_empty());
+    // its hand-off in its own term starts our campaign at once
+    let out = f.step(
+        1,
+        append(1, Version::new(1, 1), false, Version::new(1, 1), true),
+        7,
+    );
+    assert_eq!(out.ignored, None);
+    assert_eq!((f.role(), f.term()), (Role::Candidate, 2));
+    let out = settle(&mut f, 7);
+    let reqs: Vec<_> = sends(&out)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, Message::VoteRequest { transfer: true, .. }))
+        .collect();
+    assert_eq!(
+        reqs.len(),
+        1,
+        "a transfer campaign, to the remaining member only: {out:?}"
+    );
+    assert_eq!(reqs[0].0, 3);
+}
+
+#[test]
+fn s3_10_a_removed_leaders_hand_off_of_another_term_is_ignored() {
+    let mut f = follower_of_one();
+    f.remove_member(&1, 5);
+    f.step(3, vote_req(2, Version::new(1, 1)), EL * 2); // term 2 now
+    f.take_outputs();
+    assert_eq!(f.term(), 2);
+    let before = observable(&f);
+    let out = f.step(
+        1,
+        append(2, Version::new(1, 1), false, Version::new(1, 1), true),
+        EL * 2 + 1,
+    );
+    assert_eq!(out.ignored, Some(NOT_A_MEMBER));
+    assert_eq!(observable(&f), before);
+}
+
+#[test]
+fn s4_2_3_a_transfer_flag_overrides_the_lease_only_one_term_ahead() {
+    let mut f = follower_of_one(); // in lease with leader 1, term 1
+    let transfer_req = |term| Message::VoteRequest {
+        term,
+        pre_vote: false,
+        last: Version::new(1, 1),
+        transfer: true,
+    };
+    let before = observable(&f);
+    let out = f.step(3, transfer_req(5), 2);
+    assert_eq!(out.ignored, Some("vote request while a leader is active"));
+    assert!(f.take_outputs().is_empty());
+    assert_eq!(
+        observable(&f),
+        before,
+        "a flag alone does not depose the leader"
+    );
+    // the real hand-off campaign (term + 1) is granted despite the lease
+    f.step(3, transfer_req(2), 3);
+    let out = settle(&mut f, 3);
+    assert_eq!(sends(&out), vec![(3, granted(2))]);
+}
+
+#[test]
+fn boundary_terms_and_indexes_never_jump_out_of_reach() {
+    let mut f = follower_of_one();
+    let before = observable(&f);
+    let far = 1 + MAX_TERM_STEP + 1;
+    for msg in [
+        vote_req(far, Version::ZERO),
+        append(far, Version::new(far, 2), true, Version::new(1, 1), false),
+        ack(far, Version::ZERO),
+        Message::VoteRequest {
+            term: MAX_VALUE,
+            pre_vote: true,
+            last: Version::ZERO,
+            transfer: false,
+        },
+    ] {
+        assert_eq!(
+            f.step(3, msg, EL * 2).ignored,
+            Some(raftq_core::TERM_TOO_FAR)
+        );
+    }
+    let far_index = 1 + MAX_INDEX_STEP + 1;
+    let out = f.step(
+        1,
+        append(
+            1,
+            Version::new(1, far_index),
+            true,
+            Version::new(1, 1),
+            false,
+        ),
+        2,
+    );
+    assert_eq!(out.ignored, Some(raftq_core::INDEX_TOO_FAR));
+    assert!(f.take_outputs().is_empty());
+    assert_eq!(observable(&f), before);
+    // the largest jump allowed is taken
+    let near = 1 + MAX_TERM_STEP;
+    f.step(3, vote_req(near, Version::new(1, 1)), EL * 2);
+    assert_eq!(f.term(), near);
+}
+
+#[test]
+fn boundary_at_the_top_of_the_number_space_a_node_neither_campaigns_nor_proposes() {
+    let top = HardState {
+        term: MAX_VALUE,
+        voted_for: None,
+        latest: Version::new(3, 4),
+        committed: Version::new(3, 4),
+    };
+    let mut n = node_from(1, &[2, 3], top);
+    n.tick(EL);
+    let out = n.take_outputs();
+    assert!(
+        sends(&out).is_empty(),
+        "no (pre-)vote request for term 2^53: {out:?}"
+    );
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Log(l) if l.contains("exhausted"))));
+    assert_eq!(n.term(), MAX_VALUE);
+    // a leader whose next index would not fit refuses the proposal
+    let full = HardState {
+        term: 1,
+        voted_for: None,
+        latest: Version::new(1, MAX_VALUE),
+        committed: Version::new(1, MAX_VALUE),
+    };
+    let mut n = node_from(1, &[], full);
+    n.tick(EL);
+    n.tick(EL);
+    assert_eq!(n.role(), Role::Follower, "cannot re-propose at 2^53");
+    assert_eq!(n.propose(EL + 1), Err(ProposeError::NotLeader));
+}
+
+#[test]
+fn boundary_a_lone_leader_refuses_a_proposal_past_the_top() {
+    let near_top = HardState {
+        term: 0,
+        voted_for: None,
+        latest: Version::new(0, MAX_VALUE - 1),
+        committed: Version::new(0, MAX_VALUE - 1),
+    };
+    let mut n = node_from(1, &[], near_top);
+    n.tick(EL);
+    settle(&mut n, EL);
+    assert_eq!(n.role(), Role::Leader);
+    assert_eq!(
+        n.latest(),
+        Version::new(1, MAX_VALUE),
+        "re-proposal took the last index"
+    );
+    assert_eq!(n.propose(EL + 1), Err(ProposeError::Exhausted));
+}
+
+/// Leader 1 of {1,2,3}; follower 3 fails every append (it never receives the data). Returns the
+/// times of the appends sent to 3 (and whether each carried data) over `ms` milliseconds, with 3
+/// answering every append at once and 2 acking normally.
+fn starved_follower_sends(ms: u64) -> Vec<(u64, bool)> {
+    let mut n = settled_leader_of_three();
+    let mut log = Vec::new();
+    let mut now = EL;
+    let mut inbox: Vec<(u64, Message)> = Vec::new();
+    while now < EL + ms {
+        n.tick(now);
+        let out = settle(&mut n, now);
+        inbox.extend(sends(&out));
+        // deliver at once, answering as the followers would, until quiet (bounded)
+        for _ in 0..10_000 {
+            let Some((to, m)) = inbox.pop() else { break };
+            if let Message::Append {
+                term,
+                version,
+                with_data,
+                ..
+            } = m
+            {
+                if to == 3 {
+                    log.push((now, with_data));
+                    // 3 never gets the data: it answers with its old version, failing
+                    n.step(
+                        3,
+                        Message::AppendResponse {
+                            term,
+                            success: false,
+                            latest: Version::ZERO,
+                        },
+                        now,
+                    );
+                } else {
+                    n.step(2, ack(term, version), now);
+                }
+                let out = settle(&mut n, now);
+                inbox.extend(sends(&out));
+            }
+        }
+        assert!(
+            inbox.is_empty(),
+            "the leader and its followers never went quiet at {now} ms"
+        );
+        now += 1;
+    }
+    log
+}
+
+#[test]
+fn boundary_a_follower_that_never_receives_data_costs_a_bounded_rate() {
+    let ms = 20 * EL;
+    let log = starved_follower_sends(ms);
+    // heartbeats (one per HB) plus at most one answer per HB to its failing responses
+    let bound = 2 * (ms / HB) as usize + 2;
+    assert!(!log.is_empty());
+    assert!(
+        log.len() <= bound,
+        "{} appends to the starved follower in {ms} ms (bound {bound})",
+        log.len()
+    );
+    // data resends back off: each gap at least as long as the one before, up to the cap
+    let data: Vec<u64> = log.iter().filter(|(_, d)| *d).map(|(t, _)| *t).collect();
+    assert!(data.len() >= 3, "data was resent: {data:?}");
+    let gaps: Vec<u64> = data.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.windows(2).all(|g| g[1] >= g[0]),
+        "no backoff: {gaps:?}"
+    );
+    assert!(gaps[gaps.len() - 1] > gaps[0], "no backoff: {gaps:?}");
+    let cap = 8 * (EL / 2).max(HB) + HB;
+    assert!(
+        gaps.iter().all(|g| *g <= cap),
+        "backoff over its cap: {gaps:?}"
+    );
+}
+
+#[test]
+fn boundary_a_claimed_version_beyond_the_leaders_is_not_counted() {
+    let mut n = leader_of_three();
+    let v = n.propose(EL + 1).expect("leader");
+    settle(&mut n, EL + 1);
+    let before = n.committed();
+    let out = n.step(2, ack(1, Version::new(1, v.index + 5)), EL + 2);
+    assert_eq!(
+        out.ignored,
+        Some("response claims a version the leader does not hold")
+    );
+    n.step(3, ack(1, Version::new(1, v.index + 9)), EL + 2);
+    assert_eq!(
+        n.committed(),
+        before,
+        "nothing committed on claims the leader cannot check"
+    );
+    n.step(2, ack(1, v), EL + 3);
+    assert_eq!(n.committed(), v);
+}
+
+#[test]
+fn fig2_held_replies_keep_only_the_newest_per_destination_and_channel() {
+    let mut f = node(2, &[1, 3]);
+    // the first data persist never completes (a hung disk)
+    f.step(
+        1,
+        append(1, Version::new(1, 1), true, Version::ZERO, false),
+        1,
+    );
+    let first = f.take_outputs();
+    let (seq, _) = last_persist(&first).expect("data persisted");
+    for t in 2..100_002u64 {
+        f.step(
+            1,
+            append(1, Version::new(1, 1), false, Version::ZERO, false),
+            t,
+        );
+    }
+    assert!(f
+        .take_outputs()
+        .iter()
+        .all(|o| !matches!(o, Output::Send { .. })));
+    assert_eq!(f.status().held, 1, "one reply per (destination, channel)");
+    f.persisted(seq, 100_003);
+    let released = sends(&f.take_outputs());
+    assert_eq!(released, vec![(1, ack(1, Version::new(1, 1)))]);
+    assert_eq!(f.status().held, 0);
+}
+
+#[test]
+fn fig2_held_replies_to_a_removed_member_are_dropped() {
+    let mut f = node(2, &[1, 3]);
+    f.step(3, vote_req(1, Version::ZERO), 1);
+    let out = f.take_outputs();
+    let (seq, _) = last_persist(&out).expect("vote persisted");
+    assert_eq!(f.status().held, 1);
+    f.remove_member(&3, 2);
+    assert_eq!(f.status().held, 0);
+    f.persisted(seq, 3);
+    assert!(sends(&f.take_outputs()).is_empty());
+}
+
+#[test]
+fn boundary_a_leader_that_cannot_persist_hands_leadership_over() {
+    let mut n = settled_leader_of_three();
+    let latest = n.latest();
+    n.step(2, ack(1, latest), EL + 1);
+    n.step(3, ack(1, Version::ZERO), EL + 1);
+    n.take_outputs();
+    // a proposal whose persist never completes
+    n.propose(EL + 2).expect("leader");
+    n.take_outputs();
+    let mut t = EL + 2;
+    while t < EL + 2 + EL - HB {
+        t += HB;
+        n.step(2, ack(1, n.latest()), t);
+        n.step(3, ack(1, n.latest()), t);
+        n.tick(t);
+        n.take_outputs();
+        assert_eq!(n.role(), Role::Leader, "still leading at {t} ms");
+    }
+    let mut out = Vec::new();
+    while n.role() == Role::Leader && t < EL * 4 {
+        t += HB;
+        n.tick(t);
+        out = n.take_outputs();
+    }
+    assert_eq!(n.role(), Role::Follower);
+    assert!(
+        t <= EL + 2 + EL + 2 * HB,
+        "handed over after an election timeout: {t} ms"
+    );
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Log(l) if l.starts_with("leader cannot persist"))));
+    let hand_off: Vec<_> = sends(&out)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, Message::Append { transfer: true, .. }))
+        .collect();
+    assert_eq!(hand_off.len(), 1, "{out:?}");
+}

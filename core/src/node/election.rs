@@ -1,7 +1,7 @@
 //! Leader election (Raft §5.2, §5.4.1) with pre-vote and check-quorum (Ongaro's thesis §9.6,
 //! §6.2), leader lease for followers, and leadership transfer (thesis §3.10).
 
-use super::{Node, NodeId, Output, Progress, Role, TransferError};
+use super::{Node, NodeId, Output, Progress, Role, TransferError, MAX_VALUE};
 use crate::message::{Message, Version};
 
 impl<I: NodeId> Node<I> {
@@ -20,6 +20,9 @@ impl<I: NodeId> Node<I> {
             self.log_line("leadership transfer timed out".to_string());
         }
         if self.role == Role::Leader {
+            if self.persist_stalled(now) {
+                return;
+            }
             if now >= self.heartbeat_deadline {
                 self.broadcast_append(now);
             }
@@ -36,6 +39,41 @@ impl<I: NodeId> Node<I> {
             }
             self.pre_vote(now);
         }
+    }
+
+    /// A leader whose persists have made no progress for the minimum election timeout cannot
+    /// commit nor promise anything: it hands leadership to its most up-to-date follower and
+    /// steps down (as after `serviceCrashed`). Returns whether it did.
+    fn persist_stalled(&mut self, now: u64) -> bool {
+        if !self.persist_pending() {
+            self.persist_stalled_since = None;
+            return false;
+        }
+        let since = *self.persist_stalled_since.get_or_insert(now);
+        let stalled_for = now.saturating_sub(since);
+        if stalled_for < self.config.election_min {
+            return false;
+        }
+        self.log_line(format!(
+            "leader cannot persist for {stalled_for} ms: handing leadership over"
+        ));
+        self.step_down_and_hand_over(now);
+        true
+    }
+
+    /// Hand leadership to the most up-to-date follower (if any), become a follower, and do not
+    /// stand for election for the longest election timeout.
+    fn step_down_and_hand_over(&mut self, now: u64) {
+        if self.role == Role::Leader {
+            if let Some(target) = self.best_transferee() {
+                self.send_transfer(target, now);
+            }
+        }
+        let term = self.term;
+        self.become_follower(term, None, now);
+        self.last_leader_contact = None;
+        self.no_campaign_until = now.saturating_add(self.config.election_max);
+        self.election_deadline = self.no_campaign_until;
     }
 
     /// Check-quorum: a leader that has not heard from a majority within an election timeout
@@ -74,8 +112,21 @@ impl<I: NodeId> Node<I> {
                 .is_some_and(|t| now < t.saturating_add(self.config.election_min))
     }
 
+    /// Whether a campaign (and then a re-proposal) stays within [`MAX_VALUE`].
+    fn may_campaign(&mut self) -> bool {
+        if self.term < MAX_VALUE && self.latest().index < MAX_VALUE {
+            return true;
+        }
+        self.log_line("term or index space exhausted: not standing for election".to_string());
+        false
+    }
+
     /// Pre-vote: ask whether we could win at `term + 1` without anyone raising a term.
     fn pre_vote(&mut self, now: u64) {
+        if !self.may_campaign() {
+            self.reset_election_timer(now);
+            return;
+        }
         // a candidate whose election timed out goes back through pre-vote (as etcd's
         // pre-candidate): its own term stays until a majority says it could win
         self.set_role(Role::Follower);
@@ -101,6 +152,10 @@ impl<I: NodeId> Node<I> {
     /// Stand for election at `term + 1`. `transfer` marks a campaign asked for by the leader
     /// (skips pre-vote, and voters ignore their lease for it).
     pub(crate) fn campaign(&mut self, now: u64, transfer: bool) {
+        if !self.may_campaign() {
+            self.reset_election_timer(now);
+            return;
+        }
         self.pre_candidate = false;
         self.term += 1;
         self.voted_for = Some(self.id.clone());
@@ -235,6 +290,9 @@ impl<I: NodeId> Node<I> {
         transfer: bool,
         now: u64,
     ) -> Option<&'static str> {
+        // a transfer campaign (the leader told `from` to stand) is exactly one term ahead; only
+        // then does it override the lease, so a flag alone cannot depose a healthy leader
+        let transfer = transfer && !pre_vote && term == self.term.saturating_add(1);
         if term > self.term && !transfer && self.in_lease(now) {
             return Some("vote request while a leader is active");
         }
@@ -337,16 +395,7 @@ impl<I: NodeId> Node<I> {
         if !self.started {
             return;
         }
-        if self.role == Role::Leader {
-            if let Some(target) = self.best_transferee() {
-                self.send_transfer(target, now);
-            }
-        }
-        let term = self.term;
-        self.become_follower(term, None, now);
-        self.last_leader_contact = None;
-        self.no_campaign_until = now.saturating_add(self.config.election_max);
-        self.election_deadline = self.no_campaign_until;
+        self.step_down_and_hand_over(now);
         self.request_persist();
     }
 

@@ -46,6 +46,15 @@ impl<I: NodeId> Node<I> {
         if self.transfer.as_ref().is_some_and(|(t, _)| t == id) {
             self.transfer = None;
         }
+        // nothing more goes to it, replies waiting for a persist included
+        self.gated.retain(|g| g.to != *id);
+        if self.role != Role::Leader && self.leader.as_ref() == Some(id) {
+            // our leader left (raftq apps remove a crashing node from the others before it
+            // hands over): its lease ends, and its hand-off in this term is still honoured.
+            // `leader` stays: forgetting it would let us vote again in this term.
+            self.last_leader_contact = None;
+            self.departed_leader = Some((id.clone(), self.term));
+        }
         if !self.started {
             return;
         }

@@ -1,6 +1,9 @@
 //! Replication of the data value as versions (Raft §5.3, §5.4.2), commit, and message entry.
 
-use super::{Entry, Node, NodeId, Output, ProposeError, Role, StepOutcome, MAX_HELD};
+use super::{
+    Entry, Node, NodeId, Output, ProposeError, Role, StepOutcome, INDEX_TOO_FAR, MAX_HELD,
+    MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER, TERM_TOO_FAR,
+};
 use crate::message::{Message, Version};
 
 impl<I: NodeId> Node<I> {
@@ -13,6 +16,14 @@ impl<I: NodeId> Node<I> {
         }
         if from == self.id {
             out.ignored = Some("message from ourselves");
+            return out;
+        }
+        if !self.is_member(&from) && !self.departed_hand_off(&from, &msg) && !self.strangers_ok() {
+            out.ignored = Some(NOT_A_MEMBER);
+            return out;
+        }
+        if let Some(reason) = self.implausible(&msg) {
+            out.ignored = Some(reason);
             return out;
         }
         out.ignored = match msg {
@@ -48,6 +59,57 @@ impl<I: NodeId> Node<I> {
         out
     }
 
+    /// The hand-off (TimeoutNow) of the leader of our current term, which the app removed
+    /// just before it crashed (see `departed_leader`).
+    fn departed_hand_off(&self, from: &I, msg: &Message) -> bool {
+        matches!(*msg, Message::Append { term, transfer: true, .. } if term == self.term)
+            && self
+                .departed_leader
+                .as_ref()
+                .is_some_and(|(id, t)| id == from && *t == self.term)
+    }
+
+    #[cfg(feature = "rule-switches")]
+    fn strangers_ok(&self) -> bool {
+        self.config
+            .broken(crate::config::BrokenRule::AcceptStrangers)
+    }
+
+    #[cfg(not(feature = "rule-switches"))]
+    fn strangers_ok(&self) -> bool {
+        false
+    }
+
+    /// A term or index no real member could send us: more than [`MAX_TERM_STEP`] /
+    /// [`MAX_INDEX_STEP`] ahead of ours. Taking it would bring the cluster nearer to where terms
+    /// or indexes run out (a JS number holds integers up to 2^53 exactly) by more than any
+    /// real cluster ever moves.
+    fn implausible(&self, msg: &Message) -> Option<&'static str> {
+        if msg.term() > self.term.saturating_add(MAX_TERM_STEP) {
+            return Some(TERM_TOO_FAR);
+        }
+        let limit = self.latest().index.saturating_add(MAX_INDEX_STEP);
+        let index = match *msg {
+            Message::VoteRequest { last, .. } => last.index,
+            Message::Append {
+                version, commit, ..
+            } => version.index.max(commit.index),
+            Message::AppendResponse { latest, .. } => latest.index,
+            Message::VoteResponse { .. } => 0,
+        };
+        (index > limit).then_some(INDEX_TOO_FAR)
+    }
+
+    #[cfg(feature = "rule-switches")]
+    fn flow_control(&self) -> bool {
+        !self.config.broken(crate::config::BrokenRule::NoFlowControl)
+    }
+
+    #[cfg(not(feature = "rule-switches"))]
+    fn flow_control(&self) -> bool {
+        true
+    }
+
     /// `replicateData` on the leader: a new version, sent to every member at once.
     pub fn propose(&mut self, now: u64) -> Result<Version, ProposeError> {
         if !self.started {
@@ -58,6 +120,9 @@ impl<I: NodeId> Node<I> {
         }
         if self.transfer.is_some() {
             return Err(ProposeError::Transferring);
+        }
+        if self.latest().index >= MAX_VALUE {
+            return Err(ProposeError::Exhausted);
         }
         let v = Version::new(self.term, self.latest().index + 1);
         self.push_entry(v, self.term);
@@ -90,16 +155,29 @@ impl<I: NodeId> Node<I> {
         let commit = self.committed();
         let term = self.term;
         let resend_after = (self.config.election_min / 2).max(self.config.heartbeat);
+        let backoff = self.flow_control();
         let Some(p) = self.members.get_mut(&to) else {
             return;
         };
         let lacks = p.matched != Some(latest);
-        let in_flight = p
-            .data_sent
-            .is_some_and(|(v, at)| v == latest && now < at.saturating_add(resend_after));
+        // the same version's data again only after a while, longer each time it went unanswered
+        // (up to 8x): a follower that never receives it (a value over its transport's body
+        // limit, say) costs one data message per interval, not a storm
+        let in_flight = p.data_sent.is_some_and(|(v, at, sent)| {
+            let shift = if backoff {
+                sent.saturating_sub(1).min(3)
+            } else {
+                0
+            };
+            v == latest && now < at.saturating_add(resend_after << shift)
+        });
         let with_data = lacks && (p.needs_data || transfer) && (transfer || !in_flight);
         if with_data {
-            p.data_sent = Some((latest, now));
+            let sent = match p.data_sent {
+                Some((v, _, sent)) if v == latest => sent.saturating_add(1),
+                _ => 1,
+            };
+            p.data_sent = Some((latest, now, sent));
         }
         self.send_now(
             to,
@@ -235,21 +313,36 @@ impl<I: NodeId> Node<I> {
             return Some("stale response");
         }
         let ours = self.latest();
+        let heartbeat = self.config.heartbeat;
+        let flow_control = self.flow_control();
         let Some(p) = self.members.get_mut(&from) else {
             return Some("response from a non-member");
         };
         p.recent_active = true;
+        if success && latest > ours {
+            // a follower cannot hold a version of our term we never had: never count it
+            return Some("response claims a version the leader does not hold");
+        }
         if success && p.matched.is_none_or(|m| latest > m) {
             p.matched = Some(latest);
         }
         p.needs_data = p.matched != Some(ours);
         let lacks = p.needs_data;
         let transfer_ready = self.transfer.as_ref().is_some_and(|(t, _)| *t == from) && !lacks;
-        if lacks && latest < ours {
+        // answer its responses with an append at most once per heartbeat interval, whatever it
+        // replies: a follower that keeps failing gets the heartbeats and the backed-off data
+        let may_answer = !flow_control
+            || p.answered_at
+                .is_none_or(|t| now >= t.saturating_add(heartbeat));
+        let answer = may_answer && ((lacks && latest < ours) || transfer_ready);
+        if answer {
+            p.answered_at = Some(now);
+        }
+        if answer && lacks && latest < ours {
             self.send_append(from.clone(), now, false);
         }
         self.maybe_commit(now);
-        if transfer_ready && self.role == Role::Leader {
+        if answer && transfer_ready && self.role == Role::Leader {
             self.send_append(from, now, true);
         }
         None
