@@ -7,6 +7,8 @@
 //
 //   RAFTQ_CHAOS_TEST_SECONDS   seconds of chaos (default 25)
 //   RAFTQ_CHAOS_SEED           replay a seed (printed by every run)
+//   RAFTQ_CHAOS_UNSAFE_PERSIST early|never: nodes acknowledge persists before writing (a
+//                              demonstration that this test fails; never set by default)
 // The soak mode is `node scripts/chaos.js --seconds 600`.
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -21,7 +23,8 @@ test('chaos: 5 processes, kills and restarts from file, partitions, drops, delay
   const seconds = Number(process.env.RAFTQ_CHAOS_TEST_SECONDS || 25);
   const seed = process.env.RAFTQ_CHAOS_SEED !== undefined && process.env.RAFTQ_CHAOS_SEED !== '' ? Number(process.env.RAFTQ_CHAOS_SEED) : undefined;
   const lines = [];
-  const r = await runChaos({ seconds, seed, log: (line) => lines.push(line) });
+  const unsafePersist = process.env.RAFTQ_CHAOS_UNSAFE_PERSIST || '';
+  const r = await runChaos({ seconds, seed, unsafePersist, log: (line) => lines.push(line) });
   const summary = formatSummary(r);
   for (const line of summary.split('\n')) t.diagnostic(line);
   const context = `${summary}\n${lines.join('\n')}`;

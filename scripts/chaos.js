@@ -16,7 +16,7 @@
 //   node scripts/chaos.js [--seconds 600] [--seed N] [--round-seconds 30] [--converge-ms 15000]
 //                         [--heartbeat 50] [--min-election 200] [--max-election 400]
 //                         [--unsafe-persist early|never] [--keep] [--verbose]
-//   environment alternatives: RAFTQ_CHAOS_SECONDS, RAFTQ_CHAOS_SEED
+//   environment alternatives: RAFTQ_CHAOS_SECONDS, RAFTQ_CHAOS_SEED, RAFTQ_CHAOS_UNSAFE_PERSIST
 //
 // The same --seed and --seconds replay the same schedule (the processes' timing, and so which
 // node leads when a "kill the leader" event fires, still varies). --unsafe-persist starts the
@@ -32,8 +32,10 @@ const FIXTURE = path.join(ROOT, '__test__', 'fixtures', 'chaos-node.js');
 // every child still running, killed synchronously if this process exits in any way it can
 // catch (a SIGKILL of this process closes the children's stdin, and they exit by themselves)
 const running = new Set();
+const unfinishedDirs = new Set(); // temp dirs of runs cut short (removed at exit unless --keep)
 process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
+  for (const d of unfinishedDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 const DEFAULTS = {
@@ -229,6 +231,7 @@ function checkElections(nodes) {
  */
 async function runChaos(options = {}) {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  if (!['', 'early', 'never'].includes(o.unsafePersist || '')) throw new TypeError('unsafePersist must be early or never');
   const seed = o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(o.seed) >>> 0;
   const rng = makeRng(seed);
   const t0 = Date.now();
@@ -245,6 +248,7 @@ async function runChaos(options = {}) {
   const ports = await freePorts(o.nodes);
   const ids = ports.map(String);
   const dir = tempDir('raftq-chaos-');
+  if (!o.keep) unfinishedDirs.add(dir);
   const violations = [];
   const stats = {
     kills: 0,
@@ -295,8 +299,24 @@ async function runChaos(options = {}) {
   }
   const pushAll = () => Promise.all(nodes.map((n) => pushConfig(n.i)));
 
-  /** spawn node i from its file; resolves once it printed STARTED (throws otherwise) */
+  /**
+   * Spawn node i from its file; resolves once it printed STARTED (throws otherwise). While the
+   * node was down, its port may have been taken as the local port of some outgoing connection
+   * on this machine: a listen failure is retried a few times (bounded), nothing else is.
+   */
   async function spawnNode(i) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await spawnOnce(i);
+      } catch (err) {
+        if (!err.cannotListen || attempt >= 5) throw err;
+        log(`node ${nodes[i].id}: port busy, retrying the start (${attempt})`);
+        await delay(500);
+      }
+    }
+  }
+
+  async function spawnOnce(i) {
     const n = nodes[i];
     const proc = spawnLogged(process.execPath, [FIXTURE], {
       cwd: ROOT,
@@ -328,7 +348,9 @@ async function runChaos(options = {}) {
       if (proc.killedByUs) return false;
       n.state = 'down';
       proc.kill('SIGKILL');
-      throw new Error(`node ${n.id} did not start (incarnation ${n.incarnations.length - 1}): ${err.message}\n${proc.output().split('\n').slice(-15).join('\n')}`);
+      const e = new Error(`node ${n.id} did not start (incarnation ${n.incarnations.length - 1}): ${err.message}\n${proc.output().split('\n').slice(-15).join('\n')}`);
+      e.cannotListen = proc.lines.some((l) => /cannot listen/.test(l.text));
+      throw e;
     }
     if (proc.killedByUs) return false;
     n.state = 'up';
@@ -667,6 +689,7 @@ async function runChaos(options = {}) {
   } finally {
     writer.stop = true;
     await killAll(allProcs);
+    unfinishedDirs.delete(dir);
     if (result && !result.ok) {
       // keep the evidence: every incarnation's output next to the data files
       for (const n of nodes) {
@@ -702,6 +725,7 @@ function parseArgs(argv) {
   const env = process.env;
   if (env.RAFTQ_CHAOS_SECONDS) o.seconds = Number(env.RAFTQ_CHAOS_SECONDS);
   if (env.RAFTQ_CHAOS_SEED) o.seed = Number(env.RAFTQ_CHAOS_SEED);
+  if (env.RAFTQ_CHAOS_UNSAFE_PERSIST) o.unsafePersist = env.RAFTQ_CHAOS_UNSAFE_PERSIST;
   const numeric = {
     '--seconds': 'seconds',
     '--seed': 'seed',
