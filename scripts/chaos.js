@@ -631,14 +631,15 @@ async function runChaos(options = {}) {
       for (const wake of [...sleepers]) wake();
 
       // ---- heal everything, restart the dead, wait for convergence ----
+      await pauseWriter(); // the data must hold still to be compared
       const healAt = Date.now();
-      await pauseWriter();
       partition = null;
       partitionGen++;
       for (const n of nodes) {
         n.faults = { drop: 0, delayMin: 0, delayMax: 0 };
         n.faultGen++;
       }
+      await pushAll();
       await withTimeout(Promise.all([...restarts]), o.startMs + 1000);
       const dead = nodes.filter((n) => n.state === 'down');
       stats.restarts += dead.length;
