@@ -208,7 +208,6 @@ function receivedDigest(channel, message) {
   }
 }
 
-
 /** An id as a log line shows it: strings quoted, so `1` and `'1'` read differently. */
 function showId(v) {
   return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' ? String(v) : `a ${typeof v}`;

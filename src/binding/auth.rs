@@ -24,6 +24,7 @@
 //! message replayed within its term is accepted again (Raft tolerates duplicates), one replayed
 //! later is stale.
 
+use super::REPORT_INTERVAL_MS;
 use hmac::{Hmac, KeyInit, Mac};
 use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
 use napi::ValueType;
@@ -42,8 +43,6 @@ const DOMAIN: &[u8] = b"raftq-native/auth/v1\0";
 const MAC_LEN: usize = 32;
 /// Longest `cluster` name, in characters.
 pub const MAX_CLUSTER_CHARS: usize = 256;
-/// Drops are reported on `log` at most once per this many milliseconds.
-pub const REPORT_INTERVAL_MS: u64 = 10_000;
 
 /// The secret, the cluster name, and the count of dropped messages.
 pub struct Auth {

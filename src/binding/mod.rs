@@ -19,6 +19,10 @@ use std::sync::{Arc, Mutex};
 use strangers::Strangers;
 use tokio::task::JoinHandle;
 
+/// A condition that repeats (messages from one non-member, unauthenticated messages) is reported
+/// on `log` at most once per this many milliseconds.
+pub const REPORT_INTERVAL_MS: u64 = 10_000;
+
 fn type_error(msg: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, msg.into())
 }
@@ -705,7 +709,7 @@ impl NativeNode {
     }
 
     /// Count a message dropped by `authenticate`, and report it when no report was made in the
-    /// last `auth::REPORT_INTERVAL_MS` (nothing in the core changes).
+    /// last `REPORT_INTERVAL_MS` (nothing in the core changes).
     fn unauthenticated(
         &self,
         recs: &mut Records,
