@@ -1339,14 +1339,7 @@ test('50,000 well-formed bodies from distinct strangers keep no memory and log a
 
 test(
   'a uniformly slow persistAgent (200 ms, the README timing) still lets a leader commit',
-  {
-    timeout: 30000,
-    todo: todo(
-      'core: every reply to an append (heartbeat acks included) waits for all pending persists (send_after_persist), and ' +
-        'followers persist on new data and on every commit advance; with persist >= minimumElectionTime the leader hears ' +
-        'nobody for a check-quorum round, steps down ("leader lost its majority"), and the next leader does the same',
-    ),
-  },
+  { timeout: 30000 },
   async (t) => {
     // no junk at all: a disk that takes 200 ms per write, on every node, README's options
     const stored = new Map();

@@ -249,7 +249,7 @@ impl<I: NodeId> Node<I> {
                     self.log.push_front(f);
                 }
                 self.push_entry(version, term);
-                self.request_persist();
+                self.persist_later();
                 accepted = Some(version);
             }
         } else if version == latest {
@@ -261,13 +261,16 @@ impl<I: NodeId> Node<I> {
 
         let back = self.log.back().copied();
         let success = back.is_some_and(|e| e.seen == term);
-        let reply = Message::AppendResponse {
-            term,
-            success,
-            latest: self.latest(),
-        };
+        let latest = self.latest();
         // an acknowledgement promises the version is on disk
-        self.send_after_persist(from, reply);
+        self.send_after_persist(
+            from,
+            Message::AppendResponse {
+                term,
+                success,
+                latest,
+            },
+        );
         if transfer && self.latest() == version {
             self.log_line("leadership transfer: campaigning at once".to_string());
             self.campaign(now, true);
@@ -294,7 +297,7 @@ impl<I: NodeId> Node<I> {
         self.log.drain(..i);
         let c = self.committed();
         self.outputs.push(Output::Committed(c));
-        self.request_persist();
+        self.persist_later();
         self.update_visible();
     }
 
@@ -367,7 +370,7 @@ impl<I: NodeId> Node<I> {
         let any_term = false;
 
         let mut acks: Vec<u64> = Vec::with_capacity(self.members.len() + 1);
-        let own = self.persisted_latest;
+        let own = self.disk.latest;
         if own.term == self.term || (any_term && self.log.iter().any(|e| e.v == own)) {
             acks.push(own.index);
         } else {
