@@ -103,8 +103,9 @@ function putField(slot, v) {
   }
 }
 
-/** Fill FIELDS with exactly the fields the core's `wire::decode` reads on `channel`. */
-function fillFields(channel, m) {
+/** Fill FIELDS with exactly the fields the core's `wire::decode` reads on `channel`; `data` is
+ * the body's `data`, read once by the caller. */
+function fillFields(channel, m, data) {
   putField(S_TERM, m.term);
   switch (channel) {
     case 0:
@@ -123,7 +124,7 @@ function fillFields(channel, m) {
       putField(S_COMMIT_TERM, m.commitTerm);
       putField(S_COMMIT_INDEX, m.commitIndex);
       putField(S_TRANSFER, m.transfer);
-      FIELDS[S_DATA] = m.data === undefined ? TAG_MISSING : TAG_NUMBER;
+      FIELDS[S_DATA] = data === undefined ? TAG_MISSING : TAG_NUMBER;
       break;
     default:
       putField(S_DATA_TERM, m.dataTerm);
@@ -163,8 +164,8 @@ function validateOptions(options) {
   if (!isObject(options)) throw new TypeError('Raftq: options must be an object');
   for (const name of ['heartbeat', 'minimumElectionTime', 'maximumElectionTime']) {
     const v = options[name];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw new TypeError(`Raftq: options.${name} must be a number > 0 (got ${describe(v)})`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > Number.MAX_SAFE_INTEGER) {
+      throw new TypeError(`Raftq: options.${name} must be a number > 0 and at most 2^53 - 1 ms (got ${describe(v)})`);
     }
   }
   if (options.minimumElectionTime > options.maximumElectionTime) {
@@ -198,13 +199,22 @@ function dataDigest(data) {
   return crypto.hash ? crypto.hash('sha256', text, 'buffer') : crypto.createHash('sha256').update(text).digest();
 }
 
-/** The data digest of an incoming body, when it is a syncData carrying JSON data. */
-function receivedDigest(channel, message) {
-  if (channel !== 2) return undefined;
+/** The digest of an incoming syncData's `data` (undefined without data, or when it is not JSON:
+ * the native side then drops a body that has data but no digest). */
+function receivedDigest(data) {
   try {
-    return isObject(message) && message.data !== undefined ? dataDigest(message.data) : undefined;
+    return data !== undefined ? dataDigest(data) : undefined;
   } catch {
-    return undefined; // the native side drops it: data without a digest
+    return undefined;
+  }
+}
+
+/** Why JSON cannot represent `value` (so no persist agent could write it), or null. */
+function jsonProblem(value) {
+  try {
+    return JSON.stringify(value) === undefined ? `${typeof value} is not JSON` : null;
+  } catch (e) {
+    return describe(e);
   }
 }
 
@@ -309,6 +319,8 @@ class Raftq {
     this._restoring = 0;
     /** send records whose destination is not a member: dropped, never addressed to `{ id }` */
     this._dropped = 0;
+    /** inputs whose message threw while it was read (counted with the rejected ones) */
+    this._unreadableCount = 0;
     // persistence: one call in flight (never two, destroy's final write included), the newest
     // pending request kept
     this._persistPending = null;
@@ -378,9 +390,9 @@ class Raftq {
     const tasks = [];
     try {
       const r = this._input(type, message);
-      if (r !== undefined) tasks.push(r);
+      if (r !== undefined) tasks.push(r.catch((e) => this._unreadable(type, e)));
     } catch (e) {
-      this._log(`raft error in ${describe(type)}: ${describe(e)}`);
+      this._unreadable(type, e);
     }
     const ls = this._listeners.get(type);
     if (ls) {
@@ -418,7 +430,7 @@ class Raftq {
       commit: s.commit,
       members: s.members.map((k) => this._idOf(k)),
       persist: { requested: s.persistRequested, done: s.persistDone },
-      rejected: s.rejected,
+      rejected: s.rejected + this._unreadableCount,
       held: s.held,
       strangers: s.strangers,
       dropped: this._dropped,
@@ -496,26 +508,34 @@ class Raftq {
     }
   }
 
+  /** An input whose message threw while it was read (a getter, a Proxy): rejected, counted. */
+  _unreadable(type, e) {
+    this._unreadableCount++;
+    this._log(`raft rejected ${describe(type)}: the message cannot be read: ${describe(e)}`);
+  }
+
   _receive(type, message) {
     if (!this._started || this._destroyed || this._restoring) return;
     const channel = CHANNELS[type];
-    const digest = this._auth ? receivedDigest(channel, message) : undefined;
+    // each field is read once: a getter may answer differently the second time
+    const data = channel === 2 && typeof message === 'object' && message !== null ? message.data : undefined;
+    const digest = this._auth ? receivedDigest(data) : undefined;
     const sender = typeof message === 'object' && message !== null ? message[SENDER_FIELDS[channel]] : undefined;
     if (typeof sender !== 'object' || sender === null) {
       // not the usual shape: the native side reads and rejects it with the exact reason
       const r = this._native.receive(channel, message, digest);
-      if (r[1] !== null) this._values.set(r[1], message.data);
+      if (r[1] !== null) this._values.set(r[1], data);
       this._apply(r, 2);
       return;
     }
     const id = sender.id;
     const key = this._keyOf(id);
-    fillFields(channel, message);
+    fillFields(channel, message, data);
     const r = this._native.receiveFields(channel, message, key, FIELDS, digest);
     // nothing is kept per sender here: ids of members are known from ackNode, any other key
     // decodes to its id (`_idOf`)
     if (r === null) return;
-    if (r[1] !== null) this._values.set(r[1], message.data);
+    if (r[1] !== null) this._values.set(r[1], data);
     this._apply(r, 2);
   }
 
@@ -639,6 +659,13 @@ class Raftq {
       this._log('raft rejected replicateData: the data must not be undefined');
       return Promise.resolve(false);
     }
+    // checked on the leader only (elsewhere it is ignored anyway, at no cost): a value JSON
+    // cannot hold would make every node's persist agent fail on it, for good
+    const notJson = this._role === RaftRole.LEADER ? jsonProblem(value) : null;
+    if (notJson !== null) {
+      this._log(`raft rejected replicateData: the data must be a JSON value (${notJson})`);
+      return Promise.resolve(false);
+    }
     const r = this._native.propose();
     if (r[0] === null) {
       this._log(`raft ignored replicateData: ${r[1] === 'NotLeader' ? 'not the leader' : r[1]}`);
@@ -755,7 +782,7 @@ class Raftq {
     if (!this._auth) return body;
     try {
       const digest = channel === 2 && body.data !== undefined ? dataDigest(body.data) : undefined;
-      fillFields(channel, body);
+      fillFields(channel, body, body.data);
       body.tag = this._native.sign(channel, to, body, FIELDS, digest);
     } catch (e) {
       this._log(`raft cannot sign ${OUT_EVENTS[channel]}: ${describe(e)}`);
@@ -856,9 +883,10 @@ class Raftq {
     return settled;
   }
 
-  /** One persist call; a line on `log` if it has not settled after an election timeout. */
+  /** One persist call; a line on `log` if it has not settled after the longest election
+   * timeout (a disk that is merely slow is not reported on every write). */
   async _persistCall(req) {
-    const after = this._options.minimumElectionTime;
+    const after = this._options.maximumElectionTime;
     const t0 = Date.now();
     const watchdog = setTimeout(() => {
       this._log(`raft persist has not settled after ${Date.now() - t0} ms (still waiting for it)`);

@@ -7,8 +7,7 @@
 // `log`; afterwards the cluster has one agreed leader and still commits.
 //
 // Deterministic: JUNK_SEED=<uint32> (or JUNK_SEED=random) picks the generator's seed (printed),
-// JUNK_COUNT the bodies per input event (default 10,000). The tests marked TODO pin known product
-// bugs (the reason says which); JUNK_STRICT=1 makes them count as failures.
+// JUNK_COUNT the bodies per input event (default 10,000).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -25,8 +24,6 @@ const SEED =
     : process.env.JUNK_SEED !== undefined && process.env.JUNK_SEED !== ''
       ? Number(process.env.JUNK_SEED) >>> 0
       : 0x6a756e6b; // "junk"
-const STRICT = process.env.JUNK_STRICT === '1';
-const todo = (why) => (STRICT ? false : why);
 const REPLAY = `JUNK_SEED=${SEED} JUNK_COUNT=${COUNT}`;
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -1189,7 +1186,8 @@ test(`1,000 bad constructor option sets each throw a TypeError naming the option
 });
 
 // ---------------------------------------------------------------------------------------------
-// known product bugs, pinned (TODO until fixed; JUNK_STRICT=1 makes them fail)
+// product bugs this file found, each kept as a test (unreadable bodies, a field read twice,
+// non-JSON data, a slow disk, option bounds)
 
 /** A started single node with one peer acked, quiet timers; returns { raft, lines }. */
 async function quietNode(opts = {}) {
@@ -1210,10 +1208,6 @@ test(
   'unreadable bodies (throwing getters, Proxies) are rejected and counted like malformed ones',
   {
     timeout: 30000,
-    todo: todo(
-      'index.js lets the exception of a getter/Proxy reach dispatch\'s catch-all ("raft error in <event>: ...", not counted in ' +
-        'getStatus().rejected), and for serviceStarted the async handler\'s rejection is swallowed silently (no log line at all)',
-    ),
   },
   async () => {
     const r = rngFor(30);
@@ -1270,10 +1264,6 @@ test(
   'a field read twice by index.js cannot make getRole() disagree with the core',
   {
     timeout: 30000,
-    todo: todo(
-      'index.js reads `message.data` (and the sender field) again after the core stepped; a getter that throws on the second ' +
-        'read loses every output record of that step (role, leader, persist request, replies)',
-    ),
   },
   async () => {
     // a lone leader, then a peer acked; the peer's syncData of a higher term must make it a follower
@@ -1303,6 +1293,29 @@ test(
     }
   },
 );
+
+test('a value JSON cannot hold is rejected on the leader (every persist agent would fail on it for good); the cluster keeps committing', { timeout: 30000 }, async () => {
+  const cluster = createMemoryCluster({ ids: ['a', 'b', 'c'], heartbeat: 20, minimumElectionTime: 150, maximumElectionTime: 300 });
+  const logs = captureLogs(cluster);
+  try {
+    await cluster.start();
+    const leader = await waitFor(() => cluster.agreedLeader(), 5000, 'one agreed leader');
+    const raft = cluster.node(leader);
+    const cyclic = { a: 1 };
+    cyclic.self = cyclic;
+    for (const bad of [10n, cyclic, { nested: [1, 2n] }, Symbol('s'), () => 1]) {
+      const before = raft.getStatus().version;
+      assert.equal(await raft.replicate(bad), false, `replicate(${typeof bad}) resolved true`);
+      assert.deepEqual(raft.getStatus().version, before, 'no version was made');
+    }
+    const rejected = logs.get(leader).filter((m) => m.startsWith('raft rejected replicateData: the data must be a JSON value'));
+    assert.equal(rejected.length, 5, JSON.stringify(logs.get(leader).slice(-8)));
+    assert.equal(await raft.replicate({ ok: true }), true, 'a JSON value still commits');
+    await waitFor(() => cluster.ids.every((id) => JSON.stringify(cluster.node(id).getData()) === '{"ok":true}'), 3000, 'every node on the JSON value');
+  } finally {
+    await cluster.destroy();
+  }
+});
 
 test('50,000 well-formed bodies from distinct strangers keep no memory and log a bounded number of lines', { timeout: 60000 }, async (t) => {
   v8.setFlagsFromString('--expose-gc');
@@ -1381,7 +1394,6 @@ test(
   'timing options beyond 2^53 - 1 throw a TypeError naming the option',
   {
     timeout: 10000,
-    todo: todo('index.js checks only "finite and > 0"; the native constructor then throws a plain Error "heartbeat must be a number > 0" for 1e300'),
   },
   () => {
     const agent = { async persist() {}, async restore() {} };
