@@ -561,9 +561,9 @@ function problemLog() {
 const short = (s) => (s.length > 300 ? `${s.slice(0, 300)}…` : s);
 
 /** A persist agent that keeps the latest body by reference: the default one of
- * examples/memory-cluster.js JSON-clones every body and keeps every clone (`persistCalls`), which
- * with 10 MB values under election churn slows persists past the election timeout and grows the
- * heap without bound (seen: 4 GB, then V8's out-of-memory abort). */
+ * examples/memory-cluster.js JSON-clones every body (and keeps the last thousand in
+ * `persistCalls`), which with 10 MB values under election churn slows persists past the election
+ * timeout (before the cap it grew the heap to 4 GB and V8's out-of-memory abort). */
 function leanAgent(id) {
   let stored;
   return {
