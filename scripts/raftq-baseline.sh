@@ -28,8 +28,11 @@ src=$(cd "$1" && pwd) || die "no such directory: $1"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ $# -ge 2 ]; then
-  mkdir -p "$2"
-  out=$(cd "$2" && pwd)
+  out=$(realpath -m "$2")
+  case "$out/" in
+    "$repo"/*) die "the out dir must be outside this repository ($repo)" ;;
+  esac
+  mkdir -p "$out"
 else
   out=$(mktemp -d "${TMPDIR:-/tmp}/raftq-baseline.XXXXXX")
 fi
