@@ -569,7 +569,8 @@ impl<I: NodeId> Node<I> {
     /// ack does not wait for the write of a new commit point: with a slow disk, holding every
     /// reply while any write is pending starves the leader's check-quorum), else with the first
     /// requested write that backs it.
-    pub(crate) fn send_after_persist(&mut self, to: I, msg: Message) {
+    /// Returns whether it waits.
+    pub(crate) fn send_after_persist(&mut self, to: I, msg: Message) -> bool {
         self.flush_persist();
         #[cfg(feature = "rule-switches")]
         if self
@@ -577,7 +578,7 @@ impl<I: NodeId> Node<I> {
             .broken(crate::config::BrokenRule::PersistBeforeAck)
         {
             self.outputs.push(Output::Send { to, msg });
-            return;
+            return false;
         }
         if self.persist_pending() && !self.backs(&self.disk, &to, &msg) {
             let seq = self
@@ -599,28 +600,11 @@ impl<I: NodeId> Node<I> {
                     ));
                 }
             }
-            if let Message::AppendResponse {
-                term,
-                success: true,
-                latest,
-            } = msg
-            {
-                // the ack waits for its write; meanwhile say we are here and hold the version
-                // (a refusal promises nothing): with a disk slower than an election timeout the
-                // leader would otherwise hear nothing and step down for want of a majority
-                let refusal = Message::AppendResponse {
-                    term,
-                    success: false,
-                    latest,
-                };
-                self.outputs.push(Output::Send {
-                    to: to.clone(),
-                    msg: refusal,
-                });
-            }
             self.gated.push_back(Gated { seq, to, msg });
+            true
         } else {
             self.outputs.push(Output::Send { to, msg });
+            false
         }
     }
 

@@ -443,11 +443,7 @@ fn s5_3_lagging_follower_receives_only_the_newest_version() {
         "(1,4) is not held: nothing to show yet"
     );
     let out = f.take_outputs();
-    assert_eq!(
-        sends(&out),
-        vec![(1, refusal(1, Version::new(1, 5)))],
-        "the ack waits for the data on disk; meanwhile a refusal says the follower is there"
-    );
+    assert!(sends(&out).is_empty(), "the ack waits for the data on disk");
     let out = flush_persist(&mut f, &out, 2);
     assert_eq!(sends(&out), vec![(1, ack(1, Version::new(1, 5)))]);
     // a heartbeat with commit (1,5) commits it
@@ -1290,9 +1286,8 @@ fn fig2_an_ack_waits_only_for_the_write_that_backs_it() {
     let out = f.take_outputs();
     let (a, state) = last_persist(&out).expect("the new version is written");
     assert_eq!(state.latest, v2);
-    assert_eq!(
-        sends(&out),
-        vec![(1, refusal(1, v2))],
+    assert!(
+        sends(&out).is_empty(),
         "no ack before its version is on disk"
     );
     // the leader's commit point moves: another write (seq b) for the commit point
@@ -1301,6 +1296,7 @@ fn fig2_an_ack_waits_only_for_the_write_that_backs_it() {
     let (b, state) = last_persist(&out).expect("the commit point is written");
     assert!(b > a);
     assert_eq!(state.committed, v2);
+    // a heartbeat while the ack waits: a refusal says the follower is there and holds v2
     assert_eq!(sends(&out), vec![(1, refusal(1, v2))]);
     // the version's write completes: both acks of v2 leave, though the commit point's write
     // is still pending (a slow disk must not starve the leader's check-quorum)

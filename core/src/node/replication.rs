@@ -263,14 +263,28 @@ impl<I: NodeId> Node<I> {
         let success = back.is_some_and(|e| e.seen == term);
         let latest = self.latest();
         // an acknowledgement promises the version is on disk
-        self.send_after_persist(
-            from,
+        let waits = self.send_after_persist(
+            from.clone(),
             Message::AppendResponse {
                 term,
                 success,
                 latest,
             },
         );
+        if waits && accepted.is_none() {
+            // a heartbeat while the ack still waits for its write (a slow disk): say we are here
+            // and hold the version (a refusal promises nothing), or the leader hears nothing and
+            // steps down for want of a majority. Not for the append that brought the data: on
+            // a disk of usual speed its ack follows at once.
+            self.send_now(
+                from,
+                Message::AppendResponse {
+                    term,
+                    success: false,
+                    latest,
+                },
+            );
+        }
         if transfer && self.latest() == version {
             self.log_line("leadership transfer: campaigning at once".to_string());
             self.campaign(now, true);
