@@ -11,10 +11,10 @@
 // every exit path); a child also runs the README's crash handler if the parent goes away.
 
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const { fork } = require('node:child_process');
 const { now, delay, poll } = require('./stats');
+const { freePorts } = require('../__test__/_helpers');
 
 const SCRIPT = path.join(__dirname, 'demo-node.js');
 const CHILDREN = new Set();
@@ -26,23 +26,6 @@ function killAll() {
     } catch {
       /* gone */
     }
-  }
-}
-
-async function freePorts(n) {
-  const servers = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const srv = net.createServer();
-      await new Promise((res, rej) => {
-        srv.once('error', rej);
-        srv.listen({ port: 0, host: '127.0.0.1', exclusive: true }, res);
-      });
-      servers.push(srv);
-    }
-    return servers.map((s) => s.address().port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   }
 }
 
