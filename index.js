@@ -58,6 +58,9 @@ const REC_ALIAS = 4;
 const REC_DATA = 5;
 const REC_COMMITTED = 6;
 const REC_LOG = 7;
+const REC_PROPOSAL = 8;
+const REC_TRANSFER = 9;
+const REC_RELEASED = 10;
 
 // incoming event -> [channel number, sender field]
 const CHANNELS = {
@@ -293,7 +296,6 @@ class Raftq {
     this._keys = new Map();
     /** version key -> data value */
     this._values = new Map([[INITIAL_KEY, {}]]);
-    this._pruneAt = 16;
     this._visible = INITIAL_KEY;
     this._role = RaftRole.FOLLOWER;
     this._leader = null;
@@ -319,9 +321,10 @@ class Raftq {
     this._persistFailures = 0;
     /** set when destroy() gave up on a persist that never settled: nothing more is written */
     this._persistClosed = false;
-    // replicate waiters and transfer waiters
-    this._waiters = new Set();
-    this._transferWaiters = new Set();
+    // replicate() promises by version key, and transferLeadership() promises oldest first: the
+    // core decides each (REC_PROPOSAL, REC_TRANSFER)
+    this._waiters = new Map();
+    this._transferWaiters = [];
     this._wake = () => {
       try {
         if (!this._destroyed) this._apply(this._native.drain(), 0);
@@ -450,25 +453,9 @@ class Raftq {
       this._apply(r, 2);
       return Promise.resolve(false);
     }
-    const promise = this._waiter(this._transferWaiters, {});
+    const promise = new Promise((resolve) => this._transferWaiters.push(resolve));
     this._apply(r, 2);
     return promise;
-  }
-
-  /**
-   * A Promise the outputs settle through `w.resolve` (see `_apply`), or that resolves `false`
-   * after an election timeout at the latest; the timer never holds the process.
-   */
-  _waiter(set, fields) {
-    return new Promise((resolve) => {
-      const w = { ...fields, resolve, timer: null };
-      w.timer = setTimeout(() => {
-        set.delete(w);
-        resolve(false);
-      }, this._options.maximumElectionTime);
-      if (w.timer.unref) w.timer.unref();
-      set.add(w);
-    });
   }
 
   // ---- inputs ----
@@ -647,7 +634,7 @@ class Raftq {
       return Promise.resolve(false);
     }
     this._values.set(r[0], value);
-    const promise = this._waiter(this._waiters, { term: r[1], index: r[2], value });
+    const promise = new Promise((resolve) => this._waiters.set(r[0], resolve));
     this._apply(r, 3);
     return promise;
   }
@@ -671,13 +658,6 @@ class Raftq {
           this._leader = r[1];
           const leader = this.getLeader();
           this._emit('leaderChanged', leader);
-          if (r[1] !== null && r[1] !== this._selfKey && this._transferWaiters.size) {
-            for (const w of this._transferWaiters) {
-              clearTimeout(w.timer);
-              w.resolve(true);
-            }
-            this._transferWaiters.clear();
-          }
           break;
         }
         case REC_ALIAS:
@@ -688,7 +668,22 @@ class Raftq {
           this._emit('dataChanged', this.getData());
           break;
         case REC_COMMITTED:
-          if (this._waiters.size) this._committed(r[1], r[2], r[3]);
+          break;
+        case REC_PROPOSAL: {
+          const resolve = this._waiters.get(r[1]);
+          if (resolve !== undefined) {
+            this._waiters.delete(r[1]);
+            resolve(r[2]);
+          }
+          break;
+        }
+        case REC_TRANSFER: {
+          const resolve = this._transferWaiters.shift();
+          if (resolve !== undefined) resolve(r[1]);
+          break;
+        }
+        case REC_RELEASED:
+          this._values.delete(r[1]);
           break;
         case REC_LOG:
           this._log(r[1]);
@@ -697,7 +692,6 @@ class Raftq {
           break;
       }
     }
-    if (this._values.size > this._pruneAt) this._prune();
   }
 
   _setRole(role) {
@@ -762,25 +756,6 @@ class Raftq {
       this._log(`raft cannot sign ${OUT_EVENTS[channel]}: ${describe(e)}`);
     }
     return body;
-  }
-
-  _committed(key, term, index) {
-    for (const w of this._waiters) {
-      if (term > w.term || (term === w.term && index >= w.index)) {
-        this._waiters.delete(w);
-        clearTimeout(w.timer);
-        // same term: the leader's log holds w's version below the committed one; a later
-        // term's version counts only if it carries the very same value (re-proposal)
-        w.resolve(term === w.term || this._values.get(key) === w.value);
-      }
-    }
-  }
-
-  _prune() {
-    const live = new Set(this._native.liveVersions());
-    live.add(this._visible);
-    for (const k of this._values.keys()) if (!live.has(k)) this._values.delete(k);
-    this._pruneAt = Math.max(16, this._values.size * 2);
   }
 
   _idOf(key) {
@@ -956,16 +931,9 @@ class Raftq {
     } catch (e) {
       this._log(`raft internal error: ${describe(e)}`);
     }
-    for (const w of this._waiters) {
-      clearTimeout(w.timer);
-      w.resolve(false);
-    }
+    for (const resolve of this._waiters.values()) resolve(false);
     this._waiters.clear();
-    for (const w of this._transferWaiters) {
-      clearTimeout(w.timer);
-      w.resolve(false);
-    }
-    this._transferWaiters.clear();
+    for (const resolve of this._transferWaiters.splice(0)) resolve(false);
     // the final state goes through the queue (after the call in flight, never beside it) and
     // covers any request still pending
     this._persistPending = final ? { seq: 0, gen: -1, node: this._node, body: this._persistBody(final), final: true } : null;

@@ -120,7 +120,7 @@ pub enum Output<I> {
     /// `committed` when the commit point reached it (or this node's re-proposal of its value as
     /// a later term's leader); otherwise it is not known committed: a commit at or beyond it
     /// that does not provably contain it, no commit within `election_max` ms, or a restart.
-    /// (`Node::stop` drops undecided proposals without an output: the host answers them.)
+    /// (After [`Node::stop`], undecided ones wait for the next start.)
     Proposal {
         version: Version,
         committed: bool,
@@ -348,7 +348,7 @@ impl<I: NodeId> Node<I> {
     /// call restarts cleanly (volatile state reset, persistent state taken from `restored`).
     pub fn start(&mut self, restored: HardState<I>, now: u64) {
         // what the previous run promised ends with it
-        self.end_pending();
+        self.end_outcomes();
         let committed = restored.committed.min(restored.latest);
         self.term = restored.term.max(restored.latest.term);
         self.voted_for = restored.voted_for;
@@ -396,8 +396,8 @@ impl<I: NodeId> Node<I> {
         self.started = false;
         self.gated.clear();
         self.transfer = None;
-        self.proposals.clear();
-        self.transfer_waits.clear();
+        // undecided proposals and transfers stay: the next start decides them (not committed,
+        // not succeeded); a host that never restarts answers them itself
     }
 
     pub fn take_outputs(&mut self) -> Vec<Output<I>> {
@@ -651,8 +651,9 @@ impl<I: NodeId> Node<I> {
         }
     }
 
-    /// Decide every pending proposal and transfer request as failed (a restart).
-    pub(crate) fn end_pending(&mut self) {
+    /// Decide every pending proposal and transfer request as failed (done by a restart; a
+    /// host that replaces the node calls it on the old one).
+    pub fn end_outcomes(&mut self) {
         while let Some(p) = self.proposals.pop_front() {
             self.outputs.push(Output::Proposal {
                 version: p.version,

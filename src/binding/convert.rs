@@ -16,6 +16,9 @@ pub const REC_ALIAS: u32 = 4;
 pub const REC_DATA: u32 = 5;
 pub const REC_COMMITTED: u32 = 6;
 pub const REC_LOG: u32 = 7;
+pub const REC_PROPOSAL: u32 = 8;
+pub const REC_TRANSFER: u32 = 9;
+pub const REC_RELEASED: u32 = 10;
 
 /// The fields of an outgoing message per channel, in the order `wire::encode` puts them and
 /// `index.js` (`_send`) reads them from a send record; the last one (`transfer`, always `true`)
@@ -335,13 +338,6 @@ impl<'env> Records<'env> {
     }
 
     fn output(&mut self, o: Output<String>) -> Result<()> {
-        if matches!(
-            o,
-            Output::Proposal { .. } | Output::TransferEnded { .. } | Output::Released(_)
-        ) {
-            // not used by index.js yet
-            return Ok(());
-        }
         let mut r = self.record()?;
         match o {
             Output::Send { to, msg } => {
@@ -412,7 +408,19 @@ impl<'env> Records<'env> {
                 r.insert(REC_LOG)?;
                 r.insert(line)?;
             }
-            Output::Proposal { .. } | Output::TransferEnded { .. } | Output::Released(_) => {}
+            Output::Proposal { version, committed } => {
+                r.insert(REC_PROPOSAL)?;
+                r.insert(version_key(version))?;
+                r.insert(committed)?;
+            }
+            Output::TransferEnded { succeeded } => {
+                r.insert(REC_TRANSFER)?;
+                r.insert(succeeded)?;
+            }
+            Output::Released(v) => {
+                r.insert(REC_RELEASED)?;
+                r.insert(version_key(v))?;
+            }
         }
         self.arr.insert(r)
     }

@@ -206,7 +206,12 @@ impl NativeNode {
             let seed = rand::random::<u64>();
             let mut node = Node::new(key, inner.config.clone(), seed);
             let members: Vec<String> = match inner.node.take() {
-                Some(old) => old.members().cloned().collect(),
+                Some(mut old) => {
+                    // what the old node promised ends with it
+                    old.end_outcomes();
+                    recs.outputs(old.take_outputs())?;
+                    old.members().cloned().collect()
+                }
                 None => std::mem::take(&mut inner.pending_members)
                     .into_iter()
                     .collect(),
