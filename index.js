@@ -6,10 +6,13 @@
 // when all have finished and never rejects), the members' objects as acked, the JS type of every
 // node id, the data value of each version (the core only knows versions), the persist queue and
 // the replicate waiters. The native `NativeNode` converts, steps the core and returns its
-// outputs as compact records.
+// outputs as records; everything about their layout (record kinds, channels, fields, tags, the
+// roles) comes from the addon's `protocol()` and enums, from which the hot-path code below is
+// generated once at load.
 
 const crypto = require('node:crypto');
-const { NativeNode } = loadNative();
+const native = loadNative();
+const { NativeNode } = native;
 
 function loadNative() {
   const { platform, arch } = process;
@@ -42,98 +45,96 @@ function isMusl() {
   }
 }
 
-/** raftq's roles, a real (non-const) enum with reverse mapping: `RaftRole[3] === 'LEADER'`. */
+/** raftq's roles (from the addon), a real (non-const) enum with reverse mapping:
+ * `RaftRole[3] === 'LEADER'`. */
 const RaftRole = {};
-RaftRole[(RaftRole.CANDIDATE = 1)] = 'CANDIDATE';
-RaftRole[(RaftRole.FOLLOWER = 2)] = 'FOLLOWER';
-RaftRole[(RaftRole.LEADER = 3)] = 'LEADER';
+for (const [name, value] of Object.entries(native.RaftRole)) {
+  if (typeof value === 'number') {
+    RaftRole[name] = value;
+    RaftRole[value] = name;
+  }
+}
 Object.freeze(RaftRole);
 
-// record kinds (src/binding/convert.rs)
-const REC_SEND = 0;
-const REC_PERSIST = 1;
-const REC_ROLE = 2;
-const REC_LEADER = 3;
-const REC_ALIAS = 4;
-const REC_DATA = 5;
-const REC_COMMITTED = 6;
-const REC_LOG = 7;
-const REC_PROPOSAL = 8;
-const REC_TRANSFER = 9;
-const REC_RELEASED = 10;
+const PROTOCOL = native.protocol();
+const {
+  Persist: REC_PERSIST,
+  Role: REC_ROLE,
+  Leader: REC_LEADER,
+  Alias: REC_ALIAS,
+  Data: REC_DATA,
+  Log: REC_LOG,
+  Proposal: REC_PROPOSAL,
+  Transfer: REC_TRANSFER,
+  Released: REC_RELEASED,
+  Accepted: REC_ACCEPTED,
+} = native.RecordKind;
+const { to: SEND_TO, channel: SEND_CHANNEL, data: SEND_DATA } = PROTOCOL.send;
 
-// incoming event -> [channel number, sender field]
-const CHANNELS = {
-  voteRequestReceived: 0,
-  voteResponseReceived: 1,
-  dataReceived: 2,
-  dataResponseReceived: 3,
-};
-const SENDER_FIELDS = ['candidate', 'voter', 'node', 'node'];
+/** incoming event name -> channel index; per channel, its spec */
+const CHANNELS = Object.create(null);
+PROTOCOL.channels.forEach((c, i) => {
+  CHANNELS[c.incoming] = i;
+});
+const SPECS = PROTOCOL.channels;
 
-// The field buffer of `NativeNode.receiveFields` (src/binding/convert.rs, SLOT_NAMES): per field
-// a tag and a value. JS only reads and classifies the fields; the core checks them.
-const TAG_MISSING = 0;
-const TAG_NUMBER = 1;
-const TAG_BOOL = 2;
-const TYPE_TAGS = { string: 3, symbol: 4, object: 5, function: 6, bigint: 7 };
-const S_TERM = 0;
-const S_GRANTED = 2;
-const S_SUCCESS = 4;
-const S_PRE_VOTE = 6;
-const S_TRANSFER = 8;
-const S_LAST_TERM = 10;
-const S_LAST_INDEX = 12;
-const S_DATA_TERM = 14;
-const S_DATA_INDEX = 16;
-const S_COMMIT_TERM = 18;
-const S_COMMIT_INDEX = 20;
-const S_DATA = 22;
-// one buffer per thread: filled and consumed within one synchronous call
-const FIELDS = new Float64Array(24);
+/** A JS identifier from the protocol, checked before it goes into generated code. */
+function ident(name) {
+  if (typeof name !== 'string' || !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name)) {
+    throw new Error(`raftq-native: the addon's protocol has a bad field name ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+// Body builders, one per channel, generated from the protocol: a send record's fields become an
+// object literal (as fast as a hand-written one). `(r, destination, timeout, self) => body`.
+const BUILDERS = SPECS.map((c) => {
+  const at = PROTOCOL.send.fields;
+  const props = c.outFields.map((f, i) => `${ident(f)}: r[${at + i}]`);
+  const tail = `destination, timeout, ${ident(c.sender)}: self`;
+  const full = `{ ${props.join(', ')}, ${tail} }`;
+  if (!c.lastOptional) return new Function('r', 'destination', 'timeout', 'self', `return ${full};`);
+  const short = `{ ${props.slice(0, -1).join(', ')}, ${tail} }`;
+  return new Function('r', 'destination', 'timeout', 'self', `return r.length > ${at + props.length - 1} ? ${full} : ${short};`);
+});
+
+// The field buffer of `NativeNode.receiveFields`: per field a tag and a value (layout in
+// PROTOCOL.fields). JS only reads and classifies the fields; the core checks them. One buffer
+// per thread: filled and consumed within one synchronous call.
+const FB = PROTOCOL.fields;
+const FIELDS = new Float64Array(FB.length);
+const TYPE_TAGS = Object.create(null);
+FB.typeNames.forEach((n, i) => {
+  TYPE_TAGS[n] = FB.typeTags[i];
+});
 
 function putField(slot, v) {
   if (typeof v === 'number') {
-    FIELDS[slot] = TAG_NUMBER;
+    FIELDS[slot] = FB.tagNumber;
     FIELDS[slot + 1] = v;
   } else if (typeof v === 'boolean') {
-    FIELDS[slot] = TAG_BOOL;
+    FIELDS[slot] = FB.tagBool;
     FIELDS[slot + 1] = v ? 1 : 0;
   } else if (v === undefined || v === null) {
-    FIELDS[slot] = TAG_MISSING;
+    FIELDS[slot] = FB.tagMissing;
   } else {
-    FIELDS[slot] = TYPE_TAGS[typeof v] || 8;
+    FIELDS[slot] = TYPE_TAGS[typeof v] || FB.tagUnknown;
   }
 }
 
+// Field readers, one per channel, generated from the protocol: exactly the fields the core's
+// `wire::decode` reads on it. `(m) => void`, filling FIELDS.
+const FILLERS = SPECS.map((c) => {
+  const lines = c.inFields.map((f) => `put(${2 * FB.slotNames.indexOf(f)}, m.${ident(f)});`);
+  if (c.carriesData) {
+    lines.push(`F[${2 * FB.slotNames.length}] = m.data === undefined ? ${FB.tagMissing} : ${FB.tagNumber};`);
+  }
+  return new Function('F', 'put', `return function fill(m) { ${lines.join(' ')} };`)(FIELDS, putField);
+});
+
 /** Fill FIELDS with exactly the fields the core's `wire::decode` reads on `channel`. */
 function fillFields(channel, m) {
-  putField(S_TERM, m.term);
-  switch (channel) {
-    case 0:
-      putField(S_LAST_TERM, m.lastTerm);
-      putField(S_LAST_INDEX, m.lastIndex);
-      putField(S_PRE_VOTE, m.preVote);
-      putField(S_TRANSFER, m.transfer);
-      break;
-    case 1:
-      putField(S_PRE_VOTE, m.preVote);
-      putField(S_GRANTED, m.granted);
-      break;
-    case 2:
-      putField(S_DATA_TERM, m.dataTerm);
-      putField(S_DATA_INDEX, m.dataIndex);
-      putField(S_COMMIT_TERM, m.commitTerm);
-      putField(S_COMMIT_INDEX, m.commitIndex);
-      putField(S_TRANSFER, m.transfer);
-      FIELDS[S_DATA] = m.data === undefined ? TAG_MISSING : TAG_NUMBER;
-      break;
-    default:
-      putField(S_DATA_TERM, m.dataTerm);
-      putField(S_DATA_INDEX, m.dataIndex);
-      putField(S_SUCCESS, m.success);
-      break;
-  }
+  FILLERS[channel](m);
 }
 
 const INITIAL_KEY = '0:0';
@@ -192,7 +193,6 @@ function validateOptions(options) {
 
 // ---- authentication (options `secret`, `cluster`; the tag itself: src/binding/auth.rs) ----
 
-const OUT_EVENTS = ['voteRequest', 'voteResponse', 'syncData', 'dataResponse'];
 
 /** SHA-256 of `JSON.stringify(data)` (what a tag covers of `data`); throws when it is not JSON. */
 function dataDigest(data) {
@@ -203,7 +203,7 @@ function dataDigest(data) {
 
 /** The data digest of an incoming body, when it is a syncData carrying JSON data. */
 function receivedDigest(channel, message) {
-  if (channel !== 2) return undefined;
+  if (!SPECS[channel].carriesData) return undefined;
   try {
     return isObject(message) && message.data !== undefined ? dataDigest(message.data) : undefined;
   } catch {
@@ -327,7 +327,7 @@ class Raftq {
     this._transferWaiters = [];
     this._wake = () => {
       try {
-        if (!this._destroyed) this._apply(this._native.drain(), 0);
+        if (!this._destroyed) this._apply(this._native.drain());
       } catch (e) {
         this._log(`raft internal error: ${describe(e)}`);
       }
@@ -448,13 +448,13 @@ class Raftq {
       this._log(`raft error in transferLeadership: ${describe(e)}`);
       return Promise.resolve(false);
     }
-    if (r[0] === null) {
-      this._log(`raft transfer refused: ${r[1]}`);
-      this._apply(r, 2);
+    if (r.target === null) {
+      this._log(`raft transfer refused: ${r.reason}`);
+      this._apply(r.records);
       return Promise.resolve(false);
     }
     const promise = new Promise((resolve) => this._transferWaiters.push(resolve));
-    this._apply(r, 2);
+    this._apply(r.records);
     return promise;
   }
 
@@ -488,12 +488,10 @@ class Raftq {
     if (!this._started || this._destroyed || this._restoring) return;
     const channel = CHANNELS[type];
     const digest = this._auth ? receivedDigest(channel, message) : undefined;
-    const sender = typeof message === 'object' && message !== null ? message[SENDER_FIELDS[channel]] : undefined;
+    const sender = typeof message === 'object' && message !== null ? message[SPECS[channel].sender] : undefined;
     if (typeof sender !== 'object' || sender === null) {
       // not the usual shape: the native side reads and rejects it with the exact reason
-      const r = this._native.receive(channel, message, digest);
-      if (r[1] !== null) this._values.set(r[1], message.data);
-      this._apply(r, 2);
+      this._apply(this._native.receive(channel, message, digest), message);
       return;
     }
     const id = sender.id;
@@ -503,8 +501,7 @@ class Raftq {
     // nothing is kept per sender here: ids of members are known from ackNode, any other key
     // decodes to its id (`_idOf`)
     if (r === null) return;
-    if (r[1] !== null) this._values.set(r[1], message.data);
-    this._apply(r, 2);
+    this._apply(r, message);
   }
 
   /** The native key of a node id (null when invalid), cached: ids repeat on every message. The
@@ -528,9 +525,9 @@ class Raftq {
     }
     const keep = !!node.time;
     const r = this._native.ackNode(node.id, keep);
-    const key = r[0];
+    const key = r.key;
     if (key === null) {
-      this._log(`raft rejected ackNode: \`id\` ${r[1]}`);
+      this._log(`raft rejected ackNode: \`id\` ${r.reason}`);
       return;
     }
     if (keep) {
@@ -542,7 +539,7 @@ class Raftq {
       if (key !== this._selfKey) this._ids.delete(key);
       this._log(`raft node destroyed: ${node.id}`);
     }
-    this._apply(r, 2);
+    this._apply(r.records);
   }
 
   async _serviceStarted(message) {
@@ -563,7 +560,7 @@ class Raftq {
       // vote given meanwhile would be forgotten by the start: two votes in one term)
       this._restoring = gen;
       this._started = false;
-      this._apply(this._native.suspend(), 0);
+      this._apply(this._native.suspend());
       this._setRole(RaftRole.FOLLOWER);
       if (this._leader !== null) {
         this._leader = null;
@@ -597,16 +594,16 @@ class Raftq {
     this._coreGen++;
     this._node = node;
     this._started = true;
-    this._selfKey = r[0];
-    this._ids.set(r[0], node.id);
+    this._selfKey = r.self;
+    this._ids.set(r.self, node.id);
     this._values.clear();
-    this._values.set(r[2], restored.data);
-    if (r[3] !== r[2]) this._values.set(r[3], restored.committedData);
-    this._visible = r[3];
+    this._values.set(r.latest, restored.data);
+    if (r.committed !== r.latest) this._values.set(r.committed, restored.committedData);
+    this._visible = r.committed;
     const hadLeader = this._leader !== null;
     this._leader = null;
     if (hadLeader) this._emit('leaderChanged', null);
-    this._apply(r, 4);
+    this._apply(r.records);
   }
 
   _serviceCrashed(message) {
@@ -615,7 +612,7 @@ class Raftq {
     this._log(`raft crashed: ${describe(reason)}`);
     if (!this._started) return;
     // the core persists the crashed state itself (a Persist output)
-    this._apply(this._native.crashed(), 0);
+    this._apply(this._native.crashed());
   }
 
   _replicate(value) {
@@ -628,65 +625,67 @@ class Raftq {
       return Promise.resolve(false);
     }
     const r = this._native.propose();
-    if (r[0] === null) {
-      this._log(`raft ignored replicateData: ${r[1] === 'NotLeader' ? 'not the leader' : r[1]}`);
-      this._apply(r, 3);
+    if (r.version === null) {
+      this._log(`raft ignored replicateData: ${r.reason}`);
+      this._apply(r.records);
       return Promise.resolve(false);
     }
-    this._values.set(r[0], value);
-    const promise = new Promise((resolve) => this._waiters.set(r[0], resolve));
-    this._apply(r, 3);
+    this._values.set(r.version, value);
+    const promise = new Promise((resolve) => this._waiters.set(r.version, resolve));
+    this._apply(r.records);
     return promise;
   }
 
   // ---- outputs ----
 
-  _apply(records, from) {
-    for (let i = from; i < records.length; i++) {
+  /** Handle the records of one native call. `message`: the incoming message whose data value
+   * an `Accepted` record names. */
+  _apply(records, message) {
+    for (let i = 0; i < records.length; i++) {
       const r = records[i];
-      switch (r[0]) {
-        case REC_SEND:
-          this._send(r);
+      if (Array.isArray(r)) {
+        this._send(r);
+        continue;
+      }
+      switch (r.kind) {
+        case REC_ACCEPTED:
+          this._values.set(r.version, message.data);
           break;
         case REC_PERSIST:
           this._requestPersist(r);
           break;
         case REC_ROLE:
-          this._setRole(r[1]);
+          this._setRole(r.role);
           break;
-        case REC_LEADER: {
-          this._leader = r[1];
-          const leader = this.getLeader();
-          this._emit('leaderChanged', leader);
+        case REC_LEADER:
+          this._leader = r.leader;
+          this._emit('leaderChanged', this.getLeader());
           break;
-        }
         case REC_ALIAS:
-          this._values.set(r[1], this._values.get(r[2]));
+          this._values.set(r.version, this._values.get(r.copyOf));
           break;
         case REC_DATA:
-          this._visible = r[1];
+          this._visible = r.version;
           this._emit('dataChanged', this.getData());
           break;
-        case REC_COMMITTED:
-          break;
         case REC_PROPOSAL: {
-          const resolve = this._waiters.get(r[1]);
+          const resolve = this._waiters.get(r.version);
           if (resolve !== undefined) {
-            this._waiters.delete(r[1]);
-            resolve(r[2]);
+            this._waiters.delete(r.version);
+            resolve(r.committed);
           }
           break;
         }
         case REC_TRANSFER: {
           const resolve = this._transferWaiters.shift();
-          if (resolve !== undefined) resolve(r[1]);
+          if (resolve !== undefined) resolve(r.succeeded);
           break;
         }
         case REC_RELEASED:
-          this._values.delete(r[1]);
+          this._values.delete(r.version);
           break;
         case REC_LOG:
-          this._log(r[1]);
+          this._log(r.message);
           break;
         default:
           break;
@@ -701,47 +700,23 @@ class Raftq {
     }
   }
 
-  /** A send record: `[REC_SEND, to, channel, dataKey | null, ...fields]`, the fields in the order
-   * of `OUT_FIELDS` (src/binding/convert.rs); a vote request's or sync's `transfer` only when set. */
+  /** A send record (layout in PROTOCOL.send): the body is built by the channel's generated
+   * builder, only when someone listens to its event. */
   _send(r) {
-    const to = r[1];
+    const to = r[SEND_TO];
     const destination = this._members.get(to);
     if (destination === undefined) {
       // only members are ever addressed (a removed member's held reply, say): dropped, counted
       this._dropped++;
       return;
     }
-    const timeout = this._timeout;
-    const self = this._node;
-    switch (r[2]) {
-      case 0:
-        this._emit(
-          'voteRequest',
-          this._tagged(
-            0,
-            to,
-            r.length > 8
-              ? { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], transfer: r[8], destination, timeout, candidate: self }
-              : { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], destination, timeout, candidate: self },
-          ),
-        );
-        break;
-      case 1:
-        this._emit('voteResponse', this._tagged(1, to, { term: r[4], granted: r[5], preVote: r[6], destination, timeout, voter: self }));
-        break;
-      case 2: {
-        const body =
-          r.length > 9
-            ? { term: r[4], dataTerm: r[5], dataIndex: r[6], commitTerm: r[7], commitIndex: r[8], transfer: r[9], destination, timeout, node: self }
-            : { term: r[4], dataTerm: r[5], dataIndex: r[6], commitTerm: r[7], commitIndex: r[8], destination, timeout, node: self };
-        if (r[3] !== null) body.data = this._values.get(r[3]);
-        this._emit('syncData', this._tagged(2, to, body));
-        break;
-      }
-      default:
-        this._emit('dataResponse', this._tagged(3, to, { term: r[4], success: r[5], dataTerm: r[6], dataIndex: r[7], destination, timeout, node: self }));
-        break;
-    }
+    const channel = r[SEND_CHANNEL];
+    const spec = SPECS[channel];
+    if (!this._listeners.has(spec.outgoing)) return;
+    const body = BUILDERS[channel](r, destination, this._timeout, this._node);
+    const data = r[SEND_DATA];
+    if (data !== null) body.data = this._values.get(data);
+    this._emit(spec.outgoing, this._tagged(channel, to, body));
   }
 
   /** With a secret: `body` with its `tag` (src/binding/auth.rs), for the node whose key is `to`.
@@ -749,11 +724,11 @@ class Raftq {
   _tagged(channel, to, body) {
     if (!this._auth) return body;
     try {
-      const digest = channel === 2 && body.data !== undefined ? dataDigest(body.data) : undefined;
+      const digest = SPECS[channel].carriesData && body.data !== undefined ? dataDigest(body.data) : undefined;
       fillFields(channel, body);
       body.tag = this._native.sign(channel, to, body, FIELDS, digest);
     } catch (e) {
-      this._log(`raft cannot sign ${OUT_EVENTS[channel]}: ${describe(e)}`);
+      this._log(`raft cannot sign ${SPECS[channel].outgoing}: ${describe(e)}`);
     }
     return body;
   }
@@ -769,15 +744,15 @@ class Raftq {
 
   _persistBody(r) {
     const body = {
-      term: r[2],
-      votedFor: r[3] === null ? null : this._idOf(r[3]),
-      data: this._values.get(r[4]),
-      dataTerm: r[5],
-      dataIndex: r[6],
-      commitTerm: r[8],
-      commitIndex: r[9],
+      term: r.term,
+      votedFor: r.votedFor === null ? null : this._idOf(r.votedFor),
+      data: this._values.get(r.latest),
+      dataTerm: r.latestTerm,
+      dataIndex: r.latestIndex,
+      commitTerm: r.committedTerm,
+      commitIndex: r.committedIndex,
     };
-    if (r[7] !== r[4]) body.committedData = this._values.get(r[7]);
+    if (r.committed !== r.latest) body.committedData = this._values.get(r.committed);
     // the node it belongs to, in its JS type: another node's body does not restore
     body.nodeId = this._node.id;
     // the cluster it belongs to, when options.cluster names one
@@ -787,7 +762,7 @@ class Raftq {
 
   _requestPersist(r) {
     if (this._destroyed) return;
-    const seq = r[1];
+    const seq = r.seq;
     const prev = this._persistPending;
     const gen = this._coreGen;
     // a newer state covers every request before it (of the same start: seqs restart with the core)
@@ -876,7 +851,7 @@ class Raftq {
         this._persistFailures = 0;
         if (req.seq > 0 && req.gen === this._coreGen && !this._destroyed) {
           try {
-            this._apply(this._native.persisted(req.seq), 0);
+            this._apply(this._native.persisted(req.seq));
           } catch (e) {
             this._log(`raft internal error: ${describe(e)}`);
           }

@@ -16,20 +16,20 @@ export declare class NativeNode {
   /** Why a node id is invalid (completing "`id` ..."), or `null` when it is valid. */
   idProblem(id: unknown): string | null
   /**
-   * `ackNode`: add (keep) or remove a member. Header: `[key | null, reason | null]` (the
-   * reason completes "`id` ..." when the id is invalid).
+   * `ackNode`: add (keep) or remove a member. `{ key, reason, records }`: the id's key, or
+   * null and the reason (completing "`id` ...") when the id is invalid.
    */
-  ackNode(id: unknown, keep: boolean): unknown[]
+  ackNode(id: unknown, keep: boolean): { key: string | null, reason: string | null, records: Array<unknown> }
   /**
    * `serviceStarted`: (re)start the core from the restored state (`{term, votedFor, dataTerm,
    * dataIndex, commitTerm, commitIndex}`, already shape-checked by JS) and begin the timers.
-   * Header: `[selfKey, votedForKey | null, latestVersionKey, committedVersionKey]`.
+   * `{ self, latest, committed, records }`: this node's key and the restored versions' keys.
    */
-  start(id: unknown, restored: object, wake: () => unknown): unknown[]
+  start(id: unknown, restored: object, wake: () => unknown): { self: string, latest: string, committed: string, records: Array<unknown> }
   /**
    * One of the four `...Received` events (`channel`: 0 voteRequest, 1 voteResponse,
-   * 2 syncData, 3 dataResponse). Header: `[senderKey | null, acceptedVersionKey | null]`;
-   * the sender key is null when the message was rejected (reported by a log record).
+   * 2 syncData, 3 dataResponse). Returns the records (an `Accepted` one first when the
+   * message's data value was accepted; a rejection is reported by a log record).
    * `digest`: with a secret, the SHA-256 of `JSON.stringify(body.data)` when it has data.
    */
   receive(channel: number, body: unknown, digest?: Uint8Array | undefined | null): unknown[]
@@ -37,9 +37,8 @@ export declare class NativeNode {
    * The fast path of `receive`, for a body that is an object whose sender field holds an
    * object: `index.js` has read the sender's key (`key(node.id)`, null when invalid) and
    * classified the fields into `slots` (see `convert::SLOT_NAMES`); `wire::decode` still
-   * decides. Returns `null` when the message was stepped with nothing to report, else
-   * `[decoded, acceptedVersionKey | null, ...records]` (`decoded` false: rejected, reported by
-   * a log record). `digest`: as for `receive`.
+   * decides. Returns `null` when the message was stepped with nothing to report, else the
+   * records, as `receive` does. `digest`: as for `receive`.
    */
   receiveFields(channel: number, body: object, key: string | undefined | null, slots: Float64Array, digest?: Uint8Array | undefined | null): unknown[] | null
   /**
@@ -50,19 +49,19 @@ export declare class NativeNode {
    */
   sign(channel: number, to: string, body: object, slots: Float64Array, digest?: Uint8Array | undefined | null): string
   /**
-   * `replicateData` on the leader. Header: `[versionKey, term, index]`, or
-   * `[null, reason, null]` when the node cannot propose.
+   * `replicateData` on the leader. `{ version, reason, records }`: the new version's key, or
+   * null and why the node cannot propose.
    */
-  propose(): unknown[]
+  propose(): { version: string | null, reason: string | null, records: Array<unknown> }
   /** A persist request completed (the JS side awaited `persistAgent.persist`). */
   persisted(seq: number): unknown[]
   /** `serviceCrashed`. */
   crashed(): unknown[]
   /**
    * Leadership transfer (to `id`, or to the most up-to-date follower when `id` is
-   * `undefined`/`null`). Header: `[targetKey | null, reason | null]`.
+   * `undefined`/`null`). `{ target, reason, records }`: the target's key, or null and why.
    */
-  transfer(id: unknown): unknown[]
+  transfer(id: unknown): { target: string | null, reason: string | null, records: Array<unknown> }
   /** The outputs the timer task produced (called by the wake-up callback). */
   drain(): unknown[]
   /**
@@ -76,9 +75,7 @@ export declare class NativeNode {
    * The current persistent state as a persist record with seq 0 (for `destroy()`), or null
    * before the first start.
    */
-  hardState(): unknown[] | null
-  /** The versions whose data values must be kept; the JS side drops the others. */
-  liveVersions(): Array<string>
+  hardState(): object | null
   /** A snapshot for `getStatus()` (ids as keys; JS maps them back to ids). */
   status(): object
   /**
@@ -86,4 +83,101 @@ export declare class NativeNode {
    * nothing native keeps the process alive. Idempotent.
    */
   stop(): void
+}
+
+/** One of raftq's four channels, as JS sees it. */
+export interface ChannelSpec {
+  /** The event a node emits to send (`voteRequest`, ...). */
+  outgoing: string
+  /** The event the app dispatches on the receiver (`voteRequestReceived`, ...). */
+  incoming: string
+  /** The body field holding the sender's `RaftNode`. */
+  sender: string
+  /** Whether the body may carry `data`. */
+  carriesData: boolean
+  /**
+   * The fields of an outgoing body, in the order they follow `SendLayout.fields` in a send
+   * record.
+   */
+  outFields: Array<string>
+  /** Whether the last of `outFields` is present only when set (`transfer`). */
+  lastOptional: boolean
+  /** The fields of an incoming body the JS side reads into the field buffer. */
+  inFields: Array<string>
+}
+
+/**
+ * The incoming field buffer (`Float64Array`): per field of `slotNames`, a tag at `2 * i` and
+ * the value at `2 * i + 1`; then the tag of `data`'s presence at `2 * slotNames.length`.
+ */
+export interface FieldBuffer {
+  slotNames: Array<string>
+  length: number
+  tagMissing: number
+  tagNumber: number
+  tagBool: number
+  /** `typeof` names with their tags; any other type gets `tagUnknown`. */
+  typeNames: Array<string>
+  typeTags: Array<number>
+  tagUnknown: number
+}
+
+/** The boundary's description (see the module comment). */
+export declare function protocol(): Protocol
+
+export interface Protocol {
+  channels: Array<ChannelSpec>
+  send: SendLayout
+  fields: FieldBuffer
+}
+
+/** raftq's `RaftRole` (the core's numbering). */
+export declare enum RaftRole {
+  CANDIDATE = 1,
+  FOLLOWER = 2,
+  LEADER = 3,
+}
+
+/**
+ * The kind of a record object handed to JS (`record.kind`). Send records are arrays (see
+ * `SendLayout`), every other record an object with `kind` and named fields.
+ */
+export declare enum RecordKind {
+  /**
+   * `{ kind, seq, term, votedFor, latest, latestTerm, latestIndex, committed, committedTerm,
+   * committedIndex }`: persist this state (`seq` 0: the state at `destroy()`).
+   */
+  Persist = 0,
+  /** `{ kind, role }` */
+  Role = 1,
+  /** `{ kind, leader }`: the leader's key, or null. */
+  Leader = 2,
+  /** `{ kind, version, copyOf }`: a new version holding `copyOf`'s value. */
+  Alias = 3,
+  /** `{ kind, version }`: the version `getData()` shows changed. */
+  Data = 4,
+  /** `{ kind, message }`: a line for the `log` event. */
+  Log = 5,
+  /** `{ kind, version, committed }`: the proposal `version` is decided. */
+  Proposal = 6,
+  /** `{ kind, succeeded }`: the oldest pending transfer request ended. */
+  Transfer = 7,
+  /** `{ kind, version }`: the value of `version` may be dropped. */
+  Released = 8,
+  /**
+   * `{ kind, version }`: the incoming message's data value is this version (keep it before
+   * handling the records after it).
+   */
+  Accepted = 9,
+}
+
+/**
+ * Where a send record (an array) keeps what: the destination key, the channel's index in
+ * `Protocol.channels`, the data version key (or null), and the first body field.
+ */
+export interface SendLayout {
+  to: number
+  channel: number
+  data: number
+  fields: number
 }

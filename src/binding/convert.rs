@@ -1,29 +1,32 @@
 //! Conversions between JS values and the core's types: node id keys, version keys, incoming
 //! message fields, outgoing output records.
 
-use napi::bindgen_prelude::{Array, JsObjectValue, Null, Object, Unknown};
+use super::protocol::RecordKind;
+use napi::bindgen_prelude::{Array, JsObjectValue, Object, Unknown};
 use napi::JsString;
 use napi::{Env, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields, Out};
 use raftq_core::{Channel, HardState, Output, Version};
 
-/// Record kinds of the arrays handed to JS (`index.js` mirrors these numbers).
-pub const REC_SEND: u32 = 0;
-pub const REC_PERSIST: u32 = 1;
-pub const REC_ROLE: u32 = 2;
-pub const REC_LEADER: u32 = 3;
-pub const REC_ALIAS: u32 = 4;
-pub const REC_DATA: u32 = 5;
-pub const REC_COMMITTED: u32 = 6;
-pub const REC_LOG: u32 = 7;
-pub const REC_PROPOSAL: u32 = 8;
-pub const REC_TRANSFER: u32 = 9;
-pub const REC_RELEASED: u32 = 10;
+/// A send record is an array: `[to, channel, dataKey | null, ...fields]` (the positions are
+/// published by `protocol()`, which `index.js` builds its body literals from).
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub const SEND_TO: u32 = 0;
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub const SEND_CHANNEL: u32 = 1;
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub const SEND_DATA: u32 = 2;
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub const SEND_FIELDS: u32 = 3;
 
-/// The fields of an outgoing message per channel, in the order `wire::encode` puts them and
-/// `index.js` (`_send`) reads them from a send record; the last one (`transfer`, always `true`)
-/// of the vote request and the sync is present only when set.
-const OUT_FIELDS: [&[&str]; 4] = [
+/// The fields of an outgoing message per channel, in the order `wire::encode` puts them and a
+/// send record holds them; the last one (`transfer`, always `true`) of the vote request and the
+/// sync is present only when set (`last_optional`).
+pub const OUT_FIELDS: [&[&str]; 4] = [
     &[
         wire::TERM,
         wire::PRE_VOTE,
@@ -42,6 +45,13 @@ const OUT_FIELDS: [&[&str]; 4] = [
     ],
     &[wire::TERM, wire::SUCCESS, wire::DATA_TERM, wire::DATA_INDEX],
 ];
+
+/// Whether the last of a channel's `OUT_FIELDS` is present only when set.
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub fn last_optional(channel: Channel) -> bool {
+    matches!(channel, Channel::VoteRequest | Channel::SyncData)
+}
 
 /// A channel's number on the JS side (`Channel::ALL`'s order).
 pub fn channel_index(channel: Channel) -> usize {
@@ -216,17 +226,24 @@ pub fn channel_slots(channel: Channel) -> u32 {
 pub const TAG_MISSING: f64 = 0.0;
 pub const TAG_NUMBER: f64 = 1.0;
 pub const TAG_BOOL: f64 = 2.0;
+/// The tags of the other `typeof` names (published by `protocol()`).
+pub const TYPE_TAGS: [(&str, f64); 5] = [
+    ("string", 3.0),
+    ("symbol", 4.0),
+    ("object", 5.0),
+    ("function", 6.0),
+    ("bigint", 7.0),
+];
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub const TAG_UNKNOWN: f64 = 8.0;
 
 /// The type name of a tag above `TAG_BOOL` (`typeof` of what JS found).
 fn tag_type_name(tag: f64) -> &'static str {
-    match tag as u32 {
-        3 => "string",
-        4 => "symbol",
-        5 => "object",
-        6 => "function",
-        7 => "bigint",
-        _ => "unknown",
-    }
+    TYPE_TAGS
+        .iter()
+        .find(|(_, t)| *t == tag)
+        .map_or("unknown", |(n, _)| n)
 }
 
 /// An incoming message body as classified by `index.js` into the slot buffer; a field outside
@@ -286,22 +303,33 @@ pub fn sender_key(obj: &Object, field: &str) -> Result<std::result::Result<Strin
     Ok(id_key(&id)?.map_err(|reason| format!("field `{field}.id` {reason}")))
 }
 
-/// `[REC_PERSIST, seq, term, votedForKey, latestKey, lt, li, committedKey, ct, ci]`: a persist
-/// request (seq 0 for the current state, as `destroy()` persists it).
-pub fn persist_record(r: &mut Array, seq: u64, state: HardState<String>) -> Result<()> {
-    r.insert(REC_PERSIST)?;
-    r.insert(seq as f64)?;
-    r.insert(state.term as f64)?;
-    r.insert(state.voted_for)?;
-    r.insert(version_key(state.latest))?;
-    r.insert(state.latest.term as f64)?;
-    r.insert(state.latest.index as f64)?;
-    r.insert(version_key(state.committed))?;
-    r.insert(state.committed.term as f64)?;
-    r.insert(state.committed.index as f64)
+/// A record object: `{ kind, ...fields }` (see `protocol::RecordKind`).
+pub fn record<'env>(env: &'env Env, kind: RecordKind) -> Result<Object<'env>> {
+    let mut o = Object::new(env)?;
+    o.set_named_property("kind", kind as u32)?;
+    Ok(o)
 }
 
-/// A JS array: a fixed header (the method's own result) followed by one record per output.
+/// A persist request (seq 0 for the current state, as `destroy()` persists it).
+pub fn persist_record<'env>(
+    env: &'env Env,
+    seq: u64,
+    state: HardState<String>,
+) -> Result<Object<'env>> {
+    let mut r = record(env, RecordKind::Persist)?;
+    r.set_named_property("seq", seq as f64)?;
+    r.set_named_property("term", state.term as f64)?;
+    r.set_named_property("votedFor", state.voted_for)?;
+    r.set_named_property("latest", version_key(state.latest))?;
+    r.set_named_property("latestTerm", state.latest.term as f64)?;
+    r.set_named_property("latestIndex", state.latest.index as f64)?;
+    r.set_named_property("committed", version_key(state.committed))?;
+    r.set_named_property("committedTerm", state.committed.term as f64)?;
+    r.set_named_property("committedIndex", state.committed.index as f64)?;
+    Ok(r)
+}
+
+/// The records handed to JS: a send record (array) or a record object per output.
 pub struct Records<'env> {
     env: &'env Env,
     pub arr: Array<'env>,
@@ -315,19 +343,23 @@ impl<'env> Records<'env> {
         })
     }
 
-    pub fn head<T: napi::bindgen_prelude::ToNapiValue>(&mut self, v: T) -> Result<()> {
-        self.arr.insert(v)
-    }
-
-    fn record(&self) -> Result<Array<'env>> {
-        self.env.create_array(0)
-    }
-
     pub fn log(&mut self, line: &str) -> Result<()> {
-        let mut r = self.record()?;
-        r.insert(REC_LOG)?;
-        r.insert(line)?;
+        let mut r = record(self.env, RecordKind::Log)?;
+        r.set_named_property("message", line)?;
         self.arr.insert(r)
+    }
+
+    /// The incoming message's data value is `v`.
+    pub fn accepted(&mut self, v: Version) -> Result<()> {
+        let mut r = record(self.env, RecordKind::Accepted)?;
+        r.set_named_property("version", version_key(v))?;
+        self.arr.insert(r)
+    }
+
+    /// A method's result: `result`'s fields plus `records`.
+    pub fn with(self, mut result: Object<'env>) -> Result<Object<'env>> {
+        result.set_named_property("records", self.arr)?;
+        Ok(result)
     }
 
     pub fn outputs(&mut self, outs: Vec<Output<String>>) -> Result<()> {
@@ -337,12 +369,19 @@ impl<'env> Records<'env> {
         Ok(())
     }
 
+    fn version_record(&self, kind: RecordKind, v: Version) -> Result<Object<'env>> {
+        let mut r = record(self.env, kind)?;
+        r.set_named_property("version", version_key(v))?;
+        Ok(r)
+    }
+
     fn output(&mut self, o: Output<String>) -> Result<()> {
-        let mut r = self.record()?;
-        match o {
+        let env = self.env;
+        let r = match o {
             Output::Send { to, msg } => {
-                // flat: `index.js` builds the body object (a JS literal is far cheaper than
-                // setting named properties through N-API)
+                // flat: `index.js` builds the body object from it (a JS literal is far cheaper
+                // than setting named properties through N-API)
+                let mut r = env.create_array(0)?;
                 let channel = msg.channel();
                 let index = channel_index(channel);
                 let names = OUT_FIELDS[index];
@@ -354,7 +393,6 @@ impl<'env> Records<'env> {
                     } => Some(version_key(version)),
                     _ => None,
                 };
-                r.insert(REC_SEND)?;
                 r.insert(to)?;
                 r.insert(index as u32)?;
                 r.insert(data)?;
@@ -364,7 +402,7 @@ impl<'env> Records<'env> {
                     if err.is_ok() {
                         err = if names.get(i) != Some(&name) {
                             Err(napi::Error::from_reason(format!(
-                                "outgoing field `{name}` is not where index.js expects it"
+                                "outgoing field `{name}` is not where OUT_FIELDS puts it"
                             )))
                         } else {
                             match v {
@@ -376,52 +414,40 @@ impl<'env> Records<'env> {
                     }
                 });
                 err?;
+                return self.arr.insert(r);
             }
-            Output::Persist { seq, state } => persist_record(&mut r, seq, state)?,
+            Output::Persist { seq, state } => persist_record(env, seq, state)?,
             Output::RoleChanged(role) => {
-                r.insert(REC_ROLE)?;
-                r.insert(role as u32)?;
+                let mut r = record(env, RecordKind::Role)?;
+                r.set_named_property("role", role as u32)?;
+                r
             }
             Output::LeaderChanged(leader) => {
-                r.insert(REC_LEADER)?;
-                match leader {
-                    Some(k) => r.insert(k)?,
-                    None => r.insert(Null)?,
-                }
+                let mut r = record(env, RecordKind::Leader)?;
+                r.set_named_property("leader", leader)?;
+                r
             }
             Output::Alias { version, copy_of } => {
-                r.insert(REC_ALIAS)?;
-                r.insert(version_key(version))?;
-                r.insert(version_key(copy_of))?;
+                let mut r = self.version_record(RecordKind::Alias, version)?;
+                r.set_named_property("copyOf", version_key(copy_of))?;
+                r
             }
-            Output::DataChanged(v) => {
-                r.insert(REC_DATA)?;
-                r.insert(version_key(v))?;
-            }
-            Output::Committed(v) => {
-                r.insert(REC_COMMITTED)?;
-                r.insert(version_key(v))?;
-                r.insert(v.term as f64)?;
-                r.insert(v.index as f64)?;
-            }
-            Output::Log(line) => {
-                r.insert(REC_LOG)?;
-                r.insert(line)?;
-            }
+            Output::DataChanged(v) => self.version_record(RecordKind::Data, v)?,
+            // the host needs nothing of a commit: its effects come as Proposal, Data, Released
+            Output::Committed(_) => return Ok(()),
+            Output::Log(line) => return self.log(&line),
             Output::Proposal { version, committed } => {
-                r.insert(REC_PROPOSAL)?;
-                r.insert(version_key(version))?;
-                r.insert(committed)?;
+                let mut r = self.version_record(RecordKind::Proposal, version)?;
+                r.set_named_property("committed", committed)?;
+                r
             }
             Output::TransferEnded { succeeded } => {
-                r.insert(REC_TRANSFER)?;
-                r.insert(succeeded)?;
+                let mut r = record(env, RecordKind::Transfer)?;
+                r.set_named_property("succeeded", succeeded)?;
+                r
             }
-            Output::Released(v) => {
-                r.insert(REC_RELEASED)?;
-                r.insert(version_key(v))?;
-            }
-        }
+            Output::Released(v) => self.version_record(RecordKind::Released, v)?,
+        };
         self.arr.insert(r)
     }
 }

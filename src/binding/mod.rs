@@ -4,6 +4,7 @@
 
 mod auth;
 mod convert;
+mod protocol;
 mod strangers;
 
 use crate::driver::{spawn_timers, Shared, Wake};
@@ -15,6 +16,7 @@ use napi_derive::napi;
 use raftq_core::{
     wire, Channel, Config, HardState, Message, Node, StepOutcome, Version, NOT_A_MEMBER,
 };
+use raftq_core::{ProposeError, TransferError};
 use std::sync::{Arc, Mutex};
 use strangers::Strangers;
 use tokio::task::JoinHandle;
@@ -104,23 +106,27 @@ impl NativeNode {
         Ok(id_key(&id)?.err())
     }
 
-    /// `ackNode`: add (keep) or remove a member. Header: `[key | null, reason | null]` (the
-    /// reason completes "`id` ..." when the id is invalid).
-    #[napi(catch_unwind)]
-    pub fn ack_node<'env>(&self, env: &'env Env, id: Unknown, keep: bool) -> Result<Array<'env>> {
+    /// `ackNode`: add (keep) or remove a member. `{ key, reason, records }`: the id's key, or
+    /// null and the reason (completing "`id` ...") when the id is invalid.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "{ key: string | null, reason: string | null, records: Array<unknown> }"
+    )]
+    pub fn ack_node<'env>(&self, env: &'env Env, id: Unknown, keep: bool) -> Result<Object<'env>> {
         let mut recs = Records::new(env)?;
+        let mut result = Object::new(env)?;
         let key = match id_key(&id)? {
             Ok(key) => key,
             Err(reason) => {
-                recs.head(Null)?;
-                recs.head(reason)?;
-                return Ok(recs.arr);
+                result.set_named_property("key", Null)?;
+                result.set_named_property("reason", reason)?;
+                return recs.with(result);
             }
         };
-        recs.head(key.as_str())?;
-        recs.head(Null)?;
+        result.set_named_property("key", key.as_str())?;
+        result.set_named_property("reason", Null)?;
         if self.stopped {
-            return Ok(recs.arr);
+            return recs.with(result);
         }
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
@@ -143,20 +149,23 @@ impl NativeNode {
             }
         }
         self.finish(&mut recs, &mut inner)?;
-        Ok(recs.arr)
+        recs.with(result)
     }
 
     /// `serviceStarted`: (re)start the core from the restored state (`{term, votedFor, dataTerm,
     /// dataIndex, commitTerm, commitIndex}`, already shape-checked by JS) and begin the timers.
-    /// Header: `[selfKey, votedForKey | null, latestVersionKey, committedVersionKey]`.
-    #[napi(catch_unwind)]
+    /// `{ self, latest, committed, records }`: this node's key and the restored versions' keys.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "{ self: string, latest: string, committed: string, records: Array<unknown> }"
+    )]
     pub fn start<'env>(
         &mut self,
         env: &'env Env,
         id: Unknown,
         restored: Object,
         wake: Function<(), UnknownReturnValue>,
-    ) -> Result<Array<'env>> {
+    ) -> Result<Object<'env>> {
         if self.stopped {
             return Err(Error::new(Status::GenericFailure, "node destroyed"));
         }
@@ -187,10 +196,10 @@ impl NativeNode {
             ));
         }
         let mut recs = Records::new(env)?;
-        recs.head(key.as_str())?;
-        recs.head(voted_for)?;
-        recs.head(version_key(hs.latest))?;
-        recs.head(version_key(hs.committed))?;
+        let mut result = Object::new(env)?;
+        result.set_named_property("self", key.as_str())?;
+        result.set_named_property("latest", version_key(hs.latest))?;
+        result.set_named_property("committed", version_key(hs.committed))?;
 
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
@@ -239,12 +248,12 @@ impl NativeNode {
         }
         self.finish(&mut recs, &mut inner)?;
         self.shared.rearm();
-        Ok(recs.arr)
+        recs.with(result)
     }
 
     /// One of the four `...Received` events (`channel`: 0 voteRequest, 1 voteResponse,
-    /// 2 syncData, 3 dataResponse). Header: `[senderKey | null, acceptedVersionKey | null]`;
-    /// the sender key is null when the message was rejected (reported by a log record).
+    /// 2 syncData, 3 dataResponse). Returns the records (an `Accepted` one first when the
+    /// message's data value was accepted; a rejection is reported by a log record).
     /// `digest`: with a secret, the SHA-256 of `JSON.stringify(body.data)` when it has data.
     #[napi(catch_unwind)]
     pub fn receive<'env>(
@@ -282,27 +291,24 @@ impl NativeNode {
         };
         let mut inner = self.shared.lock();
         if let Err(reason) = self.authenticate(&inner, channel, &decoded, object.as_ref(), digest) {
-            recs.head(Null)?;
-            recs.head(Null)?;
             self.unauthenticated(&mut recs, &mut inner, channel, &reason)?;
             return Ok(recs.arr);
         }
         let (from, msg) = match decoded {
             Ok(x) => x,
             Err(reason) => {
-                recs.head(Null)?;
-                recs.head(Null)?;
                 self.reject(&mut recs, &mut inner, channel, &reason)?;
                 return Ok(recs.arr);
             }
         };
-        recs.head(from.as_str())?;
         let now = self.shared.now_ms();
         let outcome = self
             .steppable(&mut inner)
             .map(|node| node.step(from.clone(), msg, now));
         self.note_stranger(&mut inner, outcome.as_ref(), &from, channel, now);
-        recs.head(outcome.and_then(|o| o.accepted).map(version_key))?;
+        if let Some(v) = outcome.and_then(|o| o.accepted) {
+            recs.accepted(v)?;
+        }
         self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
     }
@@ -310,9 +316,8 @@ impl NativeNode {
     /// The fast path of `receive`, for a body that is an object whose sender field holds an
     /// object: `index.js` has read the sender's key (`key(node.id)`, null when invalid) and
     /// classified the fields into `slots` (see `convert::SLOT_NAMES`); `wire::decode` still
-    /// decides. Returns `null` when the message was stepped with nothing to report, else
-    /// `[decoded, acceptedVersionKey | null, ...records]` (`decoded` false: rejected, reported by
-    /// a log record). `digest`: as for `receive`.
+    /// decides. Returns `null` when the message was stepped with nothing to report, else the
+    /// records, as `receive` does. `digest`: as for `receive`.
     #[napi(catch_unwind)]
     pub fn receive_fields<'env>(
         &self,
@@ -350,8 +355,6 @@ impl NativeNode {
         let mut inner = self.shared.lock();
         if let Err(reason) = self.authenticate(&inner, channel, &decoded, Some(&body), digest) {
             let mut recs = Records::new(env)?;
-            recs.head(false)?;
-            recs.head(Null)?;
             self.unauthenticated(&mut recs, &mut inner, channel, &reason)?;
             return Ok(Some(recs.arr));
         }
@@ -359,8 +362,6 @@ impl NativeNode {
             Ok(x) => x,
             Err(reason) => {
                 let mut recs = Records::new(env)?;
-                recs.head(false)?;
-                recs.head(Null)?;
                 self.reject(&mut recs, &mut inner, channel, &reason)?;
                 return Ok(Some(recs.arr));
             }
@@ -376,8 +377,9 @@ impl NativeNode {
             return Ok(None);
         }
         let mut recs = Records::new(env)?;
-        recs.head(true)?;
-        recs.head(accepted.map(version_key))?;
+        if let Some(v) = accepted {
+            recs.accepted(v)?;
+        }
         self.finish(&mut recs, &mut inner)?;
         Ok(Some(recs.arr))
     }
@@ -423,31 +425,33 @@ impl NativeNode {
             .map_err(Error::from_reason)
     }
 
-    /// `replicateData` on the leader. Header: `[versionKey, term, index]`, or
-    /// `[null, reason, null]` when the node cannot propose.
-    #[napi(catch_unwind)]
-    pub fn propose<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
+    /// `replicateData` on the leader. `{ version, reason, records }`: the new version's key, or
+    /// null and why the node cannot propose.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "{ version: string | null, reason: string | null, records: Array<unknown> }"
+    )]
+    pub fn propose<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         let mut recs = Records::new(env)?;
+        let mut result = Object::new(env)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let result = match self.steppable(&mut inner) {
-            Some(node) => node.propose(now).map_err(|e| format!("{e:?}")),
-            None => Err("NotStarted".to_string()),
+        let outcome = match self.steppable(&mut inner) {
+            Some(node) => node.propose(now),
+            None => Err(ProposeError::NotStarted),
         };
-        match result {
+        match outcome {
             Ok(v) => {
-                recs.head(version_key(v))?;
-                recs.head(v.term as f64)?;
-                recs.head(v.index as f64)?;
+                result.set_named_property("version", version_key(v))?;
+                result.set_named_property("reason", Null)?;
             }
-            Err(reason) => {
-                recs.head(Null)?;
-                recs.head(reason)?;
-                recs.head(Null)?;
+            Err(e) => {
+                result.set_named_property("version", Null)?;
+                result.set_named_property("reason", propose_refusal(e))?;
             }
         }
         self.finish(&mut recs, &mut inner)?;
-        Ok(recs.arr)
+        recs.with(result)
     }
 
     /// A persist request completed (the JS side awaited `persistAgent.persist`).
@@ -480,41 +484,43 @@ impl NativeNode {
     }
 
     /// Leadership transfer (to `id`, or to the most up-to-date follower when `id` is
-    /// `undefined`/`null`). Header: `[targetKey | null, reason | null]`.
-    #[napi(catch_unwind)]
-    pub fn transfer<'env>(&self, env: &'env Env, id: Unknown) -> Result<Array<'env>> {
+    /// `undefined`/`null`). `{ target, reason, records }`: the target's key, or null and why.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "{ target: string | null, reason: string | null, records: Array<unknown> }"
+    )]
+    pub fn transfer<'env>(&self, env: &'env Env, id: Unknown) -> Result<Object<'env>> {
         let mut recs = Records::new(env)?;
+        let mut result = Object::new(env)?;
         let to = match id.get_type()? {
             napi::ValueType::Undefined | napi::ValueType::Null => None,
             _ => match id_key(&id)? {
                 Ok(k) => Some(k),
-                Err(_) => {
-                    recs.head(Null)?;
-                    recs.head("InvalidId")?;
-                    return Ok(recs.arr);
+                Err(reason) => {
+                    result.set_named_property("target", Null)?;
+                    result.set_named_property("reason", format!("`id` {reason}"))?;
+                    return recs.with(result);
                 }
             },
         };
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let result = match self.steppable(&mut inner) {
-            Some(node) => node
-                .transfer_leadership(to, now)
-                .map_err(|e| format!("{e:?}")),
-            None => Err("NotStarted".to_string()),
+        let outcome = match self.steppable(&mut inner) {
+            Some(node) => node.transfer_leadership(to, now),
+            None => Err(TransferError::NotStarted),
         };
-        match result {
+        match outcome {
             Ok(k) => {
-                recs.head(k)?;
-                recs.head(Null)?;
+                result.set_named_property("target", k)?;
+                result.set_named_property("reason", Null)?;
             }
-            Err(reason) => {
-                recs.head(Null)?;
-                recs.head(reason)?;
+            Err(e) => {
+                result.set_named_property("target", Null)?;
+                result.set_named_property("reason", transfer_refusal(e))?;
             }
         }
         self.finish(&mut recs, &mut inner)?;
-        Ok(recs.arr)
+        recs.with(result)
     }
 
     /// The outputs the timer task produced (called by the wake-up callback).
@@ -550,24 +556,12 @@ impl NativeNode {
     /// The current persistent state as a persist record with seq 0 (for `destroy()`), or null
     /// before the first start.
     #[napi(catch_unwind)]
-    pub fn hard_state<'env>(&self, env: &'env Env) -> Result<Option<Array<'env>>> {
+    pub fn hard_state<'env>(&self, env: &'env Env) -> Result<Option<Object<'env>>> {
         let inner = self.shared.lock();
         let Some(node) = inner.node.as_ref() else {
             return Ok(None);
         };
-        let mut r = env.create_array(0)?;
-        persist_record(&mut r, 0, node.hard_state())?;
-        Ok(Some(r))
-    }
-
-    /// The versions whose data values must be kept; the JS side drops the others.
-    #[napi(catch_unwind)]
-    pub fn live_versions(&self) -> Result<Vec<String>> {
-        let inner = self.shared.lock();
-        Ok(match inner.node.as_ref() {
-            Some(node) => node.live_versions().map(version_key).collect(),
-            None => vec![version_key(Version::ZERO)],
-        })
+        Ok(Some(persist_record(env, 0, node.hard_state())?))
     }
 
     /// A snapshot for `getStatus()` (ids as keys; JS maps them back to ids).
@@ -767,5 +761,25 @@ impl Drop for NativeNode {
         }
         let released = self.shared.lock().release_wake();
         drop(released);
+    }
+}
+
+/// Why `replicateData` was refused, for the `log` line.
+fn propose_refusal(e: ProposeError) -> &'static str {
+    match e {
+        ProposeError::NotStarted => "the node is not started",
+        ProposeError::NotLeader => "not the leader",
+        ProposeError::Transferring => "a leadership transfer is in progress",
+        ProposeError::Exhausted => "the index space is exhausted",
+    }
+}
+
+/// Why a transfer was refused, for the `log` line.
+fn transfer_refusal(e: TransferError) -> &'static str {
+    match e {
+        TransferError::NotStarted => "the node is not started",
+        TransferError::NotLeader => "not the leader",
+        TransferError::NoCandidate => "no other member to hand over to",
+        TransferError::UnknownMember => "the target is not a member",
     }
 }
