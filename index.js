@@ -4,8 +4,9 @@
 // The Raft logic is native (Rust, `raftq-core`); this file is the thin JS layer on top of it.
 // It keeps what is JS-native: the event bus (listeners run in microtasks, `dispatch` resolves
 // when all have finished and never rejects), the members' objects as acked, the JS type of every
-// node id, the data value of each version (the core only knows versions), the persist queue and
-// the replicate waiters. The native `NativeNode` converts, steps the core and returns its
+// node id, the persist queue and the promises of replicate() / transferLeadership(), which the
+// core's outcome records settle. The native `NativeNode` converts, steps the core, keeps the
+// data value of each version (by reference, released when the core says so) and returns its
 // outputs as records; everything about their layout (record kinds, channels, fields, tags, the
 // roles) comes from the addon's `protocol()` and enums, from which the hot-path code below is
 // generated once at load.
@@ -61,13 +62,10 @@ const {
   Persist: REC_PERSIST,
   Role: REC_ROLE,
   Leader: REC_LEADER,
-  Alias: REC_ALIAS,
   Data: REC_DATA,
   Log: REC_LOG,
   Proposal: REC_PROPOSAL,
   Transfer: REC_TRANSFER,
-  Released: REC_RELEASED,
-  Accepted: REC_ACCEPTED,
 } = native.RecordKind;
 const { to: SEND_TO, channel: SEND_CHANNEL, data: SEND_DATA } = PROTOCOL.send;
 
@@ -137,7 +135,6 @@ function fillFields(channel, m) {
   FILLERS[channel](m);
 }
 
-const INITIAL_KEY = '0:0';
 const NO_LISTENERS = Object.freeze([]);
 
 function noop() {}
@@ -294,9 +291,6 @@ class Raftq {
     this._ids = new Map();
     /** id -> key (or null for an invalid id), a cache of `NativeNode.key` */
     this._keys = new Map();
-    /** version key -> data value */
-    this._values = new Map([[INITIAL_KEY, {}]]);
-    this._visible = INITIAL_KEY;
     this._role = RaftRole.FOLLOWER;
     this._leader = null;
     this._selfKey = null;
@@ -356,8 +350,7 @@ class Raftq {
   }
 
   getData() {
-    const v = this._values.get(this._visible);
-    return v === undefined ? {} : v;
+    return this._native.data();
   }
 
   subscribe(type, listener) {
@@ -427,6 +420,7 @@ class Raftq {
       strangers: s.strangers,
       dropped: this._dropped,
       unauthenticated: s.unauthenticated,
+      values: s.values,
     };
   }
 
@@ -491,7 +485,7 @@ class Raftq {
     const sender = typeof message === 'object' && message !== null ? message[SPECS[channel].sender] : undefined;
     if (typeof sender !== 'object' || sender === null) {
       // not the usual shape: the native side reads and rejects it with the exact reason
-      this._apply(this._native.receive(channel, message, digest), message);
+      this._apply(this._native.receive(channel, message, digest));
       return;
     }
     const id = sender.id;
@@ -501,7 +495,7 @@ class Raftq {
     // nothing is kept per sender here: ids of members are known from ackNode, any other key
     // decodes to its id (`_idOf`)
     if (r === null) return;
-    this._apply(r, message);
+    this._apply(r);
   }
 
   /** The native key of a node id (null when invalid), cached: ids repeat on every message. The
@@ -596,10 +590,6 @@ class Raftq {
     this._started = true;
     this._selfKey = r.self;
     this._ids.set(r.self, node.id);
-    this._values.clear();
-    this._values.set(r.latest, restored.data);
-    if (r.committed !== r.latest) this._values.set(r.committed, restored.committedData);
-    this._visible = r.committed;
     const hadLeader = this._leader !== null;
     this._leader = null;
     if (hadLeader) this._emit('leaderChanged', null);
@@ -624,13 +614,12 @@ class Raftq {
       this._log('raft rejected replicateData: the data must not be undefined');
       return Promise.resolve(false);
     }
-    const r = this._native.propose();
+    const r = this._native.propose(value);
     if (r.version === null) {
       this._log(`raft ignored replicateData: ${r.reason}`);
       this._apply(r.records);
       return Promise.resolve(false);
     }
-    this._values.set(r.version, value);
     const promise = new Promise((resolve) => this._waiters.set(r.version, resolve));
     this._apply(r.records);
     return promise;
@@ -638,9 +627,8 @@ class Raftq {
 
   // ---- outputs ----
 
-  /** Handle the records of one native call. `message`: the incoming message whose data value
-   * an `Accepted` record names. */
-  _apply(records, message) {
+  /** Handle the records of one native call. */
+  _apply(records) {
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
       if (Array.isArray(r)) {
@@ -648,9 +636,6 @@ class Raftq {
         continue;
       }
       switch (r.kind) {
-        case REC_ACCEPTED:
-          this._values.set(r.version, message.data);
-          break;
         case REC_PERSIST:
           this._requestPersist(r);
           break;
@@ -661,12 +646,8 @@ class Raftq {
           this._leader = r.leader;
           this._emit('leaderChanged', this.getLeader());
           break;
-        case REC_ALIAS:
-          this._values.set(r.version, this._values.get(r.copyOf));
-          break;
         case REC_DATA:
-          this._visible = r.version;
-          this._emit('dataChanged', this.getData());
+          this._emit('dataChanged', r.value);
           break;
         case REC_PROPOSAL: {
           const resolve = this._waiters.get(r.version);
@@ -681,9 +662,6 @@ class Raftq {
           if (resolve !== undefined) resolve(r.succeeded);
           break;
         }
-        case REC_RELEASED:
-          this._values.delete(r.version);
-          break;
         case REC_LOG:
           this._log(r.message);
           break;
@@ -715,7 +693,7 @@ class Raftq {
     if (!this._listeners.has(spec.outgoing)) return;
     const body = BUILDERS[channel](r, destination, this._timeout, this._node);
     const data = r[SEND_DATA];
-    if (data !== null) body.data = this._values.get(data);
+    if (data !== undefined) body.data = data;
     this._emit(spec.outgoing, this._tagged(channel, to, body));
   }
 
@@ -746,13 +724,13 @@ class Raftq {
     const body = {
       term: r.term,
       votedFor: r.votedFor === null ? null : this._idOf(r.votedFor),
-      data: this._values.get(r.latest),
-      dataTerm: r.latestTerm,
-      dataIndex: r.latestIndex,
-      commitTerm: r.committedTerm,
-      commitIndex: r.committedIndex,
+      data: r.data,
+      dataTerm: r.dataTerm,
+      dataIndex: r.dataIndex,
+      commitTerm: r.commitTerm,
+      commitIndex: r.commitIndex,
     };
-    if (r.committed !== r.latest) body.committedData = this._values.get(r.committed);
+    if ('committedData' in r) body.committedData = r.committedData;
     // the node it belongs to, in its JS type: another node's body does not restore
     body.nodeId = this._node.id;
     // the cluster it belongs to, when options.cluster names one

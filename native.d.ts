@@ -52,7 +52,7 @@ export declare class NativeNode {
    * `replicateData` on the leader. `{ version, reason, records }`: the new version's key, or
    * null and why the node cannot propose.
    */
-  propose(): { version: string | null, reason: string | null, records: Array<unknown> }
+  propose(value: unknown): { version: string | null, reason: string | null, records: Array<unknown> }
   /** A persist request completed (the JS side awaited `persistAgent.persist`). */
   persisted(seq: number): unknown[]
   /** `serviceCrashed`. */
@@ -76,6 +76,8 @@ export declare class NativeNode {
    * before the first start.
    */
   hardState(): object | null
+  /** What `getData()` shows: the value of the visible version (`{}` if none). */
+  data(): unknown
   /** A snapshot for `getStatus()` (ids as keys; JS maps them back to ids). */
   status(): object
   /**
@@ -144,36 +146,29 @@ export declare enum RaftRole {
  */
 export declare enum RecordKind {
   /**
-   * `{ kind, seq, term, votedFor, latest, latestTerm, latestIndex, committed, committedTerm,
-   * committedIndex }`: persist this state (`seq` 0: the state at `destroy()`).
+   * `{ kind, seq, term, votedFor, data, dataTerm, dataIndex, commitTerm, commitIndex,
+   * committedData? }`: persist this state (`seq` 0: the state at `destroy()`; `votedFor` is a
+   * key).
    */
   Persist = 0,
   /** `{ kind, role }` */
   Role = 1,
   /** `{ kind, leader }`: the leader's key, or null. */
   Leader = 2,
-  /** `{ kind, version, copyOf }`: a new version holding `copyOf`'s value. */
-  Alias = 3,
-  /** `{ kind, version }`: the version `getData()` shows changed. */
-  Data = 4,
+  /** `{ kind, value }`: what `getData()` shows changed. */
+  Data = 3,
   /** `{ kind, message }`: a line for the `log` event. */
-  Log = 5,
+  Log = 4,
   /** `{ kind, version, committed }`: the proposal `version` is decided. */
-  Proposal = 6,
+  Proposal = 5,
   /** `{ kind, succeeded }`: the oldest pending transfer request ended. */
-  Transfer = 7,
-  /** `{ kind, version }`: the value of `version` may be dropped. */
-  Released = 8,
-  /**
-   * `{ kind, version }`: the incoming message's data value is this version (keep it before
-   * handling the records after it).
-   */
-  Accepted = 9,
+  Transfer = 6,
 }
 
 /**
  * Where a send record (an array) keeps what: the destination key, the channel's index in
- * `Protocol.channels`, the data version key (or null), and the first body field.
+ * `Protocol.channels`, the data value (`undefined` when the body carries none), and the first
+ * body field.
  */
 export interface SendLayout {
   to: number

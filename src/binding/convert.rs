@@ -8,7 +8,7 @@ use napi::{Env, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields, Out};
 use raftq_core::{Channel, HardState, Output, Version};
 
-/// A send record is an array: `[to, channel, dataKey | null, ...fields]` (the positions are
+/// A send record is an array: `[to, channel, data | undefined, ...fields]` (the positions are
 /// published by `protocol()`, which `index.js` builds its body literals from).
 // published by `protocol()` (not registered in the lib's test build)
 #[cfg_attr(test, allow(dead_code))]
@@ -310,9 +310,32 @@ pub fn record<'env>(env: &'env Env, kind: RecordKind) -> Result<Object<'env>> {
     Ok(o)
 }
 
-/// A persist request (seq 0 for the current state, as `destroy()` persists it).
+/// The data value of each version the core holds: a JS object (version key -> value) the
+/// binding keeps by reference. Values stay JS values; only references move.
+pub struct Values<'env> {
+    pub obj: Object<'env>,
+}
+
+impl<'env> Values<'env> {
+    pub fn get(&self, v: Version) -> Result<Unknown<'env>> {
+        self.obj.get_named_property_unchecked(&version_key(v))
+    }
+
+    pub fn set(&mut self, v: Version, value: Unknown) -> Result<()> {
+        self.obj.set_named_property(&version_key(v), value)
+    }
+
+    pub fn release(&mut self, v: Version) -> Result<()> {
+        self.obj.delete_named_property(version_key(v)).map(|_| ())
+    }
+}
+
+/// A persist request (seq 0 for the current state, as `destroy()` persists it): the fields of
+/// the persisted body (`term, votedFor` as a key, `data, dataTerm, dataIndex, commitTerm,
+/// commitIndex`, and `committedData` when the committed version differs from the latest).
 pub fn persist_record<'env>(
     env: &'env Env,
+    values: &Values<'env>,
     seq: u64,
     state: HardState<String>,
 ) -> Result<Object<'env>> {
@@ -320,12 +343,14 @@ pub fn persist_record<'env>(
     r.set_named_property("seq", seq as f64)?;
     r.set_named_property("term", state.term as f64)?;
     r.set_named_property("votedFor", state.voted_for)?;
-    r.set_named_property("latest", version_key(state.latest))?;
-    r.set_named_property("latestTerm", state.latest.term as f64)?;
-    r.set_named_property("latestIndex", state.latest.index as f64)?;
-    r.set_named_property("committed", version_key(state.committed))?;
-    r.set_named_property("committedTerm", state.committed.term as f64)?;
-    r.set_named_property("committedIndex", state.committed.index as f64)?;
+    r.set_named_property("data", values.get(state.latest)?)?;
+    r.set_named_property("dataTerm", state.latest.term as f64)?;
+    r.set_named_property("dataIndex", state.latest.index as f64)?;
+    r.set_named_property("commitTerm", state.committed.term as f64)?;
+    r.set_named_property("commitIndex", state.committed.index as f64)?;
+    if state.committed != state.latest {
+        r.set_named_property("committedData", values.get(state.committed)?)?;
+    }
     Ok(r)
 }
 
@@ -333,13 +358,17 @@ pub fn persist_record<'env>(
 pub struct Records<'env> {
     env: &'env Env,
     pub arr: Array<'env>,
+    /// The values of the versions: sends and persists read them, aliases and releases change
+    /// them (the host side of `Output::Alias` / `Output::Released`, done here).
+    pub values: Values<'env>,
 }
 
 impl<'env> Records<'env> {
-    pub fn new(env: &'env Env) -> Result<Self> {
+    pub fn new(env: &'env Env, values: Values<'env>) -> Result<Self> {
         Ok(Records {
             env,
             arr: env.create_array(0)?,
+            values,
         })
     }
 
@@ -349,11 +378,10 @@ impl<'env> Records<'env> {
         self.arr.insert(r)
     }
 
-    /// The incoming message's data value is `v`.
-    pub fn accepted(&mut self, v: Version) -> Result<()> {
-        let mut r = record(self.env, RecordKind::Accepted)?;
-        r.set_named_property("version", version_key(v))?;
-        self.arr.insert(r)
+    /// The incoming message's data value was accepted as `v`: keep it (before the outputs).
+    pub fn accepted(&mut self, v: Version, body: &Object) -> Result<()> {
+        let data: Unknown = body.get_named_property_unchecked(wire::DATA)?;
+        self.values.set(v, data)
     }
 
     /// A method's result: `result`'s fields plus `records`.
@@ -369,12 +397,6 @@ impl<'env> Records<'env> {
         Ok(())
     }
 
-    fn version_record(&self, kind: RecordKind, v: Version) -> Result<Object<'env>> {
-        let mut r = record(self.env, kind)?;
-        r.set_named_property("version", version_key(v))?;
-        Ok(r)
-    }
-
     fn output(&mut self, o: Output<String>) -> Result<()> {
         let env = self.env;
         let r = match o {
@@ -385,17 +407,16 @@ impl<'env> Records<'env> {
                 let channel = msg.channel();
                 let index = channel_index(channel);
                 let names = OUT_FIELDS[index];
-                let data = match msg {
+                r.insert(to)?;
+                r.insert(index as u32)?;
+                match msg {
                     raftq_core::Message::Append {
                         version,
                         with_data: true,
                         ..
-                    } => Some(version_key(version)),
-                    _ => None,
-                };
-                r.insert(to)?;
-                r.insert(index as u32)?;
-                r.insert(data)?;
+                    } => r.insert(self.values.get(version)?)?,
+                    _ => r.insert(())?,
+                }
                 let mut i = 0;
                 let mut err = Ok(());
                 wire::encode(&msg, |name, v| {
@@ -416,7 +437,7 @@ impl<'env> Records<'env> {
                 err?;
                 return self.arr.insert(r);
             }
-            Output::Persist { seq, state } => persist_record(env, seq, state)?,
+            Output::Persist { seq, state } => persist_record(env, &self.values, seq, state)?,
             Output::RoleChanged(role) => {
                 let mut r = record(env, RecordKind::Role)?;
                 r.set_named_property("role", role as u32)?;
@@ -428,16 +449,20 @@ impl<'env> Records<'env> {
                 r
             }
             Output::Alias { version, copy_of } => {
-                let mut r = self.version_record(RecordKind::Alias, version)?;
-                r.set_named_property("copyOf", version_key(copy_of))?;
+                let value = self.values.get(copy_of)?;
+                return self.values.set(version, value);
+            }
+            Output::DataChanged(v) => {
+                let mut r = record(env, RecordKind::Data)?;
+                r.set_named_property("value", self.values.get(v)?)?;
                 r
             }
-            Output::DataChanged(v) => self.version_record(RecordKind::Data, v)?,
             // the host needs nothing of a commit: its effects come as Proposal, Data, Released
             Output::Committed(_) => return Ok(()),
             Output::Log(line) => return self.log(&line),
             Output::Proposal { version, committed } => {
-                let mut r = self.version_record(RecordKind::Proposal, version)?;
+                let mut r = record(env, RecordKind::Proposal)?;
+                r.set_named_property("version", version_key(version))?;
                 r.set_named_property("committed", committed)?;
                 r
             }
@@ -446,7 +471,7 @@ impl<'env> Records<'env> {
                 r.set_named_property("succeeded", succeeded)?;
                 r
             }
-            Output::Released(v) => self.version_record(RecordKind::Released, v)?,
+            Output::Released(v) => return self.values.release(v),
         };
         self.arr.insert(r)
     }

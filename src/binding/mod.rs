@@ -8,8 +8,9 @@ mod protocol;
 mod strangers;
 
 use crate::driver::{spawn_timers, Shared, Wake};
-use convert::{id_key, persist_record, sender_key, version_key, JsFields, Records};
+use convert::{id_key, persist_record, sender_key, version_key, JsFields, Records, Values};
 use napi::bindgen_prelude::{Array, Function, JsObjectValue, Null, Object, Unknown};
+use napi::bindgen_prelude::{ObjectFinalize, ObjectRef};
 use napi::threadsafe_function::UnknownReturnValue;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
@@ -49,9 +50,12 @@ fn counter(obj: &Object, name: &str) -> Result<u64> {
 
 /// One Raft node, native side. Every method that steps the core returns an array: a fixed header
 /// (the method's own result) followed by one record per output (see `convert::REC_*`).
-#[napi]
+#[napi(custom_finalize)]
 pub struct NativeNode {
     shared: Arc<Shared>,
+    /// The data value of each version the core holds (see `convert::Values`); replaced at
+    /// each start, released when the object is finalized.
+    values: Option<ObjectRef<false>>,
     task: Option<JoinHandle<()>>,
     stopped: bool,
     /// Messages from non-members: counted and reported (touched on the JS thread only).
@@ -66,6 +70,7 @@ impl NativeNode {
     /// is signed into every tag (see `auth`).
     #[napi(constructor, catch_unwind)]
     pub fn new(
+        env: &Env,
         heartbeat: f64,
         minimum_election_time: f64,
         maximum_election_time: f64,
@@ -85,8 +90,12 @@ impl NativeNode {
             Some(s) => Some(auth::Auth::new(s, cluster.as_deref()).map_err(type_error)?),
             None => None,
         };
+        // before the first start: version zero holds raftq's initial `{}`
+        let mut values = Object::new(env)?;
+        values.set_named_property(&version_key(Version::ZERO), Object::new(env)?)?;
         Ok(NativeNode {
             shared: Shared::new(config),
+            values: Some(values.create_ref()?),
             task: None,
             stopped: false,
             strangers: Mutex::new(Strangers::default()),
@@ -113,7 +122,7 @@ impl NativeNode {
         ts_return_type = "{ key: string | null, reason: string | null, records: Array<unknown> }"
     )]
     pub fn ack_node<'env>(&self, env: &'env Env, id: Unknown, keep: bool) -> Result<Object<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let mut result = Object::new(env)?;
         let key = match id_key(&id)? {
             Ok(key) => key,
@@ -195,7 +204,18 @@ impl NativeNode {
                 "persisted commit version is ahead of the data version",
             ));
         }
-        let mut recs = Records::new(env)?;
+        // the restored values replace every version held before
+        let mut store = Object::new(env)?;
+        let data: Unknown = restored.get_named_property_unchecked("data")?;
+        store.set_named_property(&version_key(hs.latest), data)?;
+        if hs.committed != hs.latest {
+            let committed: Unknown = restored.get_named_property_unchecked("committedData")?;
+            store.set_named_property(&version_key(hs.committed), committed)?;
+        }
+        if let Some(old) = self.values.replace(store.create_ref()?) {
+            old.unref(env)?;
+        }
+        let mut recs = Records::new(env, self.values(env)?)?;
         let mut result = Object::new(env)?;
         result.set_named_property("self", key.as_str())?;
         result.set_named_property("latest", version_key(hs.latest))?;
@@ -263,7 +283,7 @@ impl NativeNode {
         body: Unknown,
         digest: Option<&[u8]>,
     ) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
             return Err(type_error("unknown channel"));
         };
@@ -306,8 +326,8 @@ impl NativeNode {
             .steppable(&mut inner)
             .map(|node| node.step(from.clone(), msg, now));
         self.note_stranger(&mut inner, outcome.as_ref(), &from, channel, now);
-        if let Some(v) = outcome.and_then(|o| o.accepted) {
-            recs.accepted(v)?;
+        if let (Some(v), Some(body)) = (outcome.and_then(|o| o.accepted), object.as_ref()) {
+            recs.accepted(v, body)?;
         }
         self.finish(&mut recs, &mut inner)?;
         Ok(recs.arr)
@@ -354,14 +374,14 @@ impl NativeNode {
         };
         let mut inner = self.shared.lock();
         if let Err(reason) = self.authenticate(&inner, channel, &decoded, Some(&body), digest) {
-            let mut recs = Records::new(env)?;
+            let mut recs = Records::new(env, self.values(env)?)?;
             self.unauthenticated(&mut recs, &mut inner, channel, &reason)?;
             return Ok(Some(recs.arr));
         }
         let (from, msg) = match decoded {
             Ok(x) => x,
             Err(reason) => {
-                let mut recs = Records::new(env)?;
+                let mut recs = Records::new(env, self.values(env)?)?;
                 self.reject(&mut recs, &mut inner, channel, &reason)?;
                 return Ok(Some(recs.arr));
             }
@@ -376,9 +396,9 @@ impl NativeNode {
             self.shared.rearm_if_earlier(inner.next_deadline());
             return Ok(None);
         }
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         if let Some(v) = accepted {
-            recs.accepted(v)?;
+            recs.accepted(v, &body)?;
         }
         self.finish(&mut recs, &mut inner)?;
         Ok(Some(recs.arr))
@@ -431,8 +451,8 @@ impl NativeNode {
         catch_unwind,
         ts_return_type = "{ version: string | null, reason: string | null, records: Array<unknown> }"
     )]
-    pub fn propose<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
-        let mut recs = Records::new(env)?;
+    pub fn propose<'env>(&self, env: &'env Env, value: Unknown) -> Result<Object<'env>> {
+        let mut recs = Records::new(env, self.values(env)?)?;
         let mut result = Object::new(env)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
@@ -442,6 +462,7 @@ impl NativeNode {
         };
         match outcome {
             Ok(v) => {
+                recs.values.set(v, value)?;
                 result.set_named_property("version", version_key(v))?;
                 result.set_named_property("reason", Null)?;
             }
@@ -457,7 +478,7 @@ impl NativeNode {
     /// A persist request completed (the JS side awaited `persistAgent.persist`).
     #[napi(catch_unwind)]
     pub fn persisted<'env>(&self, env: &'env Env, seq: f64) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
         let failed = inner.failed;
@@ -473,7 +494,7 @@ impl NativeNode {
     /// `serviceCrashed`.
     #[napi(catch_unwind)]
     pub fn crashed<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
         if let Some(node) = self.steppable(&mut inner) {
@@ -490,7 +511,7 @@ impl NativeNode {
         ts_return_type = "{ target: string | null, reason: string | null, records: Array<unknown> }"
     )]
     pub fn transfer<'env>(&self, env: &'env Env, id: Unknown) -> Result<Object<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let mut result = Object::new(env)?;
         let to = match id.get_type()? {
             napi::ValueType::Undefined | napi::ValueType::Null => None,
@@ -526,7 +547,7 @@ impl NativeNode {
     /// The outputs the timer task produced (called by the wake-up callback).
     #[napi(catch_unwind)]
     pub fn drain<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let mut inner = self.shared.lock();
         inner.drained();
         self.finish(&mut recs, &mut inner)?;
@@ -539,7 +560,7 @@ impl NativeNode {
     /// outputs produced before (persist requests among them).
     #[napi(catch_unwind)]
     pub fn suspend<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let mut inner = self.shared.lock();
         let failed = inner.failed;
         if let Some(node) = inner.node.as_mut() {
@@ -561,12 +582,28 @@ impl NativeNode {
         let Some(node) = inner.node.as_ref() else {
             return Ok(None);
         };
-        Ok(Some(persist_record(env, 0, node.hard_state())?))
+        let values = self.values(env)?;
+        Ok(Some(persist_record(env, &values, 0, node.hard_state())?))
+    }
+
+    /// What `getData()` shows: the value of the visible version (`{}` if none).
+    #[napi(catch_unwind)]
+    pub fn data<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let visible = {
+            let inner = self.shared.lock();
+            inner.node.as_ref().map_or(Version::ZERO, |n| n.visible())
+        };
+        let value = self.values(env)?.get(visible)?;
+        if value.get_type()? == napi::ValueType::Undefined {
+            return napi::bindgen_prelude::ToNapiValue::into_unknown(Object::new(env)?, env);
+        }
+        Ok(value)
     }
 
     /// A snapshot for `getStatus()` (ids as keys; JS maps them back to ids).
     #[napi(catch_unwind)]
     pub fn status<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let held_values = self.values(env)?.obj.get_property_names()?.get_array_length()?;
         let inner = self.shared.lock();
         let mut o = Object::new(env)?;
         let version = |v: Version| -> Result<Object<'env>> {
@@ -614,6 +651,7 @@ impl NativeNode {
         let unauthenticated = self.auth.as_ref().map_or(0, |a| a.total());
         o.set_named_property("unauthenticated", unauthenticated as f64)?;
         o.set_named_property("failed", inner.failed)?;
+        o.set_named_property("values", held_values)?;
         Ok(o)
     }
 
@@ -637,6 +675,16 @@ impl NativeNode {
         // released here, on the JS thread, outside the lock
         drop(released);
         Ok(())
+    }
+
+    /// The values store.
+    fn values<'env>(&self, env: &'env Env) -> Result<Values<'env>> {
+        match &self.values {
+            Some(r) => Ok(Values {
+                obj: r.get_value(env)?,
+            }),
+            None => Err(Error::from_reason("the values store is gone")),
+        }
     }
 
     /// Count and report a rejected message (nothing in the core changes).
@@ -749,6 +797,15 @@ impl NativeNode {
             recs.outputs(outs)?;
         }
         self.shared.rearm_if_earlier(inner.next_deadline());
+        Ok(())
+    }
+}
+
+impl ObjectFinalize for NativeNode {
+    fn finalize(mut self, env: Env) -> Result<()> {
+        if let Some(values) = self.values.take() {
+            values.unref(&env)?;
+        }
         Ok(())
     }
 }

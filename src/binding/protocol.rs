@@ -15,16 +15,15 @@ use raftq_core::{Channel, Role};
 /// `SendLayout`), every other record an object with `kind` and named fields.
 #[napi]
 pub enum RecordKind {
-    /// `{ kind, seq, term, votedFor, latest, latestTerm, latestIndex, committed, committedTerm,
-    /// committedIndex }`: persist this state (`seq` 0: the state at `destroy()`).
+    /// `{ kind, seq, term, votedFor, data, dataTerm, dataIndex, commitTerm, commitIndex,
+    /// committedData? }`: persist this state (`seq` 0: the state at `destroy()`; `votedFor` is a
+    /// key).
     Persist,
     /// `{ kind, role }`
     Role,
     /// `{ kind, leader }`: the leader's key, or null.
     Leader,
-    /// `{ kind, version, copyOf }`: a new version holding `copyOf`'s value.
-    Alias,
-    /// `{ kind, version }`: the version `getData()` shows changed.
+    /// `{ kind, value }`: what `getData()` shows changed.
     Data,
     /// `{ kind, message }`: a line for the `log` event.
     Log,
@@ -32,11 +31,6 @@ pub enum RecordKind {
     Proposal,
     /// `{ kind, succeeded }`: the oldest pending transfer request ended.
     Transfer,
-    /// `{ kind, version }`: the value of `version` may be dropped.
-    Released,
-    /// `{ kind, version }`: the incoming message's data value is this version (keep it before
-    /// handling the records after it).
-    Accepted,
 }
 
 /// raftq's `RaftRole` (the core's numbering).
@@ -75,7 +69,8 @@ pub struct ChannelSpec {
 }
 
 /// Where a send record (an array) keeps what: the destination key, the channel's index in
-/// `Protocol.channels`, the data version key (or null), and the first body field.
+/// `Protocol.channels`, the data value (`undefined` when the body carries none), and the first
+/// body field.
 #[napi(object)]
 pub struct SendLayout {
     pub to: u32,
