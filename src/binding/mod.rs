@@ -603,7 +603,11 @@ impl NativeNode {
     /// A snapshot for `getStatus()` (ids as keys; JS maps them back to ids).
     #[napi(catch_unwind)]
     pub fn status<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
-        let held_values = self.values(env)?.obj.get_property_names()?.get_array_length()?;
+        let held_values = self
+            .values(env)?
+            .obj
+            .get_property_names()?
+            .get_array_length()?;
         let inner = self.shared.lock();
         let mut o = Object::new(env)?;
         let version = |v: Version| -> Result<Object<'env>> {
