@@ -59,7 +59,6 @@ Object.freeze(RaftRole);
 
 const PROTOCOL = native.protocol();
 const {
-  Persist: REC_PERSIST,
   Role: REC_ROLE,
   Leader: REC_LEADER,
   Data: REC_DATA,
@@ -282,6 +281,7 @@ class Raftq {
       options.maximumElectionTime,
       typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret,
       this._cluster,
+      this._agent,
     );
     /** @type {Map<string, Function[]>} copy-on-write listener arrays */
     this._listeners = new Map();
@@ -300,28 +300,19 @@ class Raftq {
     this._destroyed = false;
     this._destroying = null;
     this._startGen = 0;
-    /** bumped at every native start: persist seqs belong to one start */
-    this._coreGen = 0;
     /** the start generation whose restart is restoring (the core is suspended), or 0 */
     this._restoring = 0;
     /** send records whose destination is not a member: dropped, never addressed to `{ id }` */
     this._dropped = 0;
-    // persistence: one call in flight (never two, destroy's final write included), the newest
-    // pending request kept
-    this._persistPending = null;
-    this._persisting = null;
-    this._persistRetry = null;
-    this._persistRetryWake = null;
-    this._persistFailures = 0;
-    /** set when destroy() gave up on a persist that never settled: nothing more is written */
-    this._persistClosed = false;
     // replicate() promises by version key, and transferLeadership() promises oldest first: the
     // core decides each (REC_PROPOSAL, REC_TRANSFER)
     this._waiters = new Map();
     this._transferWaiters = [];
+    // the native side's drain callback: timer outputs, what a completed persist released, log
+    // lines (also after destroy(): a failed final write is reported)
     this._wake = () => {
       try {
-        if (!this._destroyed) this._apply(this._native.drain());
+        this._apply(this._native.drain());
       } catch (e) {
         this._log(`raft internal error: ${describe(e)}`);
       }
@@ -569,7 +560,8 @@ class Raftq {
     let restored;
     try {
       // a restart reads what was persisted: let requested writes land first (bounded)
-      await this._settlePersists('raft restart: a persist has not settled after %d ms; restoring anyway');
+      const waited = await this._native.settle();
+      if (waited !== null) this._log(`raft restart: a persist has not settled after ${waited} ms; restoring anyway`);
       if (gen !== this._startGen || this._destroyed) return; // superseded
       restored = parseRestored(await this._agent.restore(node), node.id, this._cluster);
     } catch (e) {
@@ -579,13 +571,12 @@ class Raftq {
     if (gen !== this._startGen || this._destroyed) return; // superseded
     let r;
     try {
-      r = this._native.start(node.id, restored, this._wake);
+      r = this._native.start(node, restored, this._wake);
     } catch (e) {
       failed(describe(e));
       return;
     }
     this._restoring = 0;
-    this._coreGen++;
     this._node = node;
     this._started = true;
     this._selfKey = r.self;
@@ -636,9 +627,6 @@ class Raftq {
         continue;
       }
       switch (r.kind) {
-        case REC_PERSIST:
-          this._requestPersist(r);
-          break;
         case REC_ROLE:
           this._setRole(r.role);
           break;
@@ -720,126 +708,6 @@ class Raftq {
 
   // ---- persistence ----
 
-  _persistBody(r) {
-    const body = {
-      term: r.term,
-      votedFor: r.votedFor === null ? null : this._idOf(r.votedFor),
-      data: r.data,
-      dataTerm: r.dataTerm,
-      dataIndex: r.dataIndex,
-      commitTerm: r.commitTerm,
-      commitIndex: r.commitIndex,
-    };
-    if ('committedData' in r) body.committedData = r.committedData;
-    // the node it belongs to, in its JS type: another node's body does not restore
-    body.nodeId = this._node.id;
-    // the cluster it belongs to, when options.cluster names one
-    if (this._cluster !== undefined) body.cluster = this._cluster;
-    return body;
-  }
-
-  _requestPersist(r) {
-    if (this._destroyed) return;
-    const seq = r.seq;
-    const prev = this._persistPending;
-    const gen = this._coreGen;
-    // a newer state covers every request before it (of the same start: seqs restart with the core)
-    const covered = prev && prev.gen === gen && prev.seq > seq ? prev.seq : seq;
-    this._persistPending = { seq: covered, gen, node: this._node, body: this._persistBody(r) };
-    this._kickPersist();
-  }
-
-  /** Start the persist loop unless it runs. `_persisting` is set before the loop calls the
-   * agent: a `persist` (or anything it calls) that re-enters sees the call in flight. */
-  _kickPersist() {
-    if (this._persisting || this._persistClosed || !this._persistPending) return;
-    let done;
-    this._persisting = new Promise((resolve) => {
-      done = resolve;
-    });
-    this._persistLoop().then(done, done);
-  }
-
-  /** How long destroy() and a restart wait for a persist in flight. */
-  _persistBound() {
-    return Math.max(1000, this._options.maximumElectionTime);
-  }
-
-  /** Wait for requested writes to land, at most `_persistBound()`; false (and `what` with the
-   * bound on `log`) when one did not. */
-  async _settlePersists(what) {
-    if (!this._persisting) return true;
-    const bound = this._persistBound();
-    let timer;
-    const settled = await Promise.race([
-      (async () => {
-        while (this._persisting) await this._persisting;
-        return true;
-      })(),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, bound, false);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!settled) this._log(what.replace('%d', bound));
-    return settled;
-  }
-
-  /** One persist call; a line on `log` if it has not settled after an election timeout. */
-  async _persistCall(req) {
-    const after = this._options.minimumElectionTime;
-    const t0 = Date.now();
-    const watchdog = setTimeout(() => {
-      this._log(`raft persist has not settled after ${Date.now() - t0} ms (still waiting for it)`);
-    }, after);
-    if (watchdog.unref) watchdog.unref();
-    try {
-      await this._agent.persist(req.node, req.body);
-    } finally {
-      clearTimeout(watchdog);
-    }
-  }
-
-  async _persistLoop() {
-    try {
-      while (this._persistPending && !this._persistClosed) {
-        const req = this._persistPending;
-        this._persistPending = null;
-        try {
-          await this._persistCall(req);
-        } catch (e) {
-          this._log(`persist failed: ${describe(e)}`);
-          if (this._destroyed || req.final) continue; // destroy's final write is tried once
-          // keep the failed state unless a newer request covers it, and retry with backoff
-          const next = this._persistPending;
-          if (!next) this._persistPending = req;
-          else if (next.gen === req.gen && req.seq > next.seq) next.seq = req.seq;
-          const hb = this._options.heartbeat;
-          const wait = Math.min(hb * 2 ** Math.min(this._persistFailures, 30), Math.max(hb, this._options.maximumElectionTime));
-          this._persistFailures++;
-          await new Promise((resolve) => {
-            this._persistRetryWake = resolve;
-            this._persistRetry = setTimeout(resolve, wait);
-          });
-          clearTimeout(this._persistRetry);
-          this._persistRetry = null;
-          this._persistRetryWake = null;
-          continue;
-        }
-        this._persistFailures = 0;
-        if (req.seq > 0 && req.gen === this._coreGen && !this._destroyed) {
-          try {
-            this._apply(this._native.persisted(req.seq));
-          } catch (e) {
-            this._log(`raft internal error: ${describe(e)}`);
-          }
-        }
-      }
-    } finally {
-      this._persisting = null;
-    }
-  }
-
   // ---- event bus ----
 
   _emit(type, payload) {
@@ -868,39 +736,31 @@ class Raftq {
 
   async _destroy() {
     const wasStarted = this._started || this._restoring !== 0;
-    // the final state, read before the core stops
-    let final = null;
-    try {
-      final = wasStarted ? this._native.hardState() : null;
-    } catch {
-      final = null;
-    }
     this._destroyed = true;
     this._started = false;
     this._restoring = 0;
     this._startGen++;
     try {
-      this._native.stop();
+      // the final state goes through the native persist queue (after the call in flight,
+      // never beside it), covering any request still pending
+      this._native.stop(wasStarted);
     } catch (e) {
       this._log(`raft internal error: ${describe(e)}`);
     }
     for (const resolve of this._waiters.values()) resolve(false);
     this._waiters.clear();
     for (const resolve of this._transferWaiters.splice(0)) resolve(false);
-    // the final state goes through the queue (after the call in flight, never beside it) and
-    // covers any request still pending
-    this._persistPending = final ? { seq: 0, gen: -1, node: this._node, body: this._persistBody(final), final: true } : null;
-    if (this._persistRetryWake) this._persistRetryWake();
-    this._kickPersist();
-    if (!(await this._settlePersists('raft destroy: a persist has not settled after %d ms; the final state is not written'))) {
+    const waited = await this._native.settle();
+    if (waited !== null) {
+      this._log(`raft destroy: a persist has not settled after ${waited} ms; the final state is not written`);
       // nothing more is written: a late write could land over a newer instance's state
-      this._persistPending = null;
-      this._persistClosed = true;
+      this._native.closePersist();
     }
     this._log('raft destroyed');
     // the log listeners run in microtasks: let them see the last line before removing them
     await Promise.resolve();
     this._listeners.clear();
+    this._native.release();
   }
 }
 

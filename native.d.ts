@@ -10,7 +10,7 @@ export declare class NativeNode {
    * `secret` (the UTF-8 of a string secret, or its bytes) turns authentication on; `cluster`
    * is signed into every tag (see `auth`).
    */
-  constructor(heartbeat: number, minimumElectionTime: number, maximumElectionTime: number, secret?: Uint8Array | undefined | null, cluster?: string | undefined | null)
+  constructor(heartbeat: number, minimumElectionTime: number, maximumElectionTime: number, secret: Uint8Array | undefined | null, cluster: string | undefined | null, persistAgent: object)
   /** The key of a node id (`n:<number>` / `s:<string>`), or `null` for an invalid id. */
   key(id: unknown): string | null
   /** Why a node id is invalid (completing "`id` ..."), or `null` when it is valid. */
@@ -25,7 +25,7 @@ export declare class NativeNode {
    * dataIndex, commitTerm, commitIndex}`, already shape-checked by JS) and begin the timers.
    * `{ self, latest, committed, records }`: this node's key and the restored versions' keys.
    */
-  start(id: unknown, restored: object, wake: () => unknown): { self: string, latest: string, committed: string, records: Array<unknown> }
+  start(raftNode: object, restored: object, wake: () => unknown): { self: string, latest: string, committed: string, records: Array<unknown> }
   /**
    * One of the four `...Received` events (`channel`: 0 voteRequest, 1 voteResponse,
    * 2 syncData, 3 dataResponse). Returns the records (an `Accepted` one first when the
@@ -53,8 +53,6 @@ export declare class NativeNode {
    * null and why the node cannot propose.
    */
   propose(value: unknown): { version: string | null, reason: string | null, records: Array<unknown> }
-  /** A persist request completed (the JS side awaited `persistAgent.persist`). */
-  persisted(seq: number): unknown[]
   /** `serviceCrashed`. */
   crashed(): unknown[]
   /**
@@ -71,20 +69,29 @@ export declare class NativeNode {
    * outputs produced before (persist requests among them).
    */
   suspend(): unknown[]
-  /**
-   * The current persistent state as a persist record with seq 0 (for `destroy()`), or null
-   * before the first start.
-   */
-  hardState(): object | null
   /** What `getData()` shows: the value of the visible version (`{}` if none). */
   data(): unknown
   /** A snapshot for `getStatus()` (ids as keys; JS maps them back to ids). */
   status(): object
   /**
-   * `destroy()`: stop the core, abort the timer task and release the wake-up callback, so
-   * nothing native keeps the process alive. Idempotent.
+   * `destroy()`: queue the final write (`last`: of the current state, when the node ran),
+   * stop the core, abort the timer task and release the wake-up callback, so nothing native
+   * keeps the process alive. Idempotent.
    */
-  stop(): void
+  stop(last: boolean): void
+  /**
+   * Resolves when no persist is in flight or pending (`null`), or after the bound
+   * (`max(1000, maximumElectionTime)` ms) with the bound: what a restart and `destroy()`
+   * wait for.
+   */
+  settle(): Promise<number | null>
+  /** `destroy()` gave up waiting for a persist: nothing more is written. */
+  closePersist(): void
+  /**
+   * The end of `destroy()`: release the references to the agent, the node and the drain
+   * callback (the values stay readable through `data()`).
+   */
+  release(): void
 }
 
 /** One of raftq's four channels, as JS sees it. */
@@ -145,24 +152,18 @@ export declare enum RaftRole {
  * `SendLayout`), every other record an object with `kind` and named fields.
  */
 export declare enum RecordKind {
-  /**
-   * `{ kind, seq, term, votedFor, data, dataTerm, dataIndex, commitTerm, commitIndex,
-   * committedData? }`: persist this state (`seq` 0: the state at `destroy()`; `votedFor` is a
-   * key).
-   */
-  Persist = 0,
   /** `{ kind, role }` */
-  Role = 1,
+  Role = 0,
   /** `{ kind, leader }`: the leader's key, or null. */
-  Leader = 2,
+  Leader = 1,
   /** `{ kind, value }`: what `getData()` shows changed. */
-  Data = 3,
+  Data = 2,
   /** `{ kind, message }`: a line for the `log` event. */
-  Log = 4,
+  Log = 3,
   /** `{ kind, version, committed }`: the proposal `version` is decided. */
-  Proposal = 5,
+  Proposal = 4,
   /** `{ kind, succeeded }`: the oldest pending transfer request ended. */
-  Transfer = 6,
+  Transfer = 5,
 }
 
 /**

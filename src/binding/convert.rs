@@ -6,7 +6,7 @@ use napi::bindgen_prelude::{Array, JsObjectValue, Object, Unknown};
 use napi::JsString;
 use napi::{Env, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields, Out};
-use raftq_core::{Channel, HardState, Output, Version};
+use raftq_core::{Channel, Output, Version};
 
 /// A send record is an array: `[to, channel, data | undefined, ...fields]` (the positions are
 /// published by `protocol()`, which `index.js` builds its body literals from).
@@ -330,30 +330,6 @@ impl<'env> Values<'env> {
     }
 }
 
-/// A persist request (seq 0 for the current state, as `destroy()` persists it): the fields of
-/// the persisted body (`term, votedFor` as a key, `data, dataTerm, dataIndex, commitTerm,
-/// commitIndex`, and `committedData` when the committed version differs from the latest).
-pub fn persist_record<'env>(
-    env: &'env Env,
-    values: &Values<'env>,
-    seq: u64,
-    state: HardState<String>,
-) -> Result<Object<'env>> {
-    let mut r = record(env, RecordKind::Persist)?;
-    r.set_named_property("seq", seq as f64)?;
-    r.set_named_property("term", state.term as f64)?;
-    r.set_named_property("votedFor", state.voted_for)?;
-    r.set_named_property("data", values.get(state.latest)?)?;
-    r.set_named_property("dataTerm", state.latest.term as f64)?;
-    r.set_named_property("dataIndex", state.latest.index as f64)?;
-    r.set_named_property("commitTerm", state.committed.term as f64)?;
-    r.set_named_property("commitIndex", state.committed.index as f64)?;
-    if state.committed != state.latest {
-        r.set_named_property("committedData", values.get(state.committed)?)?;
-    }
-    Ok(r)
-}
-
 /// The records handed to JS: a send record (array) or a record object per output.
 pub struct Records<'env> {
     env: &'env Env,
@@ -437,7 +413,8 @@ impl<'env> Records<'env> {
                 err?;
                 return self.arr.insert(r);
             }
-            Output::Persist { seq, state } => persist_record(env, &self.values, seq, state)?,
+            // the persist queue takes them before (`Inner::take_outputs`)
+            Output::Persist { .. } => return Ok(()),
             Output::RoleChanged(role) => {
                 let mut r = record(env, RecordKind::Role)?;
                 r.set_named_property("role", role as u32)?;

@@ -4,13 +4,14 @@
 
 mod auth;
 mod convert;
+pub mod persist;
 mod protocol;
 mod strangers;
 
 use crate::driver::{spawn_timers, Shared, Wake};
-use convert::{id_key, persist_record, sender_key, version_key, JsFields, Records, Values};
+use convert::{id_key, sender_key, version_key, JsFields, Records, Values};
 use napi::bindgen_prelude::{Array, Function, JsObjectValue, Null, Object, Unknown};
-use napi::bindgen_prelude::{ObjectFinalize, ObjectRef};
+use napi::bindgen_prelude::{ObjectFinalize, ObjectRef, ToNapiValue};
 use napi::threadsafe_function::UnknownReturnValue;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
@@ -18,6 +19,7 @@ use raftq_core::{
     wire, Channel, Config, HardState, Message, Node, StepOutcome, Version, NOT_A_MEMBER,
 };
 use raftq_core::{ProposeError, TransferError};
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Mutex};
 use strangers::Strangers;
 use tokio::task::JoinHandle;
@@ -55,9 +57,11 @@ pub struct NativeNode {
     shared: Arc<Shared>,
     /// The data value of each version the core holds (see `convert::Values`); replaced at
     /// each start, released when the object is finalized.
-    values: Option<ObjectRef<false>>,
-    task: Option<JoinHandle<()>>,
-    stopped: bool,
+    values: RefCell<Option<ObjectRef<false>>>,
+    /// Interior mutability: napi-rs refuses a `&mut self` method while another borrow is active,
+    /// and the app's callbacks (persist, listeners) may call back into the node.
+    task: RefCell<Option<JoinHandle<()>>>,
+    stopped: Cell<bool>,
     /// Messages from non-members: counted and reported (touched on the JS thread only).
     strangers: Mutex<Strangers>,
     /// With a `secret`: tags outgoing bodies and drops incoming ones without a valid tag.
@@ -76,6 +80,7 @@ impl NativeNode {
         maximum_election_time: f64,
         secret: Option<&[u8]>,
         cluster: Option<String>,
+        persist_agent: Object,
     ) -> Result<Self> {
         let config = Config::new(
             millis("heartbeat", heartbeat)?,
@@ -93,11 +98,32 @@ impl NativeNode {
         // before the first start: version zero holds raftq's initial `{}`
         let mut values = Object::new(env)?;
         values.set_named_property(&version_key(Version::ZERO), Object::new(env)?)?;
+        // `persistAgent.persist` bound to the agent, `Promise.resolve` to `Promise`
+        let persist: Unknown = persist_agent.get_named_property_unchecked("persist")?;
+        if persist.get_type()? != napi::ValueType::Function {
+            return Err(type_error("persistAgent.persist must be a function"));
+        }
+        // SAFETY: the type was checked
+        let persist: Function<Unknown, Unknown> = unsafe { persist.cast()? };
+        let persist = persist.bind(persist_agent)?;
+        let promise: Object = env.get_global()?.get_named_property_unchecked("Promise")?;
+        let resolve: Function<Unknown, Unknown> =
+            promise.get_named_property_unchecked("resolve")?;
+        let resolve = resolve.bind(promise)?;
+        let values_ref = values.create_ref()?;
+        let shared = Shared::new(config);
+        {
+            let mut inner = shared.lock();
+            inner.persist.cluster = cluster.clone();
+            inner.js.persist = Some(ToNapiValue::into_unknown(persist, env)?.create_ref()?);
+            inner.js.resolve = Some(ToNapiValue::into_unknown(resolve, env)?.create_ref()?);
+            inner.js.values = Some(ToNapiValue::into_unknown(values, env)?.create_ref()?);
+        }
         Ok(NativeNode {
-            shared: Shared::new(config),
-            values: Some(values.create_ref()?),
-            task: None,
-            stopped: false,
+            shared,
+            values: RefCell::new(Some(values_ref)),
+            task: RefCell::new(None),
+            stopped: Cell::new(false),
             strangers: Mutex::new(Strangers::default()),
             auth,
         })
@@ -134,7 +160,7 @@ impl NativeNode {
         };
         result.set_named_property("key", key.as_str())?;
         result.set_named_property("reason", Null)?;
-        if self.stopped {
+        if self.stopped.get() {
             return recs.with(result);
         }
         let now = self.shared.now_ms();
@@ -158,6 +184,8 @@ impl NativeNode {
             }
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         recs.with(result)
     }
 
@@ -169,15 +197,19 @@ impl NativeNode {
         ts_return_type = "{ self: string, latest: string, committed: string, records: Array<unknown> }"
     )]
     pub fn start<'env>(
-        &mut self,
+        &self,
         env: &'env Env,
-        id: Unknown,
+        raft_node: Object,
         restored: Object,
-        wake: Function<(), UnknownReturnValue>,
+        #[napi(ts_arg_type = "() => unknown")] wake: Unknown,
     ) -> Result<Object<'env>> {
-        if self.stopped {
+        if wake.get_type()? != napi::ValueType::Function {
+            return Err(type_error("wake must be a function"));
+        }
+        if self.stopped.get() {
             return Err(Error::new(Status::GenericFailure, "node destroyed"));
         }
+        let id: Unknown = raft_node.get_named_property_unchecked("id")?;
         let key = id_key(&id)?.map_err(|reason| type_error(format!("node.id {reason}")))?;
         let voted: Unknown = restored.get_named_property_unchecked("votedFor")?;
         let voted_for = match voted.get_type()? {
@@ -212,9 +244,13 @@ impl NativeNode {
             let committed: Unknown = restored.get_named_property_unchecked("committedData")?;
             store.set_named_property(&version_key(hs.committed), committed)?;
         }
-        if let Some(old) = self.values.replace(store.create_ref()?) {
+        let replaced = self.values.borrow_mut().replace(store.create_ref()?);
+        if let Some(old) = replaced {
             old.unref(env)?;
         }
+        let store_ref = ToNapiValue::into_unknown(store, env)?.create_ref()?;
+        let node_ref = ToNapiValue::into_unknown(raft_node, env)?.create_ref()?;
+        let drain_ref = wake.create_ref()?;
         let mut recs = Records::new(env, self.values(env)?)?;
         let mut result = Object::new(env)?;
         result.set_named_property("self", key.as_str())?;
@@ -225,11 +261,21 @@ impl NativeNode {
         let mut inner = self.shared.lock();
         if inner.failed {
             drop(inner);
+            for r in [store_ref, node_ref, drain_ref] {
+                r.unref(env)?;
+            }
             return Err(Error::new(
                 Status::GenericFailure,
                 "raft core failed earlier",
             ));
         }
+        // persists of an earlier start no longer complete anything in the core
+        inner.persist.gen += 1;
+        let old = [
+            inner.js.values.replace(store_ref),
+            inner.js.node.replace(node_ref),
+            inner.js.drain.replace(drain_ref),
+        ];
         let same_id = inner.node.as_ref().is_some_and(|n| *n.id() == key);
         if !same_id {
             let seed = rand::random::<u64>();
@@ -238,7 +284,8 @@ impl NativeNode {
                 Some(mut old) => {
                     // what the old node promised ends with it
                     old.end_outcomes();
-                    recs.outputs(old.take_outputs())?;
+                    let outs = old.take_outputs();
+                    inner.stash.extend(outs);
                     old.members().cloned().collect()
                 }
                 None => std::mem::take(&mut inner.pending_members)
@@ -256,18 +303,36 @@ impl NativeNode {
             node.start(hs, now);
         }
         if !inner.has_wake() {
+            // the wake-up of the timer task: on the JS thread, persist requests go to the queue
+            // and the next call starts (no JavaScript on the stack), then `index.js` drains
+            let shared = self.shared.clone();
+            // SAFETY: the type was checked
+            let wake: Function<(), UnknownReturnValue> = unsafe { wake.cast()? };
             let tsfn: Wake = wake
                 .build_threadsafe_function::<()>()
                 .callee_handled::<false>()
                 .weak::<false>()
-                .build_callback(|_ctx| Ok(()))?;
+                .build_callback(move |ctx| {
+                    {
+                        let mut inner = shared.lock();
+                        let outs = inner.take_outputs();
+                        inner.stash = outs;
+                    }
+                    persist::kick(&shared, &ctx.env)?;
+                    Ok(())
+                })?;
             inner.set_wake(tsfn);
         }
-        if self.task.is_none() {
-            self.task = Some(spawn_timers(self.shared.clone()));
+        if self.task.borrow().is_none() {
+            *self.task.borrow_mut() = Some(spawn_timers(self.shared.clone()));
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        for r in old.into_iter().flatten() {
+            r.unref(env)?;
+        }
         self.shared.rearm();
+        persist::kick(&self.shared, env)?;
         recs.with(result)
     }
 
@@ -330,6 +395,8 @@ impl NativeNode {
             recs.accepted(v, body)?;
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         Ok(recs.arr)
     }
 
@@ -401,6 +468,8 @@ impl NativeNode {
             recs.accepted(v, &body)?;
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         Ok(Some(recs.arr))
     }
 
@@ -472,23 +541,9 @@ impl NativeNode {
             }
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         recs.with(result)
-    }
-
-    /// A persist request completed (the JS side awaited `persistAgent.persist`).
-    #[napi(catch_unwind)]
-    pub fn persisted<'env>(&self, env: &'env Env, seq: f64) -> Result<Array<'env>> {
-        let mut recs = Records::new(env, self.values(env)?)?;
-        let now = self.shared.now_ms();
-        let mut inner = self.shared.lock();
-        let failed = inner.failed;
-        if let Some(node) = inner.node.as_mut() {
-            if !failed && seq.is_finite() && seq >= 1.0 {
-                node.persisted(seq as u64, now);
-            }
-        }
-        self.finish(&mut recs, &mut inner)?;
-        Ok(recs.arr)
     }
 
     /// `serviceCrashed`.
@@ -501,6 +556,8 @@ impl NativeNode {
             node.crashed(now);
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         Ok(recs.arr)
     }
 
@@ -541,6 +598,8 @@ impl NativeNode {
             }
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         recs.with(result)
     }
 
@@ -551,6 +610,8 @@ impl NativeNode {
         let mut inner = self.shared.lock();
         inner.drained();
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         Ok(recs.arr)
     }
 
@@ -567,23 +628,13 @@ impl NativeNode {
             if !failed {
                 let pending = node.take_outputs();
                 node.stop();
-                recs.outputs(pending)?;
+                inner.stash.extend(pending);
             }
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         Ok(recs.arr)
-    }
-
-    /// The current persistent state as a persist record with seq 0 (for `destroy()`), or null
-    /// before the first start.
-    #[napi(catch_unwind)]
-    pub fn hard_state<'env>(&self, env: &'env Env) -> Result<Option<Object<'env>>> {
-        let inner = self.shared.lock();
-        let Some(node) = inner.node.as_ref() else {
-            return Ok(None);
-        };
-        let values = self.values(env)?;
-        Ok(Some(persist_record(env, &values, 0, node.hard_state())?))
     }
 
     /// What `getData()` shows: the value of the visible version (`{}` if none).
@@ -620,7 +671,7 @@ impl NativeNode {
             Some(node) => {
                 let s = node.status();
                 o.set_named_property("id", s.id)?;
-                o.set_named_property("started", s.started && !self.stopped)?;
+                o.set_named_property("started", s.started && !self.stopped.get())?;
                 o.set_named_property("role", s.role as u32)?;
                 o.set_named_property("preCandidate", s.pre_candidate)?;
                 o.set_named_property("term", s.term as f64)?;
@@ -659,31 +710,85 @@ impl NativeNode {
         Ok(o)
     }
 
-    /// `destroy()`: stop the core, abort the timer task and release the wake-up callback, so
-    /// nothing native keeps the process alive. Idempotent.
+    /// `destroy()`: queue the final write (`last`: of the current state, when the node ran),
+    /// stop the core, abort the timer task and release the wake-up callback, so nothing native
+    /// keeps the process alive. Idempotent.
     #[napi(catch_unwind)]
-    pub fn stop(&mut self) -> Result<()> {
-        self.stopped = true;
-        if let Some(task) = self.task.take() {
+    pub fn stop(&self, env: &Env, last: bool) -> Result<()> {
+        if self.stopped.get() {
+            return Ok(());
+        }
+        self.stopped.set(true);
+        if let Some(task) = self.task.borrow_mut().take() {
             task.abort();
         }
         let released = {
             let mut inner = self.shared.lock();
+            let state = inner.node.as_ref().filter(|_| last).map(|n| n.hard_state());
+            inner.persist.request_last(state);
             if let Some(node) = inner.node.as_mut() {
                 node.stop();
                 node.take_outputs();
             }
+            inner.stash.clear();
             inner.notes.clear();
             inner.release_wake()
         };
         // released here, on the JS thread, outside the lock
         drop(released);
+        persist::kick(&self.shared, env)
+    }
+
+    /// Resolves when no persist is in flight or pending (`null`), or after the bound
+    /// (`max(1000, maximumElectionTime)` ms) with the bound: what a restart and `destroy()`
+    /// wait for.
+    #[napi(catch_unwind, ts_return_type = "Promise<number | null>")]
+    pub fn settle<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred()?;
+        let waiter: persist::Waiter = Arc::new(Mutex::new(Some(deferred)));
+        let (idle, bound) = {
+            let mut inner = self.shared.lock();
+            let bound = inner.config.election_max.max(1000);
+            let idle = inner.persist.idle();
+            if !idle {
+                inner.persist.waiters.push(waiter.clone());
+            }
+            (idle, bound)
+        };
+        if idle {
+            persist::resolve_waiters(vec![waiter], None);
+        } else {
+            napi::bindgen_prelude::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(bound)).await;
+                persist::resolve_waiters(vec![waiter], Some(bound as f64));
+            });
+        }
+        Ok(promise)
+    }
+
+    /// `destroy()` gave up waiting for a persist: nothing more is written.
+    #[napi(catch_unwind)]
+    pub fn close_persist(&self) -> Result<()> {
+        let mut inner = self.shared.lock();
+        inner.persist.closed = true;
+        inner.persist.pending = None;
+        Ok(())
+    }
+
+    /// The end of `destroy()`: release the references to the agent, the node and the drain
+    /// callback (the values stay readable through `data()`).
+    #[napi(catch_unwind)]
+    pub fn release(&self, env: &Env) -> Result<()> {
+        let mut js = std::mem::take(&mut self.shared.lock().js);
+        let values = js.values.take();
+        js.release(env, true)?;
+        self.shared.lock().js.values = values;
         Ok(())
     }
 
     /// The values store.
     fn values<'env>(&self, env: &'env Env) -> Result<Values<'env>> {
-        match &self.values {
+        match &*self.values.borrow() {
             Some(r) => Ok(Values {
                 obj: r.get_value(env)?,
             }),
@@ -780,7 +885,7 @@ impl NativeNode {
 
     /// The core, unless `destroy()` stopped the node or the core panicked (never stepped again).
     fn steppable<'a>(&self, inner: &'a mut crate::driver::Inner) -> Option<&'a mut Node<String>> {
-        if inner.failed || self.stopped {
+        if inner.failed || self.stopped.get() {
             None
         } else {
             inner.node.as_mut()
@@ -793,31 +898,30 @@ impl NativeNode {
         for line in std::mem::take(&mut inner.notes) {
             recs.log(&line)?;
         }
-        if let Some(node) = inner.node.as_mut() {
-            let outs = node.take_outputs();
-            if self.stopped {
-                return Ok(());
-            }
-            recs.outputs(outs)?;
+        let outs = inner.take_outputs();
+        if self.stopped.get() {
+            return Ok(());
         }
+        recs.outputs(outs)?;
         self.shared.rearm_if_earlier(inner.next_deadline());
         Ok(())
     }
 }
 
 impl ObjectFinalize for NativeNode {
-    fn finalize(mut self, env: Env) -> Result<()> {
-        if let Some(values) = self.values.take() {
+    fn finalize(self, env: Env) -> Result<()> {
+        if let Some(values) = self.values.borrow_mut().take() {
             values.unref(&env)?;
         }
-        Ok(())
+        let mut js = std::mem::take(&mut self.shared.lock().js);
+        js.release(&env, false)
     }
 }
 
 impl Drop for NativeNode {
     fn drop(&mut self) {
         // garbage-collected without destroy(): leave no task behind
-        if let Some(task) = self.task.take() {
+        if let Some(task) = self.task.get_mut().take() {
             task.abort();
         }
         let released = self.shared.lock().release_wake();

@@ -15,10 +15,6 @@ use raftq_core::{Channel, Role};
 /// `SendLayout`), every other record an object with `kind` and named fields.
 #[napi]
 pub enum RecordKind {
-    /// `{ kind, seq, term, votedFor, data, dataTerm, dataIndex, commitTerm, commitIndex,
-    /// committedData? }`: persist this state (`seq` 0: the state at `destroy()`; `votedFor` is a
-    /// key).
-    Persist,
     /// `{ kind, role }`
     Role,
     /// `{ kind, leader }`: the leader's key, or null.
