@@ -124,14 +124,15 @@ function putField(slot, v) {
 const FILLERS = SPECS.map((c) => {
   const lines = c.inFields.map((f) => `put(${2 * FB.slotNames.indexOf(f)}, m.${ident(f)});`);
   if (c.carriesData) {
-    lines.push(`F[${2 * FB.slotNames.length}] = m.data === undefined ? ${FB.tagMissing} : ${FB.tagNumber};`);
+    lines.push(`F[${2 * FB.slotNames.length}] = data === undefined ? ${FB.tagMissing} : ${FB.tagNumber};`);
   }
-  return new Function('F', 'put', `return function fill(m) { ${lines.join(' ')} };`)(FIELDS, putField);
+  return new Function('F', 'put', `return function fill(m, data) { ${lines.join(' ')} };`)(FIELDS, putField);
 });
 
-/** Fill FIELDS with exactly the fields the core's `wire::decode` reads on `channel`. */
-function fillFields(channel, m) {
-  FILLERS[channel](m);
+/** Fill FIELDS with exactly the fields the core's `wire::decode` reads on `channel`; `data` is
+ * the body's `data`, read once by the caller. */
+function fillFields(channel, m, data) {
+  FILLERS[channel](m, data);
 }
 
 const NO_LISTENERS = Object.freeze([]);
@@ -163,8 +164,8 @@ function validateOptions(options) {
   if (!isObject(options)) throw new TypeError('Raftq: options must be an object');
   for (const name of ['heartbeat', 'minimumElectionTime', 'maximumElectionTime']) {
     const v = options[name];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw new TypeError(`Raftq: options.${name} must be a number > 0 (got ${describe(v)})`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > Number.MAX_SAFE_INTEGER) {
+      throw new TypeError(`Raftq: options.${name} must be a number > 0 and at most 2^53 - 1 ms (got ${describe(v)})`);
     }
   }
   if (options.minimumElectionTime > options.maximumElectionTime) {
@@ -197,16 +198,24 @@ function dataDigest(data) {
   return crypto.hash ? crypto.hash('sha256', text, 'buffer') : crypto.createHash('sha256').update(text).digest();
 }
 
-/** The data digest of an incoming body, when it is a syncData carrying JSON data. */
-function receivedDigest(channel, message) {
-  if (!SPECS[channel].carriesData) return undefined;
+/** The digest of an incoming syncData's `data` (undefined without data, or when it is not JSON:
+ * the native side then drops a body that has data but no digest). */
+function receivedDigest(data) {
   try {
-    return isObject(message) && message.data !== undefined ? dataDigest(message.data) : undefined;
+    return data !== undefined ? dataDigest(data) : undefined;
   } catch {
-    return undefined; // the native side drops it: data without a digest
+    return undefined;
   }
 }
 
+/** Why JSON cannot represent `value` (so no persist agent could write it), or null. */
+function jsonProblem(value) {
+  try {
+    return JSON.stringify(value) === undefined ? `${typeof value} is not JSON` : null;
+  } catch (e) {
+    return describe(e);
+  }
+}
 
 /** An id as a log line shows it: strings quoted, so `1` and `'1'` read differently. */
 function showId(v) {
@@ -304,6 +313,8 @@ class Raftq {
     this._restoring = 0;
     /** send records whose destination is not a member: dropped, never addressed to `{ id }` */
     this._dropped = 0;
+    /** inputs whose message threw while it was read (counted with the rejected ones) */
+    this._unreadableCount = 0;
     // replicate() promises by version key, and transferLeadership() promises oldest first: the
     // core decides each (REC_PROPOSAL, REC_TRANSFER)
     this._waiters = new Map();
@@ -366,9 +377,9 @@ class Raftq {
     const tasks = [];
     try {
       const r = this._input(type, message);
-      if (r !== undefined) tasks.push(r);
+      if (r !== undefined) tasks.push(r.catch((e) => this._unreadable(type, e)));
     } catch (e) {
-      this._log(`raft error in ${describe(type)}: ${describe(e)}`);
+      this._unreadable(type, e);
     }
     const ls = this._listeners.get(type);
     if (ls) {
@@ -406,7 +417,7 @@ class Raftq {
       commit: s.commit,
       members: s.members.map((k) => this._idOf(k)),
       persist: { requested: s.persistRequested, done: s.persistDone },
-      rejected: s.rejected,
+      rejected: s.rejected + this._unreadableCount,
       held: s.held,
       strangers: s.strangers,
       dropped: this._dropped,
@@ -469,20 +480,28 @@ class Raftq {
     }
   }
 
+  /** An input whose message threw while it was read (a getter, a Proxy): rejected, counted. */
+  _unreadable(type, e) {
+    this._unreadableCount++;
+    this._log(`raft rejected ${describe(type)}: the message cannot be read: ${describe(e)}`);
+  }
+
   _receive(type, message) {
     if (!this._started || this._destroyed || this._restoring) return;
     const channel = CHANNELS[type];
-    const digest = this._auth ? receivedDigest(channel, message) : undefined;
+    // each field is read once: a getter may answer differently the second time
+    const data = SPECS[channel].carriesData && typeof message === 'object' && message !== null ? message.data : undefined;
+    const digest = this._auth ? receivedDigest(data) : undefined;
     const sender = typeof message === 'object' && message !== null ? message[SPECS[channel].sender] : undefined;
     if (typeof sender !== 'object' || sender === null) {
       // not the usual shape: the native side reads and rejects it with the exact reason
-      this._apply(this._native.receive(channel, message, digest));
+      this._apply(this._native.receive(channel, message, digest, data));
       return;
     }
     const id = sender.id;
     const key = this._keyOf(id);
-    fillFields(channel, message);
-    const r = this._native.receiveFields(channel, message, key, FIELDS, digest);
+    fillFields(channel, message, data);
+    const r = this._native.receiveFields(channel, message, key, FIELDS, digest, data);
     // nothing is kept per sender here: ids of members are known from ackNode, any other key
     // decodes to its id (`_idOf`)
     if (r === null) return;
@@ -605,6 +624,13 @@ class Raftq {
       this._log('raft rejected replicateData: the data must not be undefined');
       return Promise.resolve(false);
     }
+    // checked on the leader only (elsewhere it is ignored anyway, at no cost): a value JSON
+    // cannot hold would make every node's persist agent fail on it, for good
+    const notJson = this._role === RaftRole.LEADER ? jsonProblem(value) : null;
+    if (notJson !== null) {
+      this._log(`raft rejected replicateData: the data must be a JSON value (${notJson})`);
+      return Promise.resolve(false);
+    }
     const r = this._native.propose(value);
     if (r.version === null) {
       this._log(`raft ignored replicateData: ${r.reason}`);
@@ -691,7 +717,7 @@ class Raftq {
     if (!this._auth) return body;
     try {
       const digest = SPECS[channel].carriesData && body.data !== undefined ? dataDigest(body.data) : undefined;
-      fillFields(channel, body);
+      fillFields(channel, body, body.data);
       body.tag = this._native.sign(channel, to, body, FIELDS, digest);
     } catch (e) {
       this._log(`raft cannot sign ${SPECS[channel].outgoing}: ${describe(e)}`);

@@ -32,7 +32,7 @@ export declare class NativeNode {
    * message's data value was accepted; a rejection is reported by a log record).
    * `digest`: with a secret, the SHA-256 of `JSON.stringify(body.data)` when it has data.
    */
-  receive(channel: number, body: unknown, digest?: Uint8Array | undefined | null): unknown[]
+  receive(channel: number, body: unknown, digest: Uint8Array | undefined | null, data: unknown): unknown[]
   /**
    * The fast path of `receive`, for a body that is an object whose sender field holds an
    * object: `index.js` has read the sender's key (`key(node.id)`, null when invalid) and
@@ -40,7 +40,7 @@ export declare class NativeNode {
    * decides. Returns `null` when the message was stepped with nothing to report, else the
    * records, as `receive` does. `digest`: as for `receive`.
    */
-  receiveFields(channel: number, body: object, key: string | undefined | null, slots: Float64Array, digest?: Uint8Array | undefined | null): unknown[] | null
+  receiveFields(channel: number, body: object, key: string | undefined | null, slots: Float64Array, digest: Uint8Array | undefined | null, data: unknown): unknown[] | null
   /**
    * With a secret: the `tag` of an outgoing body `index.js` built from a send record, to the
    * node whose key is `to`. The body is read back as the receiver will read it (`slots` filled

@@ -31,6 +31,22 @@ async function waitFor(cond, timeoutMs, what = 'condition', intervalMs = 2) {
   }
 }
 
+/**
+ * Wait (bounded) until the in-memory `cluster` (examples/memory-cluster.js) agrees on one
+ * leader other than `not` (among the `among` nodes, default the live ones); returns its id.
+ */
+function waitForAgreedLeader(cluster, timeoutMs, { not, among } = {}) {
+  return waitFor(
+    () => {
+      const l = cluster.agreedLeader(among);
+      return l !== undefined && l !== not ? { id: l } : false;
+    },
+    timeoutMs,
+    `one agreed leader${not !== undefined ? ` other than ${String(not)}` : ''}`,
+    1,
+  ).then((r) => r.id);
+}
+
 function delay(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -181,6 +197,7 @@ function canResolve(name) {
 module.exports = {
   ROOT,
   waitFor,
+  waitForAgreedLeader,
   withTimeout,
   delay,
   portIsFree,

@@ -7,7 +7,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const v8 = require('node:v8');
 const vm = require('node:vm');
-const { waitFor, withTimeout, delay, spawnLogged, killAll, ROOT } = require('./_helpers');
+const { waitFor, waitForAgreedLeader, withTimeout, delay, spawnLogged, killAll, ROOT } = require('./_helpers');
 const { Raftq, RaftRole } = require('..');
 const { createMemoryCluster } = require('../examples/memory-cluster');
 
@@ -114,17 +114,6 @@ function newCluster(opts = {}) {
   return createMemoryCluster({ size: 3, ...TIMING, ...opts });
 }
 
-/** The one leader every live node agrees on, other than `not` (bounded wait). */
-function agreedLeader(cluster, timeoutMs, { not, among } = {}) {
-  return waitFor(
-    () => {
-      const l = cluster.agreedLeader(among);
-      return l !== undefined && l !== not ? { id: l } : false;
-    },
-    timeoutMs,
-    `one agreed leader${not !== undefined ? ` other than ${String(not)}` : ''}`,
-  ).then((r) => r.id);
-}
 
 /** A syncData body as `from` (a RaftNode) would send it. */
 function syncBody(from, fields) {
@@ -145,7 +134,7 @@ test('1a: a non-member\'s dataReceived is not adopted; a committed write survive
   const cluster = newCluster();
   try {
     await cluster.start();
-    const leader = await agreedLeader(cluster, 3000);
+    const leader = await waitForAgreedLeader(cluster, 3000);
     assert.equal(await cluster.node(leader).replicate({ v: 'A' }), true, 'A committed');
     const followers = cluster.ids.filter((id) => id !== leader);
     await waitForData(cluster, followers, { v: 'A' });
@@ -165,7 +154,7 @@ test('1a: a non-member\'s dataReceived is not adopted; a committed write survive
       assert.equal(cluster.node(f).getLeader(), leader, `follower ${f} follows the stranger`);
     }
     cluster.takeDown(leader);
-    const next = await agreedLeader(cluster, 4000, { not: leader, among: followers });
+    const next = await waitForAgreedLeader(cluster, 4000, { not: leader, among: followers });
     assert.deepEqual(cluster.node(next).getData(), { v: 'A' }, 'the committed write disappeared');
     assert.equal(await cluster.node(next).replicate({ v: 'C' }), true);
   } finally {
@@ -196,7 +185,7 @@ test('1c: a voteRequest with transfer: true from a non-member deposes no healthy
   const cluster = newCluster({ heartbeat: 20, minimumElectionTime: 1000, maximumElectionTime: 1500 });
   try {
     await cluster.start();
-    const leader = await agreedLeader(cluster, 6000);
+    const leader = await waitForAgreedLeader(cluster, 6000);
     const term = cluster.node(leader).getStatus().term;
     const stranger = { id: 'x', time: 1 };
     // each message is stepped within dispatch(): checked at once
@@ -243,7 +232,7 @@ test('2a: a body with term 2^53-1 is ignored; the cluster keeps electing and com
   const cluster = newCluster();
   try {
     await cluster.start();
-    const leader = await agreedLeader(cluster, 3000);
+    const leader = await waitForAgreedLeader(cluster, 3000);
     const st = cluster.node(leader).getStatus();
     const [f1, f2] = cluster.ids.filter((id) => id !== leader);
     const v = { dataTerm: st.version.term, dataIndex: st.version.index, commitTerm: st.commit.term, commitIndex: st.commit.index };
@@ -259,7 +248,7 @@ test('2a: a body with term 2^53-1 is ignored; the cluster keeps electing and com
     }, 4000, 'a commit after the big term');
     const l1 = cluster.agreedLeader();
     cluster.takeDown(l1);
-    const next = await agreedLeader(cluster, 4000, { not: l1, among: cluster.ids.filter((id) => id !== l1) });
+    const next = await waitForAgreedLeader(cluster, 4000, { not: l1, among: cluster.ids.filter((id) => id !== l1) });
     assert.equal(await cluster.node(next).replicate({ v: 'next' }), true, 'the new leader commits');
     for (const id of cluster.ids) assert.ok(cluster.node(id).getStatus().term < 2 ** 40);
   } finally {
@@ -271,7 +260,7 @@ test('2b: a body with dataIndex 2^53-1 is ignored; the data survives a failover'
   const cluster = newCluster();
   try {
     await cluster.start();
-    const leader = await agreedLeader(cluster, 3000);
+    const leader = await waitForAgreedLeader(cluster, 3000);
     assert.equal(await cluster.node(leader).replicate({ v: 'A' }), true);
     const followers = cluster.ids.filter((id) => id !== leader);
     await waitForData(cluster, followers, { v: 'A' });
@@ -293,7 +282,7 @@ test('2b: a body with dataIndex 2^53-1 is ignored; the data survives a failover'
       assert.ok(fs.version.index < 2 ** 40, `follower ${f} took data index ${fs.version.index}`);
     }
     cluster.takeDown(leader);
-    const next = await agreedLeader(cluster, 4000, { not: leader, among: followers });
+    const next = await waitForAgreedLeader(cluster, 4000, { not: leader, among: followers });
     assert.deepEqual(cluster.node(next).getData(), { v: 'A' });
     assert.equal(await cluster.node(next).replicate({ v: 'B' }), true, 'the new leader commits');
   } finally {
@@ -322,7 +311,7 @@ test('3: a follower that never receives data gets messages near the heartbeat ra
   });
   try {
     await cluster.start();
-    const leader = await agreedLeader(cluster, 3000);
+    const leader = await waitForAgreedLeader(cluster, 3000);
     starved = cluster.ids.find((id) => id !== leader);
     cluster.setFilter((event, msg, from, to) => {
       if (tripped && (to === starved || from === starved)) return false;

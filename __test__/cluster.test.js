@@ -3,7 +3,7 @@
 // partitions, transfer. raftq's own suite used 4 nodes, heartbeat 10 ms, elections 100–200 ms.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { waitFor, withTimeout, delay } = require('./_helpers');
+const { waitFor, waitForAgreedLeader, withTimeout, delay } = require('./_helpers');
 const { Raftq, RaftRole } = require('..');
 const { createMemoryCluster } = require('../examples/memory-cluster');
 
@@ -38,19 +38,6 @@ function watchLeaders(cluster) {
       assert.deepEqual(violations, [], 'two leaders in one term');
     },
   };
-}
-
-/** Wait until the cluster agrees on one leader that is not `not`; returns it. */
-function waitForAgreedLeader(cluster, timeoutMs, { not, among } = {}) {
-  return waitFor(
-    () => {
-      const l = cluster.agreedLeader(among);
-      return l !== undefined && l !== not ? { id: l } : false;
-    },
-    timeoutMs,
-    `one agreed leader${not !== undefined ? ` other than ${String(not)}` : ''}`,
-    1,
-  ).then((r) => r.id);
 }
 
 function describeRoles(cluster) {

@@ -172,3 +172,38 @@ test('kill -9 the leader: another leader; the killed node restarts from its file
   assert.ok(joined.term >= l2.term);
   await killAll([...c.procs.values()]);
 });
+
+test('join flow with members only: 4 processes started at once, or in reverse port order with gaps, all join one cluster and replicate', { skip, timeout: 90000 }, async () => {
+  // raftq's join: a new node acks itself on the others (they add it), then acks them; a node
+  // listens to members only, so a node the others never added would stay out for good
+  for (const order of ['at once', 'reverse, one by one']) {
+    const ports = await freePorts(4);
+    const dir = tempDir('raftq-join-');
+    allDirs.push(dir);
+    const c = httpCluster(ports, dir);
+    try {
+      if (order === 'at once') await Promise.all(ports.map((port) => c.start(port)));
+      else {
+        for (const port of [...ports].reverse()) {
+          await c.start(port);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      }
+      const l = await waitFor(() => c.agreedLeader(), 10000, `one agreed leader (${order})`, 50).catch((err) => {
+        throw new Error(`${err.message}\n${c.describe()}`);
+      });
+      for (const s of l.statuses) {
+        const members = s.status.members.map(String).sort();
+        const others = ports.map(String).filter((p) => p !== String(s.status.id)).sort();
+        assert.deepEqual(members, others, `${order}: ${s.status.id} knows every other node`);
+        assert.equal(s.status.strangers, 0, `${order}: ${s.status.id} ignored messages of a node it never added`);
+      }
+      const w = await postData(l.port, { order });
+      assert.equal(w.code, 200);
+      assert.equal(w.body.ok, true, `${order}: the write committed`);
+      await waitFor(async () => (await Promise.all(ports.map(status))).every((s) => same(s.data, { order })), 5000, `${order}: data on all 4`, 50);
+    } finally {
+      await killAll([...c.procs.values()]);
+    }
+  }
+});

@@ -52,11 +52,16 @@ function createMemoryCluster(opts = {}) {
   /** every persist call: { id, seq, at, data, started, finished } */
   const persistCalls = [];
   let persistSeq = 0;
+  // the history keeps each call, but the persisted body of the last KEEP_BODIES only: a long run
+  // with large values would otherwise hold a copy of every one
+  const KEEP_BODIES = 1000;
   const defaultAgent = (id) => ({
     async persist(node, data) {
-      const rec = { id: node.id, seq: ++persistSeq, at: Date.now(), data: clone(data), finished: false };
+      const stored = clone(data);
+      const rec = { id: node.id, seq: ++persistSeq, at: Date.now(), data: stored, finished: false };
       persistCalls.push(rec);
-      storage.set(key(node.id), clone(data));
+      if (persistCalls.length > KEEP_BODIES) persistCalls[persistCalls.length - 1 - KEEP_BODIES].data = undefined;
+      storage.set(key(node.id), stored);
       rec.finished = true;
     },
     async restore(node) {

@@ -282,16 +282,22 @@ pub struct Node<I: NodeId> {
     // persistence
     pub(crate) persist_requested: u64,
     pub(crate) persist_done: u64,
+    /// The state changed and must be persisted, but not before the current input is handled:
+    /// one write for a new term, the data that came with it and the commit point it moved
+    /// (not three, one after the other, on a slow disk). Requested when the outputs are taken,
+    /// or before any reply that waits for a write.
+    pub(crate) persist_wanted: bool,
     /// Candidate: the persist of our term and self-vote; we may not win before it completes.
     pub(crate) campaign_seq: u64,
-    /// Leader: the version we requested persisted under each seq (self-ack after completion).
-    pub(crate) persisted_latest: Version,
-    pub(crate) pending_latest: VecDeque<(u64, Version)>,
+    /// What is on disk: the state of the last completed persist (or the restored one).
+    pub(crate) disk: HardState<I>,
+    /// The state requested under each seq not yet completed, oldest first.
+    pub(crate) pending_states: VecDeque<(u64, HardState<I>)>,
     pub(crate) gated: VecDeque<Gated<I>>,
     /// Whether the overflow of `gated` was reported since it last drained.
     pub(crate) gated_overflow_logged: bool,
     /// Since when a persist has been outstanding without progress (leader: hand over when this
-    /// exceeds the minimum election timeout).
+    /// exceeds the longest election timeout).
     pub(crate) persist_stalled_since: Option<u64>,
 
     // outcomes for the host
@@ -332,9 +338,10 @@ impl<I: NodeId> Node<I> {
             departed_leader: None,
             persist_requested: 0,
             persist_done: 0,
+            persist_wanted: false,
             campaign_seq: 0,
-            persisted_latest: Version::ZERO,
-            pending_latest: VecDeque::new(),
+            disk: HardState::default(),
+            pending_states: VecDeque::new(),
             gated: VecDeque::new(),
             gated_overflow_logged: false,
             persist_stalled_since: None,
@@ -374,10 +381,16 @@ impl<I: NodeId> Node<I> {
         self.departed_leader = None;
         self.gated.clear();
         self.persist_stalled_since = None;
-        self.pending_latest.clear();
+        self.pending_states.clear();
+        self.persist_wanted = false;
         // what was restored is on disk
         self.persist_done = self.persist_requested;
-        self.persisted_latest = restored.latest;
+        self.disk = HardState {
+            term: self.term,
+            voted_for: self.voted_for.clone(),
+            latest: restored.latest,
+            committed,
+        };
         for p in self.members.values_mut() {
             *p = Progress::default();
         }
@@ -401,16 +414,18 @@ impl<I: NodeId> Node<I> {
     }
 
     pub fn take_outputs(&mut self) -> Vec<Output<I>> {
+        self.flush_persist();
         std::mem::take(&mut self.outputs)
     }
 
     /// Move the outputs into `out` (reusing its allocation).
     pub fn drain_outputs_into(&mut self, out: &mut Vec<Output<I>>) {
+        self.flush_persist();
         out.append(&mut self.outputs);
     }
 
     pub fn has_outputs(&self) -> bool {
-        !self.outputs.is_empty()
+        !self.outputs.is_empty() || self.persist_wanted
     }
 
     /// The earliest time at which [`Node::tick`] has something to do.
@@ -544,12 +559,53 @@ impl<I: NodeId> Node<I> {
 
     /// Ask the host to persist the current hard state; returns the request's seq.
     pub(crate) fn request_persist(&mut self) -> u64 {
+        self.persist_wanted = false;
         self.persist_requested += 1;
         let seq = self.persist_requested;
         let state = self.hard_state();
-        self.pending_latest.push_back((seq, state.latest));
+        self.pending_states.push_back((seq, state.clone()));
         self.outputs.push(Output::Persist { seq, state });
         seq
+    }
+
+    /// Whether `state`, once on disk, backs what `msg` to `to` acknowledges: a vote grant needs
+    /// the vote (or a later term), a data ack its version (at least) in its term, our own vote
+    /// request our vote. A refusal (vote denied, append failed) promises nothing: it leaves at
+    /// once, even before its term is on disk (a node that forgets a term it only refused in is
+    /// merely behind, which Raft tolerates), so a slow disk does not silence a follower.
+    fn backs(&self, state: &HardState<I>, to: &I, msg: &Message) -> bool {
+        match *msg {
+            Message::VoteResponse {
+                granted: true,
+                pre_vote: false,
+                term,
+            } => state.term > term || (state.term == term && state.voted_for.as_ref() == Some(to)),
+            Message::VoteRequest {
+                pre_vote: false,
+                term,
+                ..
+            } => {
+                state.term > term
+                    || (state.term == term && state.voted_for.as_ref() == Some(&self.id))
+            }
+            Message::AppendResponse {
+                success: true,
+                term,
+                latest,
+            } => state.term >= term && state.latest >= latest,
+            _ => true,
+        }
+    }
+
+    /// Persist the current hard state once the current input is handled (see `persist_wanted`).
+    pub(crate) fn persist_later(&mut self) {
+        self.persist_wanted = true;
+    }
+
+    pub(crate) fn flush_persist(&mut self) {
+        if self.persist_wanted {
+            self.request_persist();
+        }
     }
 
     pub(crate) fn persist_pending(&self) -> bool {
@@ -557,18 +613,27 @@ impl<I: NodeId> Node<I> {
     }
 
     /// Send a message that acknowledges our persistent state (vote, term, held data): it
-    /// leaves only once everything requested so far is on disk.
-    pub(crate) fn send_after_persist(&mut self, to: I, msg: Message) {
+    /// leaves once what it acknowledges is on disk — at once when it already is (a heartbeat's
+    /// ack does not wait for the write of a new commit point: with a slow disk, holding every
+    /// reply while any write is pending starves the leader's check-quorum), else with the first
+    /// requested write that backs it.
+    /// Returns whether it waits.
+    pub(crate) fn send_after_persist(&mut self, to: I, msg: Message) -> bool {
+        self.flush_persist();
         #[cfg(feature = "rule-switches")]
         if self
             .config
             .broken(crate::config::BrokenRule::PersistBeforeAck)
         {
             self.outputs.push(Output::Send { to, msg });
-            return;
+            return false;
         }
-        if self.persist_pending() {
-            let seq = self.persist_requested;
+        if self.persist_pending() && !self.backs(&self.disk, &to, &msg) {
+            let seq = self
+                .pending_states
+                .iter()
+                .find(|(_, state)| self.backs(state, &to, &msg))
+                .map_or(self.persist_requested, |(seq, _)| *seq);
             // the newest reply to one destination on one channel supersedes the older ones (a
             // later answer reflects a later state); what is dropped is as if the network lost it
             let channel = msg.channel();
@@ -584,8 +649,10 @@ impl<I: NodeId> Node<I> {
                 }
             }
             self.gated.push_back(Gated { seq, to, msg });
+            true
         } else {
             self.outputs.push(Output::Send { to, msg });
+            false
         }
     }
 
@@ -601,22 +668,26 @@ impl<I: NodeId> Node<I> {
         self.persist_done = seq;
         // progress: what is still outstanding was requested later
         self.persist_stalled_since = self.persist_pending().then_some(now);
-        while let Some((s, v)) = self.pending_latest.front().copied() {
-            if s > seq {
-                break;
+        while self.pending_states.front().is_some_and(|(s, _)| *s <= seq) {
+            if let Some((_, state)) = self.pending_states.pop_front() {
+                self.disk = state;
             }
-            self.persisted_latest = v;
-            self.pending_latest.pop_front();
         }
         if !self.started {
             return;
         }
-        while self.gated.front().is_some_and(|g| g.seq <= seq) {
-            if let Some(g) = self.gated.pop_front() {
-                self.outputs.push(Output::Send {
-                    to: g.to,
-                    msg: g.msg,
-                });
+        // in order; each waits for the write that backs it (not always the newest)
+        let mut i = 0;
+        while i < self.gated.len() {
+            if self.gated[i].seq <= seq {
+                if let Some(g) = self.gated.remove(i) {
+                    self.outputs.push(Output::Send {
+                        to: g.to,
+                        msg: g.msg,
+                    });
+                }
+            } else {
+                i += 1;
             }
         }
         if self.gated.is_empty() {

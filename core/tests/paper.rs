@@ -82,6 +82,15 @@ fn pre_granted(term: u64) -> Message {
     }
 }
 
+/// A failed append response: promises nothing, leaves at once.
+fn refusal(term: u64, latest: Version) -> Message {
+    Message::AppendResponse {
+        term,
+        success: false,
+        latest,
+    }
+}
+
 fn ack(term: u64, latest: Version) -> Message {
     Message::AppendResponse {
         term,
@@ -434,7 +443,7 @@ fn s5_3_lagging_follower_receives_only_the_newest_version() {
         "(1,4) is not held: nothing to show yet"
     );
     let out = f.take_outputs();
-    assert!(sends(&out).is_empty(), "ack waits for the data on disk");
+    assert!(sends(&out).is_empty(), "the ack waits for the data on disk");
     let out = flush_persist(&mut f, &out, 2);
     assert_eq!(sends(&out), vec![(1, ack(1, Version::new(1, 5)))]);
     // a heartbeat with commit (1,5) commits it
@@ -1202,10 +1211,12 @@ fn fig2_held_replies_keep_only_the_newest_per_destination_and_channel() {
             t,
         );
     }
-    assert!(f
-        .take_outputs()
+    // only refusals leave (one per heartbeat: they promise nothing); the acks wait
+    let out = sends(&f.take_outputs());
+    assert_eq!(out.len(), 100_000);
+    assert!(out
         .iter()
-        .all(|o| !matches!(o, Output::Send { .. })));
+        .all(|s| *s == (1, refusal(1, Version::new(1, 1)))));
     assert_eq!(f.status().held, 1, "one reply per (destination, channel)");
     f.persisted(seq, 100_003);
     let released = sends(&f.take_outputs());
@@ -1264,4 +1275,58 @@ fn boundary_a_leader_that_cannot_persist_hands_leadership_over() {
         .filter(|(_, m)| matches!(m, Message::Append { transfer: true, .. }))
         .collect();
     assert_eq!(hand_off.len(), 1, "{out:?}");
+}
+
+#[test]
+fn fig2_an_ack_waits_only_for_the_write_that_backs_it() {
+    let mut f = follower_of_one();
+    let v2 = Version::new(1, 2);
+    // new data: its write (seq a) must complete before the ack
+    f.step(1, append(1, v2, true, Version::new(1, 1), false), 10);
+    let out = f.take_outputs();
+    let (a, state) = last_persist(&out).expect("the new version is written");
+    assert_eq!(state.latest, v2);
+    assert!(
+        sends(&out).is_empty(),
+        "no ack before its version is on disk"
+    );
+    // the leader's commit point moves: another write (seq b) for the commit point
+    f.step(1, append(1, v2, false, v2, false), 11);
+    let out = f.take_outputs();
+    let (b, state) = last_persist(&out).expect("the commit point is written");
+    assert!(b > a);
+    assert_eq!(state.committed, v2);
+    // a heartbeat while the ack waits: a refusal says the follower is there and holds v2
+    assert_eq!(sends(&out), vec![(1, refusal(1, v2))]);
+    // the version's write completes: both acks of v2 leave, though the commit point's write
+    // is still pending (a slow disk must not starve the leader's check-quorum)
+    f.persisted(a, 12);
+    assert_eq!(
+        sends(&f.take_outputs()),
+        vec![(1, ack(1, v2))],
+        "newest per channel"
+    );
+    f.step(1, append(1, v2, false, v2, false), 13);
+    assert_eq!(
+        sends(&f.take_outputs()),
+        vec![(1, ack(1, v2))],
+        "a heartbeat's ack at once"
+    );
+    assert_eq!(
+        f.status().persist_done,
+        a,
+        "the commit point's write still pending"
+    );
+    // a vote, though, waits for the write of the vote itself
+    f.step(3, vote_req(2, v2), EL * 3);
+    let out = f.take_outputs();
+    let (c, state) = last_persist(&out).expect("the vote is written");
+    assert_eq!((state.term, state.voted_for), (2, Some(3)));
+    f.persisted(b, EL * 3 + 1);
+    assert!(
+        sends(&f.take_outputs()).is_empty(),
+        "not released by an older write"
+    );
+    f.persisted(c, EL * 3 + 2);
+    assert_eq!(sends(&f.take_outputs()), vec![(3, granted(2))]);
 }

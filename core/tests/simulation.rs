@@ -323,3 +323,21 @@ fn catches_lost_proposals_reported_committed() {
     let v = catches(BrokenRule::ReportLostAsCommitted, true);
     assert_eq!(v.invariant, sim::inv::OUTCOMES, "{v}");
 }
+
+/// The simulation is only as strict as its build: an overflow in the core must panic (a
+/// violation), not wrap. `npm test` runs it in the test profile; a `--release` run would not
+/// check, and this test says so instead of passing quietly.
+#[test]
+fn simulation_runs_with_overflow_checks_and_debug_assertions() {
+    let asserted = std::panic::catch_unwind(|| debug_assert!(std::hint::black_box(false)));
+    assert!(
+        asserted.is_err(),
+        "debug assertions are off: run the simulation in the test profile (cargo test -p raftq-core), not --release"
+    );
+    let max = std::hint::black_box(u64::MAX);
+    let wrapped = std::panic::catch_unwind(|| max + std::hint::black_box(1));
+    assert!(
+        wrapped.is_err(),
+        "u64 overflow did not panic: overflow checks are off"
+    );
+}

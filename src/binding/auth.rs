@@ -24,8 +24,10 @@
 //! message replayed within its term is accepted again (Raft tolerates duplicates), one replayed
 //! later is stale.
 
+use super::REPORT_INTERVAL_MS;
 use hmac::{Hmac, KeyInit, Mac};
 use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
+use napi::JsString;
 use napi::ValueType;
 use raftq_core::wire::{self, Out};
 use raftq_core::{Channel, Message};
@@ -42,8 +44,6 @@ const DOMAIN: &[u8] = b"raftq-native/auth/v1\0";
 const MAC_LEN: usize = 32;
 /// Longest `cluster` name, in characters.
 pub const MAX_CLUSTER_CHARS: usize = 256;
-/// Drops are reported on `log` at most once per this many milliseconds.
-pub const REPORT_INTERVAL_MS: u64 = 10_000;
 
 /// The secret, the cluster name, and the count of dropped messages.
 pub struct Auth {
@@ -218,7 +218,19 @@ pub fn read_tag(body: &Object) -> Result<[u8; MAC_LEN], String> {
         }
     }
     // SAFETY: the type was checked just above
-    let s: String = unsafe { v.cast() }.map_err(|_| "tag unreadable".to_string())?;
+    let js: JsString = unsafe { v.cast() }.map_err(|_| "tag unreadable".to_string())?;
+    // a tag of the wrong length is refused before it is copied (a 10 MB tag costs nothing)
+    let len = js.utf16_len().map_err(|_| "tag unreadable".to_string())?;
+    if len != 2 * MAC_LEN {
+        return Err(format!(
+            "tag has the wrong length ({len} characters, not {})",
+            2 * MAC_LEN
+        ));
+    }
+    let s = js
+        .into_utf8()
+        .and_then(|u| u.into_owned())
+        .map_err(|_| "tag unreadable".to_string())?;
     unhex(&s)
 }
 

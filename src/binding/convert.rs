@@ -354,9 +354,9 @@ impl<'env> Records<'env> {
         self.arr.insert(r)
     }
 
-    /// The incoming message's data value was accepted as `v`: keep it (before the outputs).
-    pub fn accepted(&mut self, v: Version, body: &Object) -> Result<()> {
-        let data: Unknown = body.get_named_property_unchecked(wire::DATA)?;
+    /// The incoming message's data value (`data`, read once by the caller) was accepted as
+    /// `v`: keep it (before the outputs).
+    pub fn accepted(&mut self, v: Version, data: Unknown) -> Result<()> {
         self.values.set(v, data)
     }
 

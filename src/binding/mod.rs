@@ -24,6 +24,10 @@ use std::sync::{Arc, Mutex};
 use strangers::Strangers;
 use tokio::task::JoinHandle;
 
+/// A condition that repeats (messages from one non-member, unauthenticated messages) is reported
+/// on `log` at most once per this many milliseconds.
+pub const REPORT_INTERVAL_MS: u64 = 10_000;
+
 fn type_error(msg: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, msg.into())
 }
@@ -347,6 +351,7 @@ impl NativeNode {
         channel: u32,
         body: Unknown,
         digest: Option<&[u8]>,
+        data: Unknown,
     ) -> Result<Array<'env>> {
         let mut recs = Records::new(env, self.values(env)?)?;
         let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
@@ -391,8 +396,8 @@ impl NativeNode {
             .steppable(&mut inner)
             .map(|node| node.step(from.clone(), msg, now));
         self.note_stranger(&mut inner, outcome.as_ref(), &from, channel, now);
-        if let (Some(v), Some(body)) = (outcome.and_then(|o| o.accepted), object.as_ref()) {
-            recs.accepted(v, body)?;
+        if let Some(v) = outcome.and_then(|o| o.accepted) {
+            recs.accepted(v, data)?;
         }
         self.finish(&mut recs, &mut inner)?;
         drop(inner);
@@ -406,6 +411,7 @@ impl NativeNode {
     /// decides. Returns `null` when the message was stepped with nothing to report, else the
     /// records, as `receive` does. `digest`: as for `receive`.
     #[napi(catch_unwind)]
+    #[allow(clippy::too_many_arguments)]
     pub fn receive_fields<'env>(
         &self,
         env: &'env Env,
@@ -414,6 +420,7 @@ impl NativeNode {
         key: Option<String>,
         slots: &[f64],
         digest: Option<&[u8]>,
+        data: Unknown,
     ) -> Result<Option<Array<'env>>> {
         let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
             return Err(type_error("unknown channel"));
@@ -465,7 +472,7 @@ impl NativeNode {
         }
         let mut recs = Records::new(env, self.values(env)?)?;
         if let Some(v) = accepted {
-            recs.accepted(v, &body)?;
+            recs.accepted(v, data)?;
         }
         self.finish(&mut recs, &mut inner)?;
         drop(inner);
@@ -861,7 +868,7 @@ impl NativeNode {
     }
 
     /// Count a message dropped by `authenticate`, and report it when no report was made in the
-    /// last `auth::REPORT_INTERVAL_MS` (nothing in the core changes).
+    /// last `REPORT_INTERVAL_MS` (nothing in the core changes).
     fn unauthenticated(
         &self,
         recs: &mut Records,

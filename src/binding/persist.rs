@@ -7,7 +7,7 @@
 //! Calls start on the JS thread, from Rust: at the end of a method that stepped the core, or,
 //! for a persist the timer task's tick requested (an election timeout), in the callback of its
 //! threadsafe wake-up, before any JavaScript runs. Timers (the retry backoff, the watchdog that
-//! reports a call that does not settle) are the timer task's deadlines.
+//! reports a call that has not settled after the longest election timeout) are the timer task's deadlines.
 
 use super::convert::Values;
 use crate::driver::{Inner, Shared};

@@ -3,10 +3,9 @@
 //! recently reported senders, beyond which messages are reported together.
 
 use super::convert::display_id;
+use super::REPORT_INTERVAL_MS;
 use std::collections::HashMap;
 
-/// A sender is reported at most once per this interval (ms).
-pub const REPORT_INTERVAL_MS: u64 = 10_000;
 /// Senders remembered for that; messages from further senders are reported in one line per
 /// interval.
 pub const REMEMBERED: usize = 64;

@@ -125,7 +125,7 @@ impl Shared {
 
 impl Inner {
     pub fn next_deadline(&self) -> Option<u64> {
-        let queue = self.persist.deadline(self.config.election_min);
+        let queue = self.persist.deadline(self.config.election_max);
         let core = if self.failed {
             None
         } else {
@@ -230,7 +230,8 @@ pub fn spawn_timers(shared: Arc<Shared>) -> JoinHandle<()> {
 /// the deadline is still in the past (a core that does not advance it would make us spin).
 fn tick(shared: &Shared, now: u64) -> bool {
     let mut inner = shared.lock();
-    let report_after = inner.config.election_min;
+    // a disk that is merely slow is not reported on every write
+    let report_after = inner.config.election_max;
     let Inner { persist, notes, .. } = &mut *inner;
     let retry = persist.on_tick(now, report_after, notes);
     if !inner.failed {

@@ -42,9 +42,10 @@ impl<I: NodeId> Node<I> {
         }
     }
 
-    /// A leader whose persists have made no progress for the minimum election timeout cannot
+    /// A leader whose persists have made no progress for the longest election timeout cannot
     /// commit nor promise anything: it hands leadership to its most up-to-date follower and
-    /// steps down (as after `serviceCrashed`). Returns whether it did.
+    /// steps down (as after `serviceCrashed`). Returns whether it did. (The longest: a disk
+    /// that is merely slow — a write per `minimumElectionTime`, say — is no reason to go.)
     fn persist_stalled(&mut self, now: u64) -> bool {
         if !self.persist_pending() {
             self.persist_stalled_since = None;
@@ -52,7 +53,7 @@ impl<I: NodeId> Node<I> {
         }
         let since = *self.persist_stalled_since.get_or_insert(now);
         let stalled_for = now.saturating_sub(since);
-        if stalled_for < self.config.election_min {
+        if stalled_for < self.config.election_max {
             return false;
         }
         self.log_line(format!(
@@ -230,7 +231,7 @@ impl<I: NodeId> Node<I> {
             self.voted_for = None;
             // replies still waiting for a persist belong to an older term now: stale
             self.gated.retain(|g| g.msg.term() >= term);
-            self.request_persist();
+            self.persist_later();
         }
         let was_leader = self.role == Role::Leader;
         self.pre_candidate = false;

@@ -263,7 +263,7 @@ impl<I: NodeId> Node<I> {
                     self.log.push_front(f);
                 }
                 self.push_entry(version, term);
-                self.request_persist();
+                self.persist_later();
                 accepted = Some(version);
             }
         } else if version == latest {
@@ -275,13 +275,30 @@ impl<I: NodeId> Node<I> {
 
         let back = self.log.back().copied();
         let success = back.is_some_and(|e| e.seen == term);
-        let reply = Message::AppendResponse {
-            term,
-            success,
-            latest: self.latest(),
-        };
+        let latest = self.latest();
         // an acknowledgement promises the version is on disk
-        self.send_after_persist(from, reply);
+        let waits = self.send_after_persist(
+            from.clone(),
+            Message::AppendResponse {
+                term,
+                success,
+                latest,
+            },
+        );
+        if waits && accepted.is_none() {
+            // a heartbeat while the ack still waits for its write (a slow disk): say we are here
+            // and hold the version (a refusal promises nothing), or the leader hears nothing and
+            // steps down for want of a majority. Not for the append that brought the data: on
+            // a disk of usual speed its ack follows at once.
+            self.send_now(
+                from,
+                Message::AppendResponse {
+                    term,
+                    success: false,
+                    latest,
+                },
+            );
+        }
         if transfer && self.latest() == version {
             self.log_line("leadership transfer: campaigning at once".to_string());
             self.campaign(now, true);
@@ -311,7 +328,7 @@ impl<I: NodeId> Node<I> {
         let c = self.committed();
         self.outputs.push(Output::Committed(c));
         self.decide_proposals(c);
-        self.request_persist();
+        self.persist_later();
         self.update_visible();
     }
 
@@ -384,7 +401,7 @@ impl<I: NodeId> Node<I> {
         let any_term = false;
 
         let mut acks: Vec<u64> = Vec::with_capacity(self.members.len() + 1);
-        let own = self.persisted_latest;
+        let own = self.disk.latest;
         if own.term == self.term || (any_term && self.log.iter().any(|e| e.v == own)) {
             acks.push(own.index);
         } else {

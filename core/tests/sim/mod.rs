@@ -1605,7 +1605,12 @@ impl Sim {
     ///   on a persist that was coalesced with a later one, which replaced the acked version by
     ///   a newer term's. Harmless: that leader's term is over for this node, which cannot also
     ///   have voted for a leader lacking the version. Seed 95466 shows it.)
-    /// - any other message but pre-votes: its term.
+    /// - our own vote request: our vote for ourselves in its term (or a later term);
+    /// - a refusal (a vote denied, a failed append): nothing. It promises nothing, so it may
+    ///   leave before its term is on disk (a node that forgets a term it only refused in is
+    ///   merely behind); holding refusals behind a slow disk starved the leader's check-quorum
+    ///   (a 200 ms disk with 200 ms elections never committed, junk test);
+    /// - any other message but pre-votes (a leader's append): its term.
     fn check_send(&self, i: usize, to: u64, msg: &Message) -> Res<()> {
         if !self.p.check_acks {
             return Ok(());
@@ -1628,6 +1633,11 @@ impl Sim {
                     && d.latest >= latest
                     && (d.term > term || self.ancestor_or_equal(latest, d.latest))
             }
+            Message::VoteRequest { term, .. } => {
+                d.term > term || (d.term == term && d.voted_for == Some(self.id(i)))
+            }
+            Message::VoteResponse { granted: false, .. }
+            | Message::AppendResponse { success: false, .. } => true,
             ref m => d.term >= m.term(),
         };
         if ok {
