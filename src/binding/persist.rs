@@ -333,7 +333,9 @@ pub fn kick(shared: &Arc<Shared>, env: &Env) -> Result<()> {
             cluster,
         )
     };
-    shared.rearm();
+    // the watchdog: the timer task looks at least every `election_min / 2`, so it needs a
+    // wake-up only if it armed itself later than that (a futex wake costs microseconds)
+    shared.rearm_if_earlier(Some(now.saturating_add(shared.report_after())));
     let (Some(persist), Some(resolve)) = (persist, resolve) else {
         return finished(shared, env, Err("no persist agent".into()));
     };
@@ -376,7 +378,7 @@ fn finished(
     result: std::result::Result<(), String>,
 ) -> Result<()> {
     let now = shared.now_ms();
-    let (drain, waiters) = {
+    let (drain, waiters, retry_at) = {
         let mut inner = shared.lock();
         let Inner {
             persist: q,
@@ -422,9 +424,10 @@ fn finished(
             Vec::new()
         };
         let drain = js.drain.as_ref().map(|d| d.get_value(env)).transpose()?;
-        (drain, waiters)
+        (drain, waiters, q.retry_at)
     };
-    shared.rearm();
+    // a backoff started: the timer task wakes for its end
+    shared.rearm_if_earlier(retry_at);
     // the next call first (from here, not from JavaScript), then what the completion released
     kick(shared, env)?;
     if let Some(d) = drain {

@@ -35,6 +35,7 @@ pub struct Shared {
     armed: AtomicU64,
     /// Longest sleep of the timer task (`election_min / 2`).
     recheck: u64,
+    report_after: u64,
     epoch: Instant,
 }
 
@@ -64,6 +65,7 @@ pub struct Inner {
 impl Shared {
     pub fn new(config: Config) -> Arc<Self> {
         let recheck = (config.election_min / 2).max(1);
+        let report_after = config.election_max;
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 config,
@@ -81,6 +83,7 @@ impl Shared {
             notify: Notify::new(),
             armed: AtomicU64::new(u64::MAX),
             recheck,
+            report_after,
             epoch: Instant::now(),
         })
     }
@@ -105,6 +108,11 @@ impl Shared {
                 g
             }
         }
+    }
+
+    /// After how long a persist in flight is reported on `log` (the longest election timeout).
+    pub fn report_after(&self) -> u64 {
+        self.report_after
     }
 
     /// Tell the timer task to look at the deadline again.
