@@ -168,6 +168,8 @@ export interface RaftStatus {
   dropped: number;
   /** With `options.secret`: incoming messages dropped for lack of a valid tag (0 without). */
   unauthenticated: number;
+  /** Data values held (one per version the core still needs; the others are released). */
+  values: number;
 }
 
 export declare class Raftq {

@@ -4,12 +4,16 @@
 // The Raft logic is native (Rust, `raftq-core`); this file is the thin JS layer on top of it.
 // It keeps what is JS-native: the event bus (listeners run in microtasks, `dispatch` resolves
 // when all have finished and never rejects), the members' objects as acked, the JS type of every
-// node id, the data value of each version (the core only knows versions), the persist queue and
-// the replicate waiters. The native `NativeNode` converts, steps the core and returns its
-// outputs as compact records.
+// node id, the persist queue and the promises of replicate() / transferLeadership(), which the
+// core's outcome records settle. The native `NativeNode` converts, steps the core, keeps the
+// data value of each version (by reference, released when the core says so) and returns its
+// outputs as records; everything about their layout (record kinds, channels, fields, tags, the
+// roles) comes from the addon's `protocol()` and enums, from which the hot-path code below is
+// generated once at load.
 
 const crypto = require('node:crypto');
-const { NativeNode } = loadNative();
+const native = loadNative();
+const { NativeNode } = native;
 
 function loadNative() {
   const { platform, arch } = process;
@@ -42,99 +46,95 @@ function isMusl() {
   }
 }
 
-/** raftq's roles, a real (non-const) enum with reverse mapping: `RaftRole[3] === 'LEADER'`. */
+/** raftq's roles (from the addon), a real (non-const) enum with reverse mapping:
+ * `RaftRole[3] === 'LEADER'`. */
 const RaftRole = {};
-RaftRole[(RaftRole.CANDIDATE = 1)] = 'CANDIDATE';
-RaftRole[(RaftRole.FOLLOWER = 2)] = 'FOLLOWER';
-RaftRole[(RaftRole.LEADER = 3)] = 'LEADER';
+for (const [name, value] of Object.entries(native.RaftRole)) {
+  if (typeof value === 'number') {
+    RaftRole[name] = value;
+    RaftRole[value] = name;
+  }
+}
 Object.freeze(RaftRole);
 
-// record kinds (src/binding/convert.rs)
-const REC_SEND = 0;
-const REC_PERSIST = 1;
-const REC_ROLE = 2;
-const REC_LEADER = 3;
-const REC_ALIAS = 4;
-const REC_DATA = 5;
-const REC_COMMITTED = 6;
-const REC_LOG = 7;
+const PROTOCOL = native.protocol();
+const {
+  Role: REC_ROLE,
+  Leader: REC_LEADER,
+  Data: REC_DATA,
+  Log: REC_LOG,
+  Proposal: REC_PROPOSAL,
+  Transfer: REC_TRANSFER,
+} = native.RecordKind;
+const { to: SEND_TO, channel: SEND_CHANNEL, data: SEND_DATA } = PROTOCOL.send;
 
-// incoming event -> [channel number, sender field]
-const CHANNELS = {
-  voteRequestReceived: 0,
-  voteResponseReceived: 1,
-  dataReceived: 2,
-  dataResponseReceived: 3,
-};
-const SENDER_FIELDS = ['candidate', 'voter', 'node', 'node'];
+/** incoming event name -> channel index; per channel, its spec */
+const CHANNELS = Object.create(null);
+PROTOCOL.channels.forEach((c, i) => {
+  CHANNELS[c.incoming] = i;
+});
+const SPECS = PROTOCOL.channels;
 
-// The field buffer of `NativeNode.receiveFields` (src/binding/convert.rs, SLOT_NAMES): per field
-// a tag and a value. JS only reads and classifies the fields; the core checks them.
-const TAG_MISSING = 0;
-const TAG_NUMBER = 1;
-const TAG_BOOL = 2;
-const TYPE_TAGS = { string: 3, symbol: 4, object: 5, function: 6, bigint: 7 };
-const S_TERM = 0;
-const S_GRANTED = 2;
-const S_SUCCESS = 4;
-const S_PRE_VOTE = 6;
-const S_TRANSFER = 8;
-const S_LAST_TERM = 10;
-const S_LAST_INDEX = 12;
-const S_DATA_TERM = 14;
-const S_DATA_INDEX = 16;
-const S_COMMIT_TERM = 18;
-const S_COMMIT_INDEX = 20;
-const S_DATA = 22;
-// one buffer per thread: filled and consumed within one synchronous call
-const FIELDS = new Float64Array(24);
+/** A JS identifier from the protocol, checked before it goes into generated code. */
+function ident(name) {
+  if (typeof name !== 'string' || !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name)) {
+    throw new Error(`raftq-native: the addon's protocol has a bad field name ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+// Body builders, one per channel, generated from the protocol: a send record's fields become an
+// object literal (as fast as a hand-written one). `(r, destination, timeout, self) => body`.
+const BUILDERS = SPECS.map((c) => {
+  const at = PROTOCOL.send.fields;
+  const props = c.outFields.map((f, i) => `${ident(f)}: r[${at + i}]`);
+  const tail = `destination, timeout, ${ident(c.sender)}: self`;
+  const full = `{ ${props.join(', ')}, ${tail} }`;
+  if (!c.lastOptional) return new Function('r', 'destination', 'timeout', 'self', `return ${full};`);
+  const short = `{ ${props.slice(0, -1).join(', ')}, ${tail} }`;
+  return new Function('r', 'destination', 'timeout', 'self', `return r.length > ${at + props.length - 1} ? ${full} : ${short};`);
+});
+
+// The field buffer of `NativeNode.receiveFields`: per field a tag and a value (layout in
+// PROTOCOL.fields). JS only reads and classifies the fields; the core checks them. One buffer
+// per thread: filled and consumed within one synchronous call.
+const FB = PROTOCOL.fields;
+const FIELDS = new Float64Array(FB.length);
+const TYPE_TAGS = Object.create(null);
+FB.typeNames.forEach((n, i) => {
+  TYPE_TAGS[n] = FB.typeTags[i];
+});
 
 function putField(slot, v) {
   if (typeof v === 'number') {
-    FIELDS[slot] = TAG_NUMBER;
+    FIELDS[slot] = FB.tagNumber;
     FIELDS[slot + 1] = v;
   } else if (typeof v === 'boolean') {
-    FIELDS[slot] = TAG_BOOL;
+    FIELDS[slot] = FB.tagBool;
     FIELDS[slot + 1] = v ? 1 : 0;
   } else if (v === undefined || v === null) {
-    FIELDS[slot] = TAG_MISSING;
+    FIELDS[slot] = FB.tagMissing;
   } else {
-    FIELDS[slot] = TYPE_TAGS[typeof v] || 8;
+    FIELDS[slot] = TYPE_TAGS[typeof v] || FB.tagUnknown;
   }
 }
+
+// Field readers, one per channel, generated from the protocol: exactly the fields the core's
+// `wire::decode` reads on it. `(m) => void`, filling FIELDS.
+const FILLERS = SPECS.map((c) => {
+  const lines = c.inFields.map((f) => `put(${2 * FB.slotNames.indexOf(f)}, m.${ident(f)});`);
+  if (c.carriesData) {
+    lines.push(`F[${2 * FB.slotNames.length}] = data === undefined ? ${FB.tagMissing} : ${FB.tagNumber};`);
+  }
+  return new Function('F', 'put', `return function fill(m, data) { ${lines.join(' ')} };`)(FIELDS, putField);
+});
 
 /** Fill FIELDS with exactly the fields the core's `wire::decode` reads on `channel`; `data` is
  * the body's `data`, read once by the caller. */
 function fillFields(channel, m, data) {
-  putField(S_TERM, m.term);
-  switch (channel) {
-    case 0:
-      putField(S_LAST_TERM, m.lastTerm);
-      putField(S_LAST_INDEX, m.lastIndex);
-      putField(S_PRE_VOTE, m.preVote);
-      putField(S_TRANSFER, m.transfer);
-      break;
-    case 1:
-      putField(S_PRE_VOTE, m.preVote);
-      putField(S_GRANTED, m.granted);
-      break;
-    case 2:
-      putField(S_DATA_TERM, m.dataTerm);
-      putField(S_DATA_INDEX, m.dataIndex);
-      putField(S_COMMIT_TERM, m.commitTerm);
-      putField(S_COMMIT_INDEX, m.commitIndex);
-      putField(S_TRANSFER, m.transfer);
-      FIELDS[S_DATA] = data === undefined ? TAG_MISSING : TAG_NUMBER;
-      break;
-    default:
-      putField(S_DATA_TERM, m.dataTerm);
-      putField(S_DATA_INDEX, m.dataIndex);
-      putField(S_SUCCESS, m.success);
-      break;
-  }
+  FILLERS[channel](m, data);
 }
 
-const INITIAL_KEY = '0:0';
 const NO_LISTENERS = Object.freeze([]);
 
 function noop() {}
@@ -190,7 +190,6 @@ function validateOptions(options) {
 
 // ---- authentication (options `secret`, `cluster`; the tag itself: src/binding/auth.rs) ----
 
-const OUT_EVENTS = ['voteRequest', 'voteResponse', 'syncData', 'dataResponse'];
 
 /** SHA-256 of `JSON.stringify(data)` (what a tag covers of `data`); throws when it is not JSON. */
 function dataDigest(data) {
@@ -291,6 +290,7 @@ class Raftq {
       options.maximumElectionTime,
       typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret,
       this._cluster,
+      this._agent,
     );
     /** @type {Map<string, Function[]>} copy-on-write listener arrays */
     this._listeners = new Map();
@@ -300,10 +300,6 @@ class Raftq {
     this._ids = new Map();
     /** id -> key (or null for an invalid id), a cache of `NativeNode.key` */
     this._keys = new Map();
-    /** version key -> data value */
-    this._values = new Map([[INITIAL_KEY, {}]]);
-    this._pruneAt = 16;
-    this._visible = INITIAL_KEY;
     this._role = RaftRole.FOLLOWER;
     this._leader = null;
     this._selfKey = null;
@@ -313,29 +309,21 @@ class Raftq {
     this._destroyed = false;
     this._destroying = null;
     this._startGen = 0;
-    /** bumped at every native start: persist seqs belong to one start */
-    this._coreGen = 0;
     /** the start generation whose restart is restoring (the core is suspended), or 0 */
     this._restoring = 0;
     /** send records whose destination is not a member: dropped, never addressed to `{ id }` */
     this._dropped = 0;
     /** inputs whose message threw while it was read (counted with the rejected ones) */
     this._unreadableCount = 0;
-    // persistence: one call in flight (never two, destroy's final write included), the newest
-    // pending request kept
-    this._persistPending = null;
-    this._persisting = null;
-    this._persistRetry = null;
-    this._persistRetryWake = null;
-    this._persistFailures = 0;
-    /** set when destroy() gave up on a persist that never settled: nothing more is written */
-    this._persistClosed = false;
-    // replicate waiters and transfer waiters
-    this._waiters = new Set();
-    this._transferWaiters = new Set();
+    // replicate() promises by version key, and transferLeadership() promises oldest first: the
+    // core decides each (REC_PROPOSAL, REC_TRANSFER)
+    this._waiters = new Map();
+    this._transferWaiters = [];
+    // the native side's drain callback: timer outputs, what a completed persist released, log
+    // lines (also after destroy(): a failed final write is reported)
     this._wake = () => {
       try {
-        if (!this._destroyed) this._apply(this._native.drain(), 0);
+        this._apply(this._native.drain());
       } catch (e) {
         this._log(`raft internal error: ${describe(e)}`);
       }
@@ -364,8 +352,7 @@ class Raftq {
   }
 
   getData() {
-    const v = this._values.get(this._visible);
-    return v === undefined ? {} : v;
+    return this._native.data();
   }
 
   subscribe(type, listener) {
@@ -435,6 +422,7 @@ class Raftq {
       strangers: s.strangers,
       dropped: this._dropped,
       unauthenticated: s.unauthenticated,
+      values: s.values,
     };
   }
 
@@ -456,30 +444,14 @@ class Raftq {
       this._log(`raft error in transferLeadership: ${describe(e)}`);
       return Promise.resolve(false);
     }
-    if (r[0] === null) {
-      this._log(`raft transfer refused: ${r[1]}`);
-      this._apply(r, 2);
+    if (r.target === null) {
+      this._log(`raft transfer refused: ${r.reason}`);
+      this._apply(r.records);
       return Promise.resolve(false);
     }
-    const promise = this._waiter(this._transferWaiters, {});
-    this._apply(r, 2);
+    const promise = new Promise((resolve) => this._transferWaiters.push(resolve));
+    this._apply(r.records);
     return promise;
-  }
-
-  /**
-   * A Promise the outputs settle through `w.resolve` (see `_apply`), or that resolves `false`
-   * after an election timeout at the latest; the timer never holds the process.
-   */
-  _waiter(set, fields) {
-    return new Promise((resolve) => {
-      const w = { ...fields, resolve, timer: null };
-      w.timer = setTimeout(() => {
-        set.delete(w);
-        resolve(false);
-      }, this._options.maximumElectionTime);
-      if (w.timer.unref) w.timer.unref();
-      set.add(w);
-    });
   }
 
   // ---- inputs ----
@@ -518,25 +490,22 @@ class Raftq {
     if (!this._started || this._destroyed || this._restoring) return;
     const channel = CHANNELS[type];
     // each field is read once: a getter may answer differently the second time
-    const data = channel === 2 && typeof message === 'object' && message !== null ? message.data : undefined;
+    const data = SPECS[channel].carriesData && typeof message === 'object' && message !== null ? message.data : undefined;
     const digest = this._auth ? receivedDigest(data) : undefined;
-    const sender = typeof message === 'object' && message !== null ? message[SENDER_FIELDS[channel]] : undefined;
+    const sender = typeof message === 'object' && message !== null ? message[SPECS[channel].sender] : undefined;
     if (typeof sender !== 'object' || sender === null) {
       // not the usual shape: the native side reads and rejects it with the exact reason
-      const r = this._native.receive(channel, message, digest);
-      if (r[1] !== null) this._values.set(r[1], data);
-      this._apply(r, 2);
+      this._apply(this._native.receive(channel, message, digest, data));
       return;
     }
     const id = sender.id;
     const key = this._keyOf(id);
     fillFields(channel, message, data);
-    const r = this._native.receiveFields(channel, message, key, FIELDS, digest);
+    const r = this._native.receiveFields(channel, message, key, FIELDS, digest, data);
     // nothing is kept per sender here: ids of members are known from ackNode, any other key
     // decodes to its id (`_idOf`)
     if (r === null) return;
-    if (r[1] !== null) this._values.set(r[1], data);
-    this._apply(r, 2);
+    this._apply(r);
   }
 
   /** The native key of a node id (null when invalid), cached: ids repeat on every message. The
@@ -560,9 +529,9 @@ class Raftq {
     }
     const keep = !!node.time;
     const r = this._native.ackNode(node.id, keep);
-    const key = r[0];
+    const key = r.key;
     if (key === null) {
-      this._log(`raft rejected ackNode: \`id\` ${r[1]}`);
+      this._log(`raft rejected ackNode: \`id\` ${r.reason}`);
       return;
     }
     if (keep) {
@@ -574,7 +543,7 @@ class Raftq {
       if (key !== this._selfKey) this._ids.delete(key);
       this._log(`raft node destroyed: ${node.id}`);
     }
-    this._apply(r, 2);
+    this._apply(r.records);
   }
 
   async _serviceStarted(message) {
@@ -595,7 +564,7 @@ class Raftq {
       // vote given meanwhile would be forgotten by the start: two votes in one term)
       this._restoring = gen;
       this._started = false;
-      this._apply(this._native.suspend(), 0);
+      this._apply(this._native.suspend());
       this._setRole(RaftRole.FOLLOWER);
       if (this._leader !== null) {
         this._leader = null;
@@ -610,7 +579,8 @@ class Raftq {
     let restored;
     try {
       // a restart reads what was persisted: let requested writes land first (bounded)
-      await this._settlePersists('raft restart: a persist has not settled after %d ms; restoring anyway');
+      const waited = await this._native.settle();
+      if (waited !== null) this._log(`raft restart: a persist has not settled after ${waited} ms; restoring anyway`);
       if (gen !== this._startGen || this._destroyed) return; // superseded
       restored = parseRestored(await this._agent.restore(node), node.id, this._cluster);
     } catch (e) {
@@ -620,25 +590,20 @@ class Raftq {
     if (gen !== this._startGen || this._destroyed) return; // superseded
     let r;
     try {
-      r = this._native.start(node.id, restored, this._wake);
+      r = this._native.start(node, restored, this._wake);
     } catch (e) {
       failed(describe(e));
       return;
     }
     this._restoring = 0;
-    this._coreGen++;
     this._node = node;
     this._started = true;
-    this._selfKey = r[0];
-    this._ids.set(r[0], node.id);
-    this._values.clear();
-    this._values.set(r[2], restored.data);
-    if (r[3] !== r[2]) this._values.set(r[3], restored.committedData);
-    this._visible = r[3];
+    this._selfKey = r.self;
+    this._ids.set(r.self, node.id);
     const hadLeader = this._leader !== null;
     this._leader = null;
     if (hadLeader) this._emit('leaderChanged', null);
-    this._apply(r, 4);
+    this._apply(r.records);
   }
 
   _serviceCrashed(message) {
@@ -647,7 +612,7 @@ class Raftq {
     this._log(`raft crashed: ${describe(reason)}`);
     if (!this._started) return;
     // the core persists the crashed state itself (a Persist output)
-    this._apply(this._native.crashed(), 0);
+    this._apply(this._native.crashed());
   }
 
   _replicate(value) {
@@ -666,64 +631,58 @@ class Raftq {
       this._log(`raft rejected replicateData: the data must be a JSON value (${notJson})`);
       return Promise.resolve(false);
     }
-    const r = this._native.propose();
-    if (r[0] === null) {
-      this._log(`raft ignored replicateData: ${r[1] === 'NotLeader' ? 'not the leader' : r[1]}`);
-      this._apply(r, 3);
+    const r = this._native.propose(value);
+    if (r.version === null) {
+      this._log(`raft ignored replicateData: ${r.reason}`);
+      this._apply(r.records);
       return Promise.resolve(false);
     }
-    this._values.set(r[0], value);
-    const promise = this._waiter(this._waiters, { term: r[1], index: r[2], value });
-    this._apply(r, 3);
+    const promise = new Promise((resolve) => this._waiters.set(r.version, resolve));
+    this._apply(r.records);
     return promise;
   }
 
   // ---- outputs ----
 
-  _apply(records, from) {
-    for (let i = from; i < records.length; i++) {
+  /** Handle the records of one native call. */
+  _apply(records) {
+    for (let i = 0; i < records.length; i++) {
       const r = records[i];
-      switch (r[0]) {
-        case REC_SEND:
-          this._send(r);
-          break;
-        case REC_PERSIST:
-          this._requestPersist(r);
-          break;
+      if (Array.isArray(r)) {
+        this._send(r);
+        continue;
+      }
+      switch (r.kind) {
         case REC_ROLE:
-          this._setRole(r[1]);
+          this._setRole(r.role);
           break;
-        case REC_LEADER: {
-          this._leader = r[1];
-          const leader = this.getLeader();
-          this._emit('leaderChanged', leader);
-          if (r[1] !== null && r[1] !== this._selfKey && this._transferWaiters.size) {
-            for (const w of this._transferWaiters) {
-              clearTimeout(w.timer);
-              w.resolve(true);
-            }
-            this._transferWaiters.clear();
+        case REC_LEADER:
+          this._leader = r.leader;
+          this._emit('leaderChanged', this.getLeader());
+          break;
+        case REC_DATA:
+          this._emit('dataChanged', r.value);
+          break;
+        case REC_PROPOSAL: {
+          const resolve = this._waiters.get(r.version);
+          if (resolve !== undefined) {
+            this._waiters.delete(r.version);
+            resolve(r.committed);
           }
           break;
         }
-        case REC_ALIAS:
-          this._values.set(r[1], this._values.get(r[2]));
+        case REC_TRANSFER: {
+          const resolve = this._transferWaiters.shift();
+          if (resolve !== undefined) resolve(r.succeeded);
           break;
-        case REC_DATA:
-          this._visible = r[1];
-          this._emit('dataChanged', this.getData());
-          break;
-        case REC_COMMITTED:
-          if (this._waiters.size) this._committed(r[1], r[2], r[3]);
-          break;
+        }
         case REC_LOG:
-          this._log(r[1]);
+          this._log(r.message);
           break;
         default:
           break;
       }
     }
-    if (this._values.size > this._pruneAt) this._prune();
   }
 
   _setRole(role) {
@@ -733,47 +692,23 @@ class Raftq {
     }
   }
 
-  /** A send record: `[REC_SEND, to, channel, dataKey | null, ...fields]`, the fields in the order
-   * of `OUT_FIELDS` (src/binding/convert.rs); a vote request's or sync's `transfer` only when set. */
+  /** A send record (layout in PROTOCOL.send): the body is built by the channel's generated
+   * builder, only when someone listens to its event. */
   _send(r) {
-    const to = r[1];
+    const to = r[SEND_TO];
     const destination = this._members.get(to);
     if (destination === undefined) {
       // only members are ever addressed (a removed member's held reply, say): dropped, counted
       this._dropped++;
       return;
     }
-    const timeout = this._timeout;
-    const self = this._node;
-    switch (r[2]) {
-      case 0:
-        this._emit(
-          'voteRequest',
-          this._tagged(
-            0,
-            to,
-            r.length > 8
-              ? { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], transfer: r[8], destination, timeout, candidate: self }
-              : { term: r[4], preVote: r[5], lastTerm: r[6], lastIndex: r[7], destination, timeout, candidate: self },
-          ),
-        );
-        break;
-      case 1:
-        this._emit('voteResponse', this._tagged(1, to, { term: r[4], granted: r[5], preVote: r[6], destination, timeout, voter: self }));
-        break;
-      case 2: {
-        const body =
-          r.length > 9
-            ? { term: r[4], dataTerm: r[5], dataIndex: r[6], commitTerm: r[7], commitIndex: r[8], transfer: r[9], destination, timeout, node: self }
-            : { term: r[4], dataTerm: r[5], dataIndex: r[6], commitTerm: r[7], commitIndex: r[8], destination, timeout, node: self };
-        if (r[3] !== null) body.data = this._values.get(r[3]);
-        this._emit('syncData', this._tagged(2, to, body));
-        break;
-      }
-      default:
-        this._emit('dataResponse', this._tagged(3, to, { term: r[4], success: r[5], dataTerm: r[6], dataIndex: r[7], destination, timeout, node: self }));
-        break;
-    }
+    const channel = r[SEND_CHANNEL];
+    const spec = SPECS[channel];
+    if (!this._listeners.has(spec.outgoing)) return;
+    const body = BUILDERS[channel](r, destination, this._timeout, this._node);
+    const data = r[SEND_DATA];
+    if (data !== undefined) body.data = data;
+    this._emit(spec.outgoing, this._tagged(channel, to, body));
   }
 
   /** With a secret: `body` with its `tag` (src/binding/auth.rs), for the node whose key is `to`.
@@ -781,32 +716,13 @@ class Raftq {
   _tagged(channel, to, body) {
     if (!this._auth) return body;
     try {
-      const digest = channel === 2 && body.data !== undefined ? dataDigest(body.data) : undefined;
+      const digest = SPECS[channel].carriesData && body.data !== undefined ? dataDigest(body.data) : undefined;
       fillFields(channel, body, body.data);
       body.tag = this._native.sign(channel, to, body, FIELDS, digest);
     } catch (e) {
-      this._log(`raft cannot sign ${OUT_EVENTS[channel]}: ${describe(e)}`);
+      this._log(`raft cannot sign ${SPECS[channel].outgoing}: ${describe(e)}`);
     }
     return body;
-  }
-
-  _committed(key, term, index) {
-    for (const w of this._waiters) {
-      if (term > w.term || (term === w.term && index >= w.index)) {
-        this._waiters.delete(w);
-        clearTimeout(w.timer);
-        // same term: the leader's log holds w's version below the committed one; a later
-        // term's version counts only if it carries the very same value (re-proposal)
-        w.resolve(term === w.term || this._values.get(key) === w.value);
-      }
-    }
-  }
-
-  _prune() {
-    const live = new Set(this._native.liveVersions());
-    live.add(this._visible);
-    for (const k of this._values.keys()) if (!live.has(k)) this._values.delete(k);
-    this._pruneAt = Math.max(16, this._values.size * 2);
   }
 
   _idOf(key) {
@@ -817,127 +733,6 @@ class Raftq {
   }
 
   // ---- persistence ----
-
-  _persistBody(r) {
-    const body = {
-      term: r[2],
-      votedFor: r[3] === null ? null : this._idOf(r[3]),
-      data: this._values.get(r[4]),
-      dataTerm: r[5],
-      dataIndex: r[6],
-      commitTerm: r[8],
-      commitIndex: r[9],
-    };
-    if (r[7] !== r[4]) body.committedData = this._values.get(r[7]);
-    // the node it belongs to, in its JS type: another node's body does not restore
-    body.nodeId = this._node.id;
-    // the cluster it belongs to, when options.cluster names one
-    if (this._cluster !== undefined) body.cluster = this._cluster;
-    return body;
-  }
-
-  _requestPersist(r) {
-    if (this._destroyed) return;
-    const seq = r[1];
-    const prev = this._persistPending;
-    const gen = this._coreGen;
-    // a newer state covers every request before it (of the same start: seqs restart with the core)
-    const covered = prev && prev.gen === gen && prev.seq > seq ? prev.seq : seq;
-    this._persistPending = { seq: covered, gen, node: this._node, body: this._persistBody(r) };
-    this._kickPersist();
-  }
-
-  /** Start the persist loop unless it runs. `_persisting` is set before the loop calls the
-   * agent: a `persist` (or anything it calls) that re-enters sees the call in flight. */
-  _kickPersist() {
-    if (this._persisting || this._persistClosed || !this._persistPending) return;
-    let done;
-    this._persisting = new Promise((resolve) => {
-      done = resolve;
-    });
-    this._persistLoop().then(done, done);
-  }
-
-  /** How long destroy() and a restart wait for a persist in flight. */
-  _persistBound() {
-    return Math.max(1000, this._options.maximumElectionTime);
-  }
-
-  /** Wait for requested writes to land, at most `_persistBound()`; false (and `what` with the
-   * bound on `log`) when one did not. */
-  async _settlePersists(what) {
-    if (!this._persisting) return true;
-    const bound = this._persistBound();
-    let timer;
-    const settled = await Promise.race([
-      (async () => {
-        while (this._persisting) await this._persisting;
-        return true;
-      })(),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, bound, false);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!settled) this._log(what.replace('%d', bound));
-    return settled;
-  }
-
-  /** One persist call; a line on `log` if it has not settled after the longest election
-   * timeout (a disk that is merely slow is not reported on every write). */
-  async _persistCall(req) {
-    const after = this._options.maximumElectionTime;
-    const t0 = Date.now();
-    const watchdog = setTimeout(() => {
-      this._log(`raft persist has not settled after ${Date.now() - t0} ms (still waiting for it)`);
-    }, after);
-    if (watchdog.unref) watchdog.unref();
-    try {
-      await this._agent.persist(req.node, req.body);
-    } finally {
-      clearTimeout(watchdog);
-    }
-  }
-
-  async _persistLoop() {
-    try {
-      while (this._persistPending && !this._persistClosed) {
-        const req = this._persistPending;
-        this._persistPending = null;
-        try {
-          await this._persistCall(req);
-        } catch (e) {
-          this._log(`persist failed: ${describe(e)}`);
-          if (this._destroyed || req.final) continue; // destroy's final write is tried once
-          // keep the failed state unless a newer request covers it, and retry with backoff
-          const next = this._persistPending;
-          if (!next) this._persistPending = req;
-          else if (next.gen === req.gen && req.seq > next.seq) next.seq = req.seq;
-          const hb = this._options.heartbeat;
-          const wait = Math.min(hb * 2 ** Math.min(this._persistFailures, 30), Math.max(hb, this._options.maximumElectionTime));
-          this._persistFailures++;
-          await new Promise((resolve) => {
-            this._persistRetryWake = resolve;
-            this._persistRetry = setTimeout(resolve, wait);
-          });
-          clearTimeout(this._persistRetry);
-          this._persistRetry = null;
-          this._persistRetryWake = null;
-          continue;
-        }
-        this._persistFailures = 0;
-        if (req.seq > 0 && req.gen === this._coreGen && !this._destroyed) {
-          try {
-            this._apply(this._native.persisted(req.seq), 0);
-          } catch (e) {
-            this._log(`raft internal error: ${describe(e)}`);
-          }
-        }
-      }
-    } finally {
-      this._persisting = null;
-    }
-  }
 
   // ---- event bus ----
 
@@ -967,46 +762,31 @@ class Raftq {
 
   async _destroy() {
     const wasStarted = this._started || this._restoring !== 0;
-    // the final state, read before the core stops
-    let final = null;
-    try {
-      final = wasStarted ? this._native.hardState() : null;
-    } catch {
-      final = null;
-    }
     this._destroyed = true;
     this._started = false;
     this._restoring = 0;
     this._startGen++;
     try {
-      this._native.stop();
+      // the final state goes through the native persist queue (after the call in flight,
+      // never beside it), covering any request still pending
+      this._native.stop(wasStarted);
     } catch (e) {
       this._log(`raft internal error: ${describe(e)}`);
     }
-    for (const w of this._waiters) {
-      clearTimeout(w.timer);
-      w.resolve(false);
-    }
+    for (const resolve of this._waiters.values()) resolve(false);
     this._waiters.clear();
-    for (const w of this._transferWaiters) {
-      clearTimeout(w.timer);
-      w.resolve(false);
-    }
-    this._transferWaiters.clear();
-    // the final state goes through the queue (after the call in flight, never beside it) and
-    // covers any request still pending
-    this._persistPending = final ? { seq: 0, gen: -1, node: this._node, body: this._persistBody(final), final: true } : null;
-    if (this._persistRetryWake) this._persistRetryWake();
-    this._kickPersist();
-    if (!(await this._settlePersists('raft destroy: a persist has not settled after %d ms; the final state is not written'))) {
+    for (const resolve of this._transferWaiters.splice(0)) resolve(false);
+    const waited = await this._native.settle();
+    if (waited !== null) {
+      this._log(`raft destroy: a persist has not settled after ${waited} ms; the final state is not written`);
       // nothing more is written: a late write could land over a newer instance's state
-      this._persistPending = null;
-      this._persistClosed = true;
+      this._native.closePersist();
     }
     this._log('raft destroyed');
     // the log listeners run in microtasks: let them see the last line before removing them
     await Promise.resolve();
     this._listeners.clear();
+    this._native.release();
   }
 }
 

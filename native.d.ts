@@ -10,38 +10,37 @@ export declare class NativeNode {
    * `secret` (the UTF-8 of a string secret, or its bytes) turns authentication on; `cluster`
    * is signed into every tag (see `auth`).
    */
-  constructor(heartbeat: number, minimumElectionTime: number, maximumElectionTime: number, secret?: Uint8Array | undefined | null, cluster?: string | undefined | null)
+  constructor(heartbeat: number, minimumElectionTime: number, maximumElectionTime: number, secret: Uint8Array | undefined | null, cluster: string | undefined | null, persistAgent: object)
   /** The key of a node id (`n:<number>` / `s:<string>`), or `null` for an invalid id. */
   key(id: unknown): string | null
   /** Why a node id is invalid (completing "`id` ..."), or `null` when it is valid. */
   idProblem(id: unknown): string | null
   /**
-   * `ackNode`: add (keep) or remove a member. Header: `[key | null, reason | null]` (the
-   * reason completes "`id` ..." when the id is invalid).
+   * `ackNode`: add (keep) or remove a member. `{ key, reason, records }`: the id's key, or
+   * null and the reason (completing "`id` ...") when the id is invalid.
    */
-  ackNode(id: unknown, keep: boolean): unknown[]
+  ackNode(id: unknown, keep: boolean): { key: string | null, reason: string | null, records: Array<unknown> }
   /**
    * `serviceStarted`: (re)start the core from the restored state (`{term, votedFor, dataTerm,
    * dataIndex, commitTerm, commitIndex}`, already shape-checked by JS) and begin the timers.
-   * Header: `[selfKey, votedForKey | null, latestVersionKey, committedVersionKey]`.
+   * `{ self, latest, committed, records }`: this node's key and the restored versions' keys.
    */
-  start(id: unknown, restored: object, wake: () => unknown): unknown[]
+  start(raftNode: object, restored: object, wake: () => unknown): { self: string, latest: string, committed: string, records: Array<unknown> }
   /**
    * One of the four `...Received` events (`channel`: 0 voteRequest, 1 voteResponse,
-   * 2 syncData, 3 dataResponse). Header: `[senderKey | null, acceptedVersionKey | null]`;
-   * the sender key is null when the message was rejected (reported by a log record).
+   * 2 syncData, 3 dataResponse). Returns the records (an `Accepted` one first when the
+   * message's data value was accepted; a rejection is reported by a log record).
    * `digest`: with a secret, the SHA-256 of `JSON.stringify(body.data)` when it has data.
    */
-  receive(channel: number, body: unknown, digest?: Uint8Array | undefined | null): unknown[]
+  receive(channel: number, body: unknown, digest: Uint8Array | undefined | null, data: unknown): unknown[]
   /**
    * The fast path of `receive`, for a body that is an object whose sender field holds an
    * object: `index.js` has read the sender's key (`key(node.id)`, null when invalid) and
    * classified the fields into `slots` (see `convert::SLOT_NAMES`); `wire::decode` still
-   * decides. Returns `null` when the message was stepped with nothing to report, else
-   * `[decoded, acceptedVersionKey | null, ...records]` (`decoded` false: rejected, reported by
-   * a log record). `digest`: as for `receive`.
+   * decides. Returns `null` when the message was stepped with nothing to report, else the
+   * records, as `receive` does. `digest`: as for `receive`.
    */
-  receiveFields(channel: number, body: object, key: string | undefined | null, slots: Float64Array, digest?: Uint8Array | undefined | null): unknown[] | null
+  receiveFields(channel: number, body: object, key: string | undefined | null, slots: Float64Array, digest: Uint8Array | undefined | null, data: unknown): unknown[] | null
   /**
    * With a secret: the `tag` of an outgoing body `index.js` built from a send record, to the
    * node whose key is `to`. The body is read back as the receiver will read it (`slots` filled
@@ -50,19 +49,17 @@ export declare class NativeNode {
    */
   sign(channel: number, to: string, body: object, slots: Float64Array, digest?: Uint8Array | undefined | null): string
   /**
-   * `replicateData` on the leader. Header: `[versionKey, term, index]`, or
-   * `[null, reason, null]` when the node cannot propose.
+   * `replicateData` on the leader. `{ version, reason, records }`: the new version's key, or
+   * null and why the node cannot propose.
    */
-  propose(): unknown[]
-  /** A persist request completed (the JS side awaited `persistAgent.persist`). */
-  persisted(seq: number): unknown[]
+  propose(value: unknown): { version: string | null, reason: string | null, records: Array<unknown> }
   /** `serviceCrashed`. */
   crashed(): unknown[]
   /**
    * Leadership transfer (to `id`, or to the most up-to-date follower when `id` is
-   * `undefined`/`null`). Header: `[targetKey | null, reason | null]`.
+   * `undefined`/`null`). `{ target, reason, records }`: the target's key, or null and why.
    */
-  transfer(id: unknown): unknown[]
+  transfer(id: unknown): { target: string | null, reason: string | null, records: Array<unknown> }
   /** The outputs the timer task produced (called by the wake-up callback). */
   drain(): unknown[]
   /**
@@ -72,18 +69,111 @@ export declare class NativeNode {
    * outputs produced before (persist requests among them).
    */
   suspend(): unknown[]
-  /**
-   * The current persistent state as a persist record with seq 0 (for `destroy()`), or null
-   * before the first start.
-   */
-  hardState(): unknown[] | null
-  /** The versions whose data values must be kept; the JS side drops the others. */
-  liveVersions(): Array<string>
+  /** What `getData()` shows: the value of the visible version (`{}` if none). */
+  data(): unknown
   /** A snapshot for `getStatus()` (ids as keys; JS maps them back to ids). */
   status(): object
   /**
-   * `destroy()`: stop the core, abort the timer task and release the wake-up callback, so
-   * nothing native keeps the process alive. Idempotent.
+   * `destroy()`: queue the final write (`last`: of the current state, when the node ran),
+   * stop the core, abort the timer task and release the wake-up callback, so nothing native
+   * keeps the process alive. Idempotent.
    */
-  stop(): void
+  stop(last: boolean): void
+  /**
+   * Resolves when no persist is in flight or pending (`null`), or after the bound
+   * (`max(1000, maximumElectionTime)` ms) with the bound: what a restart and `destroy()`
+   * wait for.
+   */
+  settle(): Promise<number | null>
+  /** `destroy()` gave up waiting for a persist: nothing more is written. */
+  closePersist(): void
+  /**
+   * The end of `destroy()`: release the references to the agent, the node and the drain
+   * callback (the values stay readable through `data()`).
+   */
+  release(): void
+}
+
+/** One of raftq's four channels, as JS sees it. */
+export interface ChannelSpec {
+  /** The event a node emits to send (`voteRequest`, ...). */
+  outgoing: string
+  /** The event the app dispatches on the receiver (`voteRequestReceived`, ...). */
+  incoming: string
+  /** The body field holding the sender's `RaftNode`. */
+  sender: string
+  /** Whether the body may carry `data`. */
+  carriesData: boolean
+  /**
+   * The fields of an outgoing body, in the order they follow `SendLayout.fields` in a send
+   * record.
+   */
+  outFields: Array<string>
+  /** Whether the last of `outFields` is present only when set (`transfer`). */
+  lastOptional: boolean
+  /** The fields of an incoming body the JS side reads into the field buffer. */
+  inFields: Array<string>
+}
+
+/**
+ * The incoming field buffer (`Float64Array`): per field of `slotNames`, a tag at `2 * i` and
+ * the value at `2 * i + 1`; then the tag of `data`'s presence at `2 * slotNames.length`.
+ */
+export interface FieldBuffer {
+  slotNames: Array<string>
+  length: number
+  tagMissing: number
+  tagNumber: number
+  tagBool: number
+  /** `typeof` names with their tags; any other type gets `tagUnknown`. */
+  typeNames: Array<string>
+  typeTags: Array<number>
+  tagUnknown: number
+}
+
+/** The boundary's description (see the module comment). */
+export declare function protocol(): Protocol
+
+export interface Protocol {
+  channels: Array<ChannelSpec>
+  send: SendLayout
+  fields: FieldBuffer
+}
+
+/** raftq's `RaftRole` (the core's numbering). */
+export declare enum RaftRole {
+  CANDIDATE = 1,
+  FOLLOWER = 2,
+  LEADER = 3,
+}
+
+/**
+ * The kind of a record object handed to JS (`record.kind`). Send records are arrays (see
+ * `SendLayout`), every other record an object with `kind` and named fields.
+ */
+export declare enum RecordKind {
+  /** `{ kind, role }` */
+  Role = 0,
+  /** `{ kind, leader }`: the leader's key, or null. */
+  Leader = 1,
+  /** `{ kind, value }`: what `getData()` shows changed. */
+  Data = 2,
+  /** `{ kind, message }`: a line for the `log` event. */
+  Log = 3,
+  /** `{ kind, version, committed }`: the proposal `version` is decided. */
+  Proposal = 4,
+  /** `{ kind, succeeded }`: the oldest pending transfer request ended. */
+  Transfer = 5,
+}
+
+/**
+ * Where a send record (an array) keeps what: the destination key, the channel's index in
+ * `Protocol.channels`, the data value (`undefined` when the body carries none), and the first
+ * body field.
+ */
+export interface SendLayout {
+  to: number
+  channel: number
+  data: number
+  fields: number
 }

@@ -34,6 +34,9 @@ pub enum BrokenRule {
     /// Answer every failing append response at once and resend data without backing off (the
     /// leader/follower ping-pong of a follower that never receives the data).
     NoFlowControl,
+    /// Report every decided proposal as committed, also those a commit superseded or that
+    /// timed out (`replicate()` resolving `true` for a value that may be lost).
+    ReportLostAsCommitted,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -116,6 +116,24 @@ pub enum Output<I> {
     Committed(Version),
     /// A line for raftq's `log` event.
     Log(String),
+    /// A proposal ([`Node::propose`] returned `version`) is decided, exactly once:
+    /// `committed` when the commit point reached it (or this node's re-proposal of its value as
+    /// a later term's leader); otherwise it is not known committed: a commit at or beyond it
+    /// that does not provably contain it, no commit within `election_max` ms, or a restart.
+    /// (After [`Node::stop`], undecided ones wait for the next start.)
+    Proposal {
+        version: Version,
+        committed: bool,
+    },
+    /// The oldest pending [`Node::transfer_leadership`] request ended, exactly once per
+    /// request: `succeeded` when another node became leader, not when `election_max` ms passed
+    /// first (or the node restarted).
+    TransferEnded {
+        succeeded: bool,
+    },
+    /// The value of this version is no longer needed: the host may release it. (A restart
+    /// replaces every version with the restored ones, without an output per version.)
+    Released(Version),
 }
 
 /// What happened to one incoming message.
@@ -204,6 +222,18 @@ pub(crate) struct Entry {
     pub(crate) seen: u64,
 }
 
+/// A proposal not decided yet (see [`Output::Proposal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pending {
+    /// What `propose` returned.
+    pub(crate) version: Version,
+    /// The newest version known to hold its value on its chain: the proposal itself, or this
+    /// node's re-proposal of it as a later term's leader.
+    pub(crate) carrier: Version,
+    /// Not committed by then: decided as not committed.
+    pub(crate) deadline: u64,
+}
+
 /// A message waiting for a persist to complete before it may leave.
 #[derive(Clone, Debug)]
 pub(crate) struct Gated<I> {
@@ -270,6 +300,12 @@ pub struct Node<I: NodeId> {
     /// exceeds the longest election timeout).
     pub(crate) persist_stalled_since: Option<u64>,
 
+    // outcomes for the host
+    /// Proposals not decided yet, oldest first.
+    pub(crate) proposals: VecDeque<Pending>,
+    /// Deadlines of the transfer requests not ended yet, oldest first.
+    pub(crate) transfer_waits: VecDeque<u64>,
+
     pub(crate) outputs: Vec<Output<I>>,
 }
 
@@ -309,6 +345,8 @@ impl<I: NodeId> Node<I> {
             gated: VecDeque::new(),
             gated_overflow_logged: false,
             persist_stalled_since: None,
+            proposals: VecDeque::new(),
+            transfer_waits: VecDeque::new(),
             outputs: Vec::new(),
         }
     }
@@ -316,6 +354,8 @@ impl<I: NodeId> Node<I> {
     /// `serviceStarted`: (re)start from the restored persistent state as a follower. A second
     /// call restarts cleanly (volatile state reset, persistent state taken from `restored`).
     pub fn start(&mut self, restored: HardState<I>, now: u64) {
+        // what the previous run promised ends with it
+        self.end_outcomes();
         let committed = restored.committed.min(restored.latest);
         self.term = restored.term.max(restored.latest.term);
         self.voted_for = restored.voted_for;
@@ -369,6 +409,8 @@ impl<I: NodeId> Node<I> {
         self.started = false;
         self.gated.clear();
         self.transfer = None;
+        // undecided proposals and transfers stay: the next start decides them (not committed,
+        // not succeeded); a host that never restarts answers them itself
     }
 
     pub fn take_outputs(&mut self) -> Vec<Output<I>> {
@@ -396,6 +438,12 @@ impl<I: NodeId> Node<I> {
             d = d.min(self.heartbeat_deadline);
         }
         if let Some((_, t)) = &self.transfer {
+            d = d.min(*t);
+        }
+        if let Some(p) = self.proposals.front() {
+            d = d.min(p.deadline);
+        }
+        if let Some(t) = self.transfer_waits.front() {
             d = d.min(*t);
         }
         Some(d)
@@ -663,7 +711,91 @@ impl<I: NodeId> Node<I> {
     pub(crate) fn set_leader(&mut self, leader: Option<I>) {
         if self.leader != leader {
             self.leader = leader.clone();
+            let other = leader.as_ref().is_some_and(|l| *l != self.id);
             self.outputs.push(Output::LeaderChanged(leader));
+            if other {
+                // another node leads: every pending transfer request succeeded
+                while self.transfer_waits.pop_front().is_some() {
+                    self.outputs.push(Output::TransferEnded { succeeded: true });
+                }
+            }
+        }
+    }
+
+    /// Decide every pending proposal and transfer request as failed (done by a restart; a
+    /// host that replaces the node calls it on the old one).
+    pub fn end_outcomes(&mut self) {
+        while let Some(p) = self.proposals.pop_front() {
+            self.outputs.push(Output::Proposal {
+                version: p.version,
+                committed: false,
+            });
+        }
+        while self.transfer_waits.pop_front().is_some() {
+            self.outputs
+                .push(Output::TransferEnded { succeeded: false });
+        }
+    }
+
+    /// Timers of the outcomes: proposals not committed and transfers not ended in time.
+    pub(crate) fn expire_pending(&mut self, now: u64) {
+        while self.proposals.front().is_some_and(|p| p.deadline <= now) {
+            if let Some(p) = self.proposals.pop_front() {
+                self.outputs.push(Output::Proposal {
+                    version: p.version,
+                    committed: false,
+                });
+            }
+        }
+        while self.transfer_waits.front().is_some_and(|t| *t <= now) {
+            self.transfer_waits.pop_front();
+            self.outputs
+                .push(Output::TransferEnded { succeeded: false });
+        }
+    }
+
+    /// The commit point moved to `c`: decide the proposals it settles. A proposal is committed
+    /// when `c` is of its carrier's term at or beyond it (one leader per term, whose versions
+    /// form one chain). A commit of a later term, or at or beyond its index in another term,
+    /// does not provably contain it: not committed (the caller retries). Anything else waits.
+    pub(crate) fn decide_proposals(&mut self, c: Version) {
+        let mut i = 0;
+        while i < self.proposals.len() {
+            let p = self.proposals[i];
+            let committed = c.term == p.carrier.term && c.index >= p.carrier.index;
+            let lost = !committed && (c.term > p.carrier.term || c.index >= p.version.index);
+            if committed || lost {
+                self.proposals.remove(i);
+                self.outputs.push(Output::Proposal {
+                    version: p.version,
+                    committed: self.report_committed(committed),
+                });
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    #[cfg(feature = "rule-switches")]
+    fn report_committed(&self, committed: bool) -> bool {
+        committed
+            || self
+                .config
+                .broken(crate::config::BrokenRule::ReportLostAsCommitted)
+    }
+
+    #[cfg(not(feature = "rule-switches"))]
+    fn report_committed(&self, committed: bool) -> bool {
+        committed
+    }
+
+    /// A new leader re-proposed `latest` as `alias`: the proposals on `latest`'s chain in its
+    /// term (the very version or an earlier one of the same term) are carried by `alias` now.
+    pub(crate) fn carry_proposals(&mut self, latest: Version, alias: Version) {
+        for p in self.proposals.iter_mut() {
+            if p.carrier.term == latest.term && p.carrier.index <= latest.index {
+                p.carrier = alias;
+            }
         }
     }
 

@@ -33,7 +33,7 @@ fn params() -> Params {
 }
 
 /// `RAFTQ_SIM_BROKEN=<BrokenRule>` (`UpToDateVote`, `PersistBeforeAck`, `CommitCurrentTerm`,
-/// `AcceptStrangers`, `NoFlowControl`): run the main simulation
+/// `AcceptStrangers`, `NoFlowControl`, `ReportLostAsCommitted`): run the main simulation
 /// with that rule switched off (to study how a broken rule shows, e.g. with one traced seed).
 fn broken_from_env() -> Option<BrokenRule> {
     let name = std::env::var("RAFTQ_SIM_BROKEN").ok()?;
@@ -43,6 +43,7 @@ fn broken_from_env() -> Option<BrokenRule> {
         "CommitCurrentTerm" => BrokenRule::CommitCurrentTerm,
         "AcceptStrangers" => BrokenRule::AcceptStrangers,
         "NoFlowControl" => BrokenRule::NoFlowControl,
+        "ReportLostAsCommitted" => BrokenRule::ReportLostAsCommitted,
         other => panic!("RAFTQ_SIM_BROKEN={other:?} is not a BrokenRule"),
     })
 }
@@ -108,6 +109,10 @@ fn simulation_holds_raft_safety_and_converges() {
         s.max_rate_excess,
         sim::RATE_SLACK,
     );
+    println!(
+        "  outcomes: {} proposals reported committed, {} not; {} transfers succeeded, {} failed",
+        s.proposals_committed, s.proposals_lost, s.transfers_succeeded, s.transfers_failed
+    );
     let show = env_u64("RAFTQ_SIM_SHOW").unwrap_or(10) as usize;
     for v in r.violations.iter().take(show) {
         println!("  violation: {v}");
@@ -148,6 +153,10 @@ fn coverage_gaps(s: &sim::Stats) -> Vec<&'static str> {
         ("disk failures", s.disk_failures),
         ("disk hangs", s.disk_hangs),
         ("data-starved followers", s.starved_seeds),
+        ("proposals reported committed", s.proposals_committed),
+        ("proposals reported not committed", s.proposals_lost),
+        ("transfers succeeded", s.transfers_succeeded),
+        ("transfers failed", s.transfers_failed),
     ]
     .into_iter()
     .filter(|&(_, n)| n == 0)
@@ -170,13 +179,17 @@ fn coverage_floor_notices_a_missing_fault() {
         disk_failures: 1,
         disk_hangs: 1,
         starved_seeds: 1,
+        proposals_committed: 1,
+        proposals_lost: 1,
+        transfers_succeeded: 1,
+        transfers_failed: 1,
         ..sim::Stats::default()
     };
     assert_eq!(coverage_gaps(&s), Vec::<&str>::new());
     s.strangers = 0;
     s.partitions = 0;
     assert_eq!(coverage_gaps(&s), vec!["partitions", "stranger messages"]);
-    assert_eq!(coverage_gaps(&sim::Stats::default()).len(), 12);
+    assert_eq!(coverage_gaps(&sim::Stats::default()).len(), 16);
 }
 
 #[test]
@@ -302,6 +315,13 @@ fn catches_ping_pong_without_flow_control() {
         "largest excess without flow control: {}",
         r.stats.max_rate_excess
     );
+}
+
+#[test]
+fn catches_lost_proposals_reported_committed() {
+    // replicate() resolving true for a version a commit superseded or that timed out
+    let v = catches(BrokenRule::ReportLostAsCommitted, true);
+    assert_eq!(v.invariant, sim::inv::OUTCOMES, "{v}");
 }
 
 /// The simulation is only as strict as its build: an overflow in the core must panic (a

@@ -1,26 +1,32 @@
 //! Conversions between JS values and the core's types: node id keys, version keys, incoming
 //! message fields, outgoing output records.
 
-use napi::bindgen_prelude::{Array, JsObjectValue, Null, Object, Unknown};
+use super::protocol::RecordKind;
+use napi::bindgen_prelude::{Array, JsObjectValue, Object, Unknown};
 use napi::JsString;
 use napi::{Env, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields, Out};
-use raftq_core::{Channel, HardState, Output, Version};
+use raftq_core::{Channel, Output, Version};
 
-/// Record kinds of the arrays handed to JS (`index.js` mirrors these numbers).
-pub const REC_SEND: u32 = 0;
-pub const REC_PERSIST: u32 = 1;
-pub const REC_ROLE: u32 = 2;
-pub const REC_LEADER: u32 = 3;
-pub const REC_ALIAS: u32 = 4;
-pub const REC_DATA: u32 = 5;
-pub const REC_COMMITTED: u32 = 6;
-pub const REC_LOG: u32 = 7;
+/// A send record is an array: `[to, channel, data | undefined, ...fields]` (the positions are
+/// published by `protocol()`, which `index.js` builds its body literals from).
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub const SEND_TO: u32 = 0;
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub const SEND_CHANNEL: u32 = 1;
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub const SEND_DATA: u32 = 2;
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub const SEND_FIELDS: u32 = 3;
 
-/// The fields of an outgoing message per channel, in the order `wire::encode` puts them and
-/// `index.js` (`_send`) reads them from a send record; the last one (`transfer`, always `true`)
-/// of the vote request and the sync is present only when set.
-const OUT_FIELDS: [&[&str]; 4] = [
+/// The fields of an outgoing message per channel, in the order `wire::encode` puts them and a
+/// send record holds them; the last one (`transfer`, always `true`) of the vote request and the
+/// sync is present only when set (`last_optional`).
+pub const OUT_FIELDS: [&[&str]; 4] = [
     &[
         wire::TERM,
         wire::PRE_VOTE,
@@ -39,6 +45,13 @@ const OUT_FIELDS: [&[&str]; 4] = [
     ],
     &[wire::TERM, wire::SUCCESS, wire::DATA_TERM, wire::DATA_INDEX],
 ];
+
+/// Whether the last of a channel's `OUT_FIELDS` is present only when set.
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub fn last_optional(channel: Channel) -> bool {
+    matches!(channel, Channel::VoteRequest | Channel::SyncData)
+}
 
 /// A channel's number on the JS side (`Channel::ALL`'s order).
 pub fn channel_index(channel: Channel) -> usize {
@@ -213,17 +226,24 @@ pub fn channel_slots(channel: Channel) -> u32 {
 pub const TAG_MISSING: f64 = 0.0;
 pub const TAG_NUMBER: f64 = 1.0;
 pub const TAG_BOOL: f64 = 2.0;
+/// The tags of the other `typeof` names (published by `protocol()`).
+pub const TYPE_TAGS: [(&str, f64); 5] = [
+    ("string", 3.0),
+    ("symbol", 4.0),
+    ("object", 5.0),
+    ("function", 6.0),
+    ("bigint", 7.0),
+];
+// published by `protocol()` (not registered in the lib's test build)
+#[cfg_attr(test, allow(dead_code))]
+pub const TAG_UNKNOWN: f64 = 8.0;
 
 /// The type name of a tag above `TAG_BOOL` (`typeof` of what JS found).
 fn tag_type_name(tag: f64) -> &'static str {
-    match tag as u32 {
-        3 => "string",
-        4 => "symbol",
-        5 => "object",
-        6 => "function",
-        7 => "bigint",
-        _ => "unknown",
-    }
+    TYPE_TAGS
+        .iter()
+        .find(|(_, t)| *t == tag)
+        .map_or("unknown", |(n, _)| n)
 }
 
 /// An incoming message body as classified by `index.js` into the slot buffer; a field outside
@@ -283,48 +303,67 @@ pub fn sender_key(obj: &Object, field: &str) -> Result<std::result::Result<Strin
     Ok(id_key(&id)?.map_err(|reason| format!("field `{field}.id` {reason}")))
 }
 
-/// `[REC_PERSIST, seq, term, votedForKey, latestKey, lt, li, committedKey, ct, ci]`: a persist
-/// request (seq 0 for the current state, as `destroy()` persists it).
-pub fn persist_record(r: &mut Array, seq: u64, state: HardState<String>) -> Result<()> {
-    r.insert(REC_PERSIST)?;
-    r.insert(seq as f64)?;
-    r.insert(state.term as f64)?;
-    r.insert(state.voted_for)?;
-    r.insert(version_key(state.latest))?;
-    r.insert(state.latest.term as f64)?;
-    r.insert(state.latest.index as f64)?;
-    r.insert(version_key(state.committed))?;
-    r.insert(state.committed.term as f64)?;
-    r.insert(state.committed.index as f64)
+/// A record object: `{ kind, ...fields }` (see `protocol::RecordKind`).
+pub fn record<'env>(env: &'env Env, kind: RecordKind) -> Result<Object<'env>> {
+    let mut o = Object::new(env)?;
+    o.set_named_property("kind", kind as u32)?;
+    Ok(o)
 }
 
-/// A JS array: a fixed header (the method's own result) followed by one record per output.
+/// The data value of each version the core holds: a JS object (version key -> value) the
+/// binding keeps by reference. Values stay JS values; only references move.
+pub struct Values<'env> {
+    pub obj: Object<'env>,
+}
+
+impl<'env> Values<'env> {
+    pub fn get(&self, v: Version) -> Result<Unknown<'env>> {
+        self.obj.get_named_property_unchecked(&version_key(v))
+    }
+
+    pub fn set(&mut self, v: Version, value: Unknown) -> Result<()> {
+        self.obj.set_named_property(&version_key(v), value)
+    }
+
+    pub fn release(&mut self, v: Version) -> Result<()> {
+        self.obj.delete_named_property(version_key(v)).map(|_| ())
+    }
+}
+
+/// The records handed to JS: a send record (array) or a record object per output.
 pub struct Records<'env> {
     env: &'env Env,
     pub arr: Array<'env>,
+    /// The values of the versions: sends and persists read them, aliases and releases change
+    /// them (the host side of `Output::Alias` / `Output::Released`, done here).
+    pub values: Values<'env>,
 }
 
 impl<'env> Records<'env> {
-    pub fn new(env: &'env Env) -> Result<Self> {
+    pub fn new(env: &'env Env, values: Values<'env>) -> Result<Self> {
         Ok(Records {
             env,
             arr: env.create_array(0)?,
+            values,
         })
     }
 
-    pub fn head<T: napi::bindgen_prelude::ToNapiValue>(&mut self, v: T) -> Result<()> {
-        self.arr.insert(v)
-    }
-
-    fn record(&self) -> Result<Array<'env>> {
-        self.env.create_array(0)
-    }
-
     pub fn log(&mut self, line: &str) -> Result<()> {
-        let mut r = self.record()?;
-        r.insert(REC_LOG)?;
-        r.insert(line)?;
+        let mut r = record(self.env, RecordKind::Log)?;
+        r.set_named_property("message", line)?;
         self.arr.insert(r)
+    }
+
+    /// The incoming message's data value (`data`, read once by the caller) was accepted as
+    /// `v`: keep it (before the outputs).
+    pub fn accepted(&mut self, v: Version, data: Unknown) -> Result<()> {
+        self.values.set(v, data)
+    }
+
+    /// A method's result: `result`'s fields plus `records`.
+    pub fn with(self, mut result: Object<'env>) -> Result<Object<'env>> {
+        result.set_named_property("records", self.arr)?;
+        Ok(result)
     }
 
     pub fn outputs(&mut self, outs: Vec<Output<String>>) -> Result<()> {
@@ -335,33 +374,32 @@ impl<'env> Records<'env> {
     }
 
     fn output(&mut self, o: Output<String>) -> Result<()> {
-        let mut r = self.record()?;
-        match o {
+        let env = self.env;
+        let r = match o {
             Output::Send { to, msg } => {
-                // flat: `index.js` builds the body object (a JS literal is far cheaper than
-                // setting named properties through N-API)
+                // flat: `index.js` builds the body object from it (a JS literal is far cheaper
+                // than setting named properties through N-API)
+                let mut r = env.create_array(0)?;
                 let channel = msg.channel();
                 let index = channel_index(channel);
                 let names = OUT_FIELDS[index];
-                let data = match msg {
+                r.insert(to)?;
+                r.insert(index as u32)?;
+                match msg {
                     raftq_core::Message::Append {
                         version,
                         with_data: true,
                         ..
-                    } => Some(version_key(version)),
-                    _ => None,
-                };
-                r.insert(REC_SEND)?;
-                r.insert(to)?;
-                r.insert(index as u32)?;
-                r.insert(data)?;
+                    } => r.insert(self.values.get(version)?)?,
+                    _ => r.insert(())?,
+                }
                 let mut i = 0;
                 let mut err = Ok(());
                 wire::encode(&msg, |name, v| {
                     if err.is_ok() {
                         err = if names.get(i) != Some(&name) {
                             Err(napi::Error::from_reason(format!(
-                                "outgoing field `{name}` is not where index.js expects it"
+                                "outgoing field `{name}` is not where OUT_FIELDS puts it"
                             )))
                         } else {
                             match v {
@@ -373,39 +411,45 @@ impl<'env> Records<'env> {
                     }
                 });
                 err?;
+                return self.arr.insert(r);
             }
-            Output::Persist { seq, state } => persist_record(&mut r, seq, state)?,
+            // the persist queue takes them before (`Inner::take_outputs`)
+            Output::Persist { .. } => return Ok(()),
             Output::RoleChanged(role) => {
-                r.insert(REC_ROLE)?;
-                r.insert(role as u32)?;
+                let mut r = record(env, RecordKind::Role)?;
+                r.set_named_property("role", role as u32)?;
+                r
             }
             Output::LeaderChanged(leader) => {
-                r.insert(REC_LEADER)?;
-                match leader {
-                    Some(k) => r.insert(k)?,
-                    None => r.insert(Null)?,
-                }
+                let mut r = record(env, RecordKind::Leader)?;
+                r.set_named_property("leader", leader)?;
+                r
             }
             Output::Alias { version, copy_of } => {
-                r.insert(REC_ALIAS)?;
-                r.insert(version_key(version))?;
-                r.insert(version_key(copy_of))?;
+                let value = self.values.get(copy_of)?;
+                return self.values.set(version, value);
             }
             Output::DataChanged(v) => {
-                r.insert(REC_DATA)?;
-                r.insert(version_key(v))?;
+                let mut r = record(env, RecordKind::Data)?;
+                r.set_named_property("value", self.values.get(v)?)?;
+                r
             }
-            Output::Committed(v) => {
-                r.insert(REC_COMMITTED)?;
-                r.insert(version_key(v))?;
-                r.insert(v.term as f64)?;
-                r.insert(v.index as f64)?;
+            // the host needs nothing of a commit: its effects come as Proposal, Data, Released
+            Output::Committed(_) => return Ok(()),
+            Output::Log(line) => return self.log(&line),
+            Output::Proposal { version, committed } => {
+                let mut r = record(env, RecordKind::Proposal)?;
+                r.set_named_property("version", version_key(version))?;
+                r.set_named_property("committed", committed)?;
+                r
             }
-            Output::Log(line) => {
-                r.insert(REC_LOG)?;
-                r.insert(line)?;
+            Output::TransferEnded { succeeded } => {
+                let mut r = record(env, RecordKind::Transfer)?;
+                r.set_named_property("succeeded", succeeded)?;
+                r
             }
-        }
+            Output::Released(v) => return self.values.release(v),
+        };
         self.arr.insert(r)
     }
 }

@@ -4,17 +4,22 @@
 
 mod auth;
 mod convert;
+pub mod persist;
+mod protocol;
 mod strangers;
 
 use crate::driver::{spawn_timers, Shared, Wake};
-use convert::{id_key, persist_record, sender_key, version_key, JsFields, Records};
+use convert::{id_key, sender_key, version_key, JsFields, Records, Values};
 use napi::bindgen_prelude::{Array, Function, JsObjectValue, Null, Object, Unknown};
+use napi::bindgen_prelude::{ObjectFinalize, ObjectRef, ToNapiValue};
 use napi::threadsafe_function::UnknownReturnValue;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use raftq_core::{
     wire, Channel, Config, HardState, Message, Node, StepOutcome, Version, NOT_A_MEMBER,
 };
+use raftq_core::{ProposeError, TransferError};
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Mutex};
 use strangers::Strangers;
 use tokio::task::JoinHandle;
@@ -51,11 +56,16 @@ fn counter(obj: &Object, name: &str) -> Result<u64> {
 
 /// One Raft node, native side. Every method that steps the core returns an array: a fixed header
 /// (the method's own result) followed by one record per output (see `convert::REC_*`).
-#[napi]
+#[napi(custom_finalize)]
 pub struct NativeNode {
     shared: Arc<Shared>,
-    task: Option<JoinHandle<()>>,
-    stopped: bool,
+    /// The data value of each version the core holds (see `convert::Values`); replaced at
+    /// each start, released when the object is finalized.
+    values: RefCell<Option<ObjectRef<false>>>,
+    /// Interior mutability: napi-rs refuses a `&mut self` method while another borrow is active,
+    /// and the app's callbacks (persist, listeners) may call back into the node.
+    task: RefCell<Option<JoinHandle<()>>>,
+    stopped: Cell<bool>,
     /// Messages from non-members: counted and reported (touched on the JS thread only).
     strangers: Mutex<Strangers>,
     /// With a `secret`: tags outgoing bodies and drops incoming ones without a valid tag.
@@ -68,11 +78,13 @@ impl NativeNode {
     /// is signed into every tag (see `auth`).
     #[napi(constructor, catch_unwind)]
     pub fn new(
+        env: &Env,
         heartbeat: f64,
         minimum_election_time: f64,
         maximum_election_time: f64,
         secret: Option<&[u8]>,
         cluster: Option<String>,
+        persist_agent: Object,
     ) -> Result<Self> {
         let config = Config::new(
             millis("heartbeat", heartbeat)?,
@@ -87,10 +99,35 @@ impl NativeNode {
             Some(s) => Some(auth::Auth::new(s, cluster.as_deref()).map_err(type_error)?),
             None => None,
         };
+        // before the first start: version zero holds raftq's initial `{}`
+        let mut values = Object::new(env)?;
+        values.set_named_property(&version_key(Version::ZERO), Object::new(env)?)?;
+        // `persistAgent.persist` bound to the agent, `Promise.resolve` to `Promise`
+        let persist: Unknown = persist_agent.get_named_property_unchecked("persist")?;
+        if persist.get_type()? != napi::ValueType::Function {
+            return Err(type_error("persistAgent.persist must be a function"));
+        }
+        // SAFETY: the type was checked
+        let persist: Function<Unknown, Unknown> = unsafe { persist.cast()? };
+        let persist = persist.bind(persist_agent)?;
+        let promise: Object = env.get_global()?.get_named_property_unchecked("Promise")?;
+        let resolve: Function<Unknown, Unknown> =
+            promise.get_named_property_unchecked("resolve")?;
+        let resolve = resolve.bind(promise)?;
+        let values_ref = values.create_ref()?;
+        let shared = Shared::new(config);
+        {
+            let mut inner = shared.lock();
+            inner.persist.cluster = cluster.clone();
+            inner.js.persist = Some(ToNapiValue::into_unknown(persist, env)?.create_ref()?);
+            inner.js.resolve = Some(ToNapiValue::into_unknown(resolve, env)?.create_ref()?);
+            inner.js.values = Some(ToNapiValue::into_unknown(values, env)?.create_ref()?);
+        }
         Ok(NativeNode {
-            shared: Shared::new(config),
-            task: None,
-            stopped: false,
+            shared,
+            values: RefCell::new(Some(values_ref)),
+            task: RefCell::new(None),
+            stopped: Cell::new(false),
             strangers: Mutex::new(Strangers::default()),
             auth,
         })
@@ -108,23 +145,27 @@ impl NativeNode {
         Ok(id_key(&id)?.err())
     }
 
-    /// `ackNode`: add (keep) or remove a member. Header: `[key | null, reason | null]` (the
-    /// reason completes "`id` ..." when the id is invalid).
-    #[napi(catch_unwind)]
-    pub fn ack_node<'env>(&self, env: &'env Env, id: Unknown, keep: bool) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+    /// `ackNode`: add (keep) or remove a member. `{ key, reason, records }`: the id's key, or
+    /// null and the reason (completing "`id` ...") when the id is invalid.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "{ key: string | null, reason: string | null, records: Array<unknown> }"
+    )]
+    pub fn ack_node<'env>(&self, env: &'env Env, id: Unknown, keep: bool) -> Result<Object<'env>> {
+        let mut recs = Records::new(env, self.values(env)?)?;
+        let mut result = Object::new(env)?;
         let key = match id_key(&id)? {
             Ok(key) => key,
             Err(reason) => {
-                recs.head(Null)?;
-                recs.head(reason)?;
-                return Ok(recs.arr);
+                result.set_named_property("key", Null)?;
+                result.set_named_property("reason", reason)?;
+                return recs.with(result);
             }
         };
-        recs.head(key.as_str())?;
-        recs.head(Null)?;
-        if self.stopped {
-            return Ok(recs.arr);
+        result.set_named_property("key", key.as_str())?;
+        result.set_named_property("reason", Null)?;
+        if self.stopped.get() {
+            return recs.with(result);
         }
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
@@ -147,23 +188,32 @@ impl NativeNode {
             }
         }
         self.finish(&mut recs, &mut inner)?;
-        Ok(recs.arr)
+        drop(inner);
+        persist::kick(&self.shared, env)?;
+        recs.with(result)
     }
 
     /// `serviceStarted`: (re)start the core from the restored state (`{term, votedFor, dataTerm,
     /// dataIndex, commitTerm, commitIndex}`, already shape-checked by JS) and begin the timers.
-    /// Header: `[selfKey, votedForKey | null, latestVersionKey, committedVersionKey]`.
-    #[napi(catch_unwind)]
+    /// `{ self, latest, committed, records }`: this node's key and the restored versions' keys.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "{ self: string, latest: string, committed: string, records: Array<unknown> }"
+    )]
     pub fn start<'env>(
-        &mut self,
+        &self,
         env: &'env Env,
-        id: Unknown,
+        raft_node: Object,
         restored: Object,
-        wake: Function<(), UnknownReturnValue>,
-    ) -> Result<Array<'env>> {
-        if self.stopped {
+        #[napi(ts_arg_type = "() => unknown")] wake: Unknown,
+    ) -> Result<Object<'env>> {
+        if wake.get_type()? != napi::ValueType::Function {
+            return Err(type_error("wake must be a function"));
+        }
+        if self.stopped.get() {
             return Err(Error::new(Status::GenericFailure, "node destroyed"));
         }
+        let id: Unknown = raft_node.get_named_property_unchecked("id")?;
         let key = id_key(&id)?.map_err(|reason| type_error(format!("node.id {reason}")))?;
         let voted: Unknown = restored.get_named_property_unchecked("votedFor")?;
         let voted_for = match voted.get_type()? {
@@ -190,27 +240,58 @@ impl NativeNode {
                 "persisted commit version is ahead of the data version",
             ));
         }
-        let mut recs = Records::new(env)?;
-        recs.head(key.as_str())?;
-        recs.head(voted_for)?;
-        recs.head(version_key(hs.latest))?;
-        recs.head(version_key(hs.committed))?;
+        // the restored values replace every version held before
+        let mut store = Object::new(env)?;
+        let data: Unknown = restored.get_named_property_unchecked("data")?;
+        store.set_named_property(&version_key(hs.latest), data)?;
+        if hs.committed != hs.latest {
+            let committed: Unknown = restored.get_named_property_unchecked("committedData")?;
+            store.set_named_property(&version_key(hs.committed), committed)?;
+        }
+        let replaced = self.values.borrow_mut().replace(store.create_ref()?);
+        if let Some(old) = replaced {
+            old.unref(env)?;
+        }
+        let store_ref = ToNapiValue::into_unknown(store, env)?.create_ref()?;
+        let node_ref = ToNapiValue::into_unknown(raft_node, env)?.create_ref()?;
+        let drain_ref = wake.create_ref()?;
+        let mut recs = Records::new(env, self.values(env)?)?;
+        let mut result = Object::new(env)?;
+        result.set_named_property("self", key.as_str())?;
+        result.set_named_property("latest", version_key(hs.latest))?;
+        result.set_named_property("committed", version_key(hs.committed))?;
 
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
         if inner.failed {
             drop(inner);
+            for r in [store_ref, node_ref, drain_ref] {
+                r.unref(env)?;
+            }
             return Err(Error::new(
                 Status::GenericFailure,
                 "raft core failed earlier",
             ));
         }
+        // persists of an earlier start no longer complete anything in the core
+        inner.persist.gen += 1;
+        let old = [
+            inner.js.values.replace(store_ref),
+            inner.js.node.replace(node_ref),
+            inner.js.drain.replace(drain_ref),
+        ];
         let same_id = inner.node.as_ref().is_some_and(|n| *n.id() == key);
         if !same_id {
             let seed = rand::random::<u64>();
             let mut node = Node::new(key, inner.config.clone(), seed);
             let members: Vec<String> = match inner.node.take() {
-                Some(old) => old.members().cloned().collect(),
+                Some(mut old) => {
+                    // what the old node promised ends with it
+                    old.end_outcomes();
+                    let outs = old.take_outputs();
+                    inner.stash.extend(outs);
+                    old.members().cloned().collect()
+                }
                 None => std::mem::take(&mut inner.pending_members)
                     .into_iter()
                     .collect(),
@@ -226,24 +307,42 @@ impl NativeNode {
             node.start(hs, now);
         }
         if !inner.has_wake() {
+            // the wake-up of the timer task: on the JS thread, persist requests go to the queue
+            // and the next call starts (no JavaScript on the stack), then `index.js` drains
+            let shared = self.shared.clone();
+            // SAFETY: the type was checked
+            let wake: Function<(), UnknownReturnValue> = unsafe { wake.cast()? };
             let tsfn: Wake = wake
                 .build_threadsafe_function::<()>()
                 .callee_handled::<false>()
                 .weak::<false>()
-                .build_callback(|_ctx| Ok(()))?;
+                .build_callback(move |ctx| {
+                    {
+                        let mut inner = shared.lock();
+                        let outs = inner.take_outputs();
+                        inner.stash = outs;
+                    }
+                    persist::kick(&shared, &ctx.env)?;
+                    Ok(())
+                })?;
             inner.set_wake(tsfn);
         }
-        if self.task.is_none() {
-            self.task = Some(spawn_timers(self.shared.clone()));
+        if self.task.borrow().is_none() {
+            *self.task.borrow_mut() = Some(spawn_timers(self.shared.clone()));
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        for r in old.into_iter().flatten() {
+            r.unref(env)?;
+        }
         self.shared.rearm();
-        Ok(recs.arr)
+        persist::kick(&self.shared, env)?;
+        recs.with(result)
     }
 
     /// One of the four `...Received` events (`channel`: 0 voteRequest, 1 voteResponse,
-    /// 2 syncData, 3 dataResponse). Header: `[senderKey | null, acceptedVersionKey | null]`;
-    /// the sender key is null when the message was rejected (reported by a log record).
+    /// 2 syncData, 3 dataResponse). Returns the records (an `Accepted` one first when the
+    /// message's data value was accepted; a rejection is reported by a log record).
     /// `digest`: with a secret, the SHA-256 of `JSON.stringify(body.data)` when it has data.
     #[napi(catch_unwind)]
     pub fn receive<'env>(
@@ -252,8 +351,9 @@ impl NativeNode {
         channel: u32,
         body: Unknown,
         digest: Option<&[u8]>,
+        data: Unknown,
     ) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
             return Err(type_error("unknown channel"));
         };
@@ -281,38 +381,37 @@ impl NativeNode {
         };
         let mut inner = self.shared.lock();
         if let Err(reason) = self.authenticate(&inner, channel, &decoded, object.as_ref(), digest) {
-            recs.head(Null)?;
-            recs.head(Null)?;
             self.unauthenticated(&mut recs, &mut inner, channel, &reason)?;
             return Ok(recs.arr);
         }
         let (from, msg) = match decoded {
             Ok(x) => x,
             Err(reason) => {
-                recs.head(Null)?;
-                recs.head(Null)?;
                 self.reject(&mut recs, &mut inner, channel, &reason)?;
                 return Ok(recs.arr);
             }
         };
-        recs.head(from.as_str())?;
         let now = self.shared.now_ms();
         let outcome = self
             .steppable(&mut inner)
             .map(|node| node.step(from.clone(), msg, now));
         self.note_stranger(&mut inner, outcome.as_ref(), &from, channel, now);
-        recs.head(outcome.and_then(|o| o.accepted).map(version_key))?;
+        if let Some(v) = outcome.and_then(|o| o.accepted) {
+            recs.accepted(v, data)?;
+        }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         Ok(recs.arr)
     }
 
     /// The fast path of `receive`, for a body that is an object whose sender field holds an
     /// object: `index.js` has read the sender's key (`key(node.id)`, null when invalid) and
     /// classified the fields into `slots` (see `convert::SLOT_NAMES`); `wire::decode` still
-    /// decides. Returns `null` when the message was stepped with nothing to report, else
-    /// `[decoded, acceptedVersionKey | null, ...records]` (`decoded` false: rejected, reported by
-    /// a log record). `digest`: as for `receive`.
+    /// decides. Returns `null` when the message was stepped with nothing to report, else the
+    /// records, as `receive` does. `digest`: as for `receive`.
     #[napi(catch_unwind)]
+    #[allow(clippy::too_many_arguments)]
     pub fn receive_fields<'env>(
         &self,
         env: &'env Env,
@@ -321,6 +420,7 @@ impl NativeNode {
         key: Option<String>,
         slots: &[f64],
         digest: Option<&[u8]>,
+        data: Unknown,
     ) -> Result<Option<Array<'env>>> {
         let Some(channel) = Channel::ALL.get(channel as usize).copied() else {
             return Err(type_error("unknown channel"));
@@ -348,18 +448,14 @@ impl NativeNode {
         };
         let mut inner = self.shared.lock();
         if let Err(reason) = self.authenticate(&inner, channel, &decoded, Some(&body), digest) {
-            let mut recs = Records::new(env)?;
-            recs.head(false)?;
-            recs.head(Null)?;
+            let mut recs = Records::new(env, self.values(env)?)?;
             self.unauthenticated(&mut recs, &mut inner, channel, &reason)?;
             return Ok(Some(recs.arr));
         }
         let (from, msg) = match decoded {
             Ok(x) => x,
             Err(reason) => {
-                let mut recs = Records::new(env)?;
-                recs.head(false)?;
-                recs.head(Null)?;
+                let mut recs = Records::new(env, self.values(env)?)?;
                 self.reject(&mut recs, &mut inner, channel, &reason)?;
                 return Ok(Some(recs.arr));
             }
@@ -374,10 +470,13 @@ impl NativeNode {
             self.shared.rearm_if_earlier(inner.next_deadline());
             return Ok(None);
         }
-        let mut recs = Records::new(env)?;
-        recs.head(true)?;
-        recs.head(accepted.map(version_key))?;
+        let mut recs = Records::new(env, self.values(env)?)?;
+        if let Some(v) = accepted {
+            recs.accepted(v, data)?;
+        }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         Ok(Some(recs.arr))
     }
 
@@ -422,107 +521,104 @@ impl NativeNode {
             .map_err(Error::from_reason)
     }
 
-    /// `replicateData` on the leader. Header: `[versionKey, term, index]`, or
-    /// `[null, reason, null]` when the node cannot propose.
-    #[napi(catch_unwind)]
-    pub fn propose<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+    /// `replicateData` on the leader. `{ version, reason, records }`: the new version's key, or
+    /// null and why the node cannot propose.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "{ version: string | null, reason: string | null, records: Array<unknown> }"
+    )]
+    pub fn propose<'env>(&self, env: &'env Env, value: Unknown) -> Result<Object<'env>> {
+        let mut recs = Records::new(env, self.values(env)?)?;
+        let mut result = Object::new(env)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let result = match self.steppable(&mut inner) {
-            Some(node) => node.propose(now).map_err(|e| format!("{e:?}")),
-            None => Err("NotStarted".to_string()),
+        let outcome = match self.steppable(&mut inner) {
+            Some(node) => node.propose(now),
+            None => Err(ProposeError::NotStarted),
         };
-        match result {
+        match outcome {
             Ok(v) => {
-                recs.head(version_key(v))?;
-                recs.head(v.term as f64)?;
-                recs.head(v.index as f64)?;
+                recs.values.set(v, value)?;
+                result.set_named_property("version", version_key(v))?;
+                result.set_named_property("reason", Null)?;
             }
-            Err(reason) => {
-                recs.head(Null)?;
-                recs.head(reason)?;
-                recs.head(Null)?;
-            }
-        }
-        self.finish(&mut recs, &mut inner)?;
-        Ok(recs.arr)
-    }
-
-    /// A persist request completed (the JS side awaited `persistAgent.persist`).
-    #[napi(catch_unwind)]
-    pub fn persisted<'env>(&self, env: &'env Env, seq: f64) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
-        let now = self.shared.now_ms();
-        let mut inner = self.shared.lock();
-        let failed = inner.failed;
-        if let Some(node) = inner.node.as_mut() {
-            if !failed && seq.is_finite() && seq >= 1.0 {
-                node.persisted(seq as u64, now);
+            Err(e) => {
+                result.set_named_property("version", Null)?;
+                result.set_named_property("reason", propose_refusal(e))?;
             }
         }
         self.finish(&mut recs, &mut inner)?;
-        Ok(recs.arr)
+        drop(inner);
+        persist::kick(&self.shared, env)?;
+        recs.with(result)
     }
 
     /// `serviceCrashed`.
     #[napi(catch_unwind)]
     pub fn crashed<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
         if let Some(node) = self.steppable(&mut inner) {
             node.crashed(now);
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         Ok(recs.arr)
     }
 
     /// Leadership transfer (to `id`, or to the most up-to-date follower when `id` is
-    /// `undefined`/`null`). Header: `[targetKey | null, reason | null]`.
-    #[napi(catch_unwind)]
-    pub fn transfer<'env>(&self, env: &'env Env, id: Unknown) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+    /// `undefined`/`null`). `{ target, reason, records }`: the target's key, or null and why.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "{ target: string | null, reason: string | null, records: Array<unknown> }"
+    )]
+    pub fn transfer<'env>(&self, env: &'env Env, id: Unknown) -> Result<Object<'env>> {
+        let mut recs = Records::new(env, self.values(env)?)?;
+        let mut result = Object::new(env)?;
         let to = match id.get_type()? {
             napi::ValueType::Undefined | napi::ValueType::Null => None,
             _ => match id_key(&id)? {
                 Ok(k) => Some(k),
-                Err(_) => {
-                    recs.head(Null)?;
-                    recs.head("InvalidId")?;
-                    return Ok(recs.arr);
+                Err(reason) => {
+                    result.set_named_property("target", Null)?;
+                    result.set_named_property("reason", format!("`id` {reason}"))?;
+                    return recs.with(result);
                 }
             },
         };
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
-        let result = match self.steppable(&mut inner) {
-            Some(node) => node
-                .transfer_leadership(to, now)
-                .map_err(|e| format!("{e:?}")),
-            None => Err("NotStarted".to_string()),
+        let outcome = match self.steppable(&mut inner) {
+            Some(node) => node.transfer_leadership(to, now),
+            None => Err(TransferError::NotStarted),
         };
-        match result {
+        match outcome {
             Ok(k) => {
-                recs.head(k)?;
-                recs.head(Null)?;
+                result.set_named_property("target", k)?;
+                result.set_named_property("reason", Null)?;
             }
-            Err(reason) => {
-                recs.head(Null)?;
-                recs.head(reason)?;
+            Err(e) => {
+                result.set_named_property("target", Null)?;
+                result.set_named_property("reason", transfer_refusal(e))?;
             }
         }
         self.finish(&mut recs, &mut inner)?;
-        Ok(recs.arr)
+        drop(inner);
+        persist::kick(&self.shared, env)?;
+        recs.with(result)
     }
 
     /// The outputs the timer task produced (called by the wake-up callback).
     #[napi(catch_unwind)]
     pub fn drain<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let mut inner = self.shared.lock();
         inner.drained();
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         Ok(recs.arr)
     }
 
@@ -532,46 +628,44 @@ impl NativeNode {
     /// outputs produced before (persist requests among them).
     #[napi(catch_unwind)]
     pub fn suspend<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
-        let mut recs = Records::new(env)?;
+        let mut recs = Records::new(env, self.values(env)?)?;
         let mut inner = self.shared.lock();
         let failed = inner.failed;
         if let Some(node) = inner.node.as_mut() {
             if !failed {
                 let pending = node.take_outputs();
                 node.stop();
-                recs.outputs(pending)?;
+                inner.stash.extend(pending);
             }
         }
         self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
         Ok(recs.arr)
     }
 
-    /// The current persistent state as a persist record with seq 0 (for `destroy()`), or null
-    /// before the first start.
+    /// What `getData()` shows: the value of the visible version (`{}` if none).
     #[napi(catch_unwind)]
-    pub fn hard_state<'env>(&self, env: &'env Env) -> Result<Option<Array<'env>>> {
-        let inner = self.shared.lock();
-        let Some(node) = inner.node.as_ref() else {
-            return Ok(None);
+    pub fn data<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let visible = {
+            let inner = self.shared.lock();
+            inner.node.as_ref().map_or(Version::ZERO, |n| n.visible())
         };
-        let mut r = env.create_array(0)?;
-        persist_record(&mut r, 0, node.hard_state())?;
-        Ok(Some(r))
-    }
-
-    /// The versions whose data values must be kept; the JS side drops the others.
-    #[napi(catch_unwind)]
-    pub fn live_versions(&self) -> Result<Vec<String>> {
-        let inner = self.shared.lock();
-        Ok(match inner.node.as_ref() {
-            Some(node) => node.live_versions().map(version_key).collect(),
-            None => vec![version_key(Version::ZERO)],
-        })
+        let value = self.values(env)?.get(visible)?;
+        if value.get_type()? == napi::ValueType::Undefined {
+            return napi::bindgen_prelude::ToNapiValue::into_unknown(Object::new(env)?, env);
+        }
+        Ok(value)
     }
 
     /// A snapshot for `getStatus()` (ids as keys; JS maps them back to ids).
     #[napi(catch_unwind)]
     pub fn status<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let held_values = self
+            .values(env)?
+            .obj
+            .get_property_names()?
+            .get_array_length()?;
         let inner = self.shared.lock();
         let mut o = Object::new(env)?;
         let version = |v: Version| -> Result<Object<'env>> {
@@ -584,7 +678,7 @@ impl NativeNode {
             Some(node) => {
                 let s = node.status();
                 o.set_named_property("id", s.id)?;
-                o.set_named_property("started", s.started && !self.stopped)?;
+                o.set_named_property("started", s.started && !self.stopped.get())?;
                 o.set_named_property("role", s.role as u32)?;
                 o.set_named_property("preCandidate", s.pre_candidate)?;
                 o.set_named_property("term", s.term as f64)?;
@@ -619,29 +713,94 @@ impl NativeNode {
         let unauthenticated = self.auth.as_ref().map_or(0, |a| a.total());
         o.set_named_property("unauthenticated", unauthenticated as f64)?;
         o.set_named_property("failed", inner.failed)?;
+        o.set_named_property("values", held_values)?;
         Ok(o)
     }
 
-    /// `destroy()`: stop the core, abort the timer task and release the wake-up callback, so
-    /// nothing native keeps the process alive. Idempotent.
+    /// `destroy()`: queue the final write (`last`: of the current state, when the node ran),
+    /// stop the core, abort the timer task and release the wake-up callback, so nothing native
+    /// keeps the process alive. Idempotent.
     #[napi(catch_unwind)]
-    pub fn stop(&mut self) -> Result<()> {
-        self.stopped = true;
-        if let Some(task) = self.task.take() {
+    pub fn stop(&self, env: &Env, last: bool) -> Result<()> {
+        if self.stopped.get() {
+            return Ok(());
+        }
+        self.stopped.set(true);
+        if let Some(task) = self.task.borrow_mut().take() {
             task.abort();
         }
         let released = {
             let mut inner = self.shared.lock();
+            let state = inner.node.as_ref().filter(|_| last).map(|n| n.hard_state());
+            inner.persist.request_last(state);
             if let Some(node) = inner.node.as_mut() {
                 node.stop();
                 node.take_outputs();
             }
+            inner.stash.clear();
             inner.notes.clear();
             inner.release_wake()
         };
         // released here, on the JS thread, outside the lock
         drop(released);
+        persist::kick(&self.shared, env)
+    }
+
+    /// Resolves when no persist is in flight or pending (`null`), or after the bound
+    /// (`max(1000, maximumElectionTime)` ms) with the bound: what a restart and `destroy()`
+    /// wait for.
+    #[napi(catch_unwind, ts_return_type = "Promise<number | null>")]
+    pub fn settle<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred()?;
+        let waiter: persist::Waiter = Arc::new(Mutex::new(Some(deferred)));
+        let (idle, bound) = {
+            let mut inner = self.shared.lock();
+            let bound = inner.config.election_max.max(1000);
+            let idle = inner.persist.idle();
+            if !idle {
+                inner.persist.waiters.push(waiter.clone());
+            }
+            (idle, bound)
+        };
+        if idle {
+            persist::resolve_waiters(vec![waiter], None);
+        } else {
+            napi::bindgen_prelude::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(bound)).await;
+                persist::resolve_waiters(vec![waiter], Some(bound as f64));
+            });
+        }
+        Ok(promise)
+    }
+
+    /// `destroy()` gave up waiting for a persist: nothing more is written.
+    #[napi(catch_unwind)]
+    pub fn close_persist(&self) -> Result<()> {
+        let mut inner = self.shared.lock();
+        inner.persist.closed = true;
+        inner.persist.pending = None;
         Ok(())
+    }
+
+    /// The end of `destroy()`: release the references to the agent, the node and the drain
+    /// callback (the values stay readable through `data()`).
+    #[napi(catch_unwind)]
+    pub fn release(&self, env: &Env) -> Result<()> {
+        let mut js = std::mem::take(&mut self.shared.lock().js);
+        let values = js.values.take();
+        js.release(env, true)?;
+        self.shared.lock().js.values = values;
+        Ok(())
+    }
+
+    /// The values store.
+    fn values<'env>(&self, env: &'env Env) -> Result<Values<'env>> {
+        match &*self.values.borrow() {
+            Some(r) => Ok(Values {
+                obj: r.get_value(env)?,
+            }),
+            None => Err(Error::from_reason("the values store is gone")),
+        }
     }
 
     /// Count and report a rejected message (nothing in the core changes).
@@ -733,7 +892,7 @@ impl NativeNode {
 
     /// The core, unless `destroy()` stopped the node or the core panicked (never stepped again).
     fn steppable<'a>(&self, inner: &'a mut crate::driver::Inner) -> Option<&'a mut Node<String>> {
-        if inner.failed || self.stopped {
+        if inner.failed || self.stopped.get() {
             None
         } else {
             inner.node.as_mut()
@@ -746,25 +905,53 @@ impl NativeNode {
         for line in std::mem::take(&mut inner.notes) {
             recs.log(&line)?;
         }
-        if let Some(node) = inner.node.as_mut() {
-            let outs = node.take_outputs();
-            if self.stopped {
-                return Ok(());
-            }
-            recs.outputs(outs)?;
+        let outs = inner.take_outputs();
+        if self.stopped.get() {
+            return Ok(());
         }
+        recs.outputs(outs)?;
         self.shared.rearm_if_earlier(inner.next_deadline());
         Ok(())
+    }
+}
+
+impl ObjectFinalize for NativeNode {
+    fn finalize(self, env: Env) -> Result<()> {
+        if let Some(values) = self.values.borrow_mut().take() {
+            values.unref(&env)?;
+        }
+        let mut js = std::mem::take(&mut self.shared.lock().js);
+        js.release(&env, false)
     }
 }
 
 impl Drop for NativeNode {
     fn drop(&mut self) {
         // garbage-collected without destroy(): leave no task behind
-        if let Some(task) = self.task.take() {
+        if let Some(task) = self.task.get_mut().take() {
             task.abort();
         }
         let released = self.shared.lock().release_wake();
         drop(released);
+    }
+}
+
+/// Why `replicateData` was refused, for the `log` line.
+fn propose_refusal(e: ProposeError) -> &'static str {
+    match e {
+        ProposeError::NotStarted => "the node is not started",
+        ProposeError::NotLeader => "not the leader",
+        ProposeError::Transferring => "a leadership transfer is in progress",
+        ProposeError::Exhausted => "the index space is exhausted",
+    }
+}
+
+/// Why a transfer was refused, for the `log` line.
+fn transfer_refusal(e: TransferError) -> &'static str {
+    match e {
+        TransferError::NotStarted => "the node is not started",
+        TransferError::NotLeader => "not the leader",
+        TransferError::NoCandidate => "no other member to hand over to",
+        TransferError::UnknownMember => "the target is not a member",
     }
 }

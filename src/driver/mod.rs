@@ -4,12 +4,13 @@
 //! the core's deadlines into wakeups. When a timer step produced outputs, the JS thread is woken
 //! through a threadsafe function (no payload) whose JS callback drains them.
 
+use crate::binding::persist::{JsRefs, PersistQueue};
 use napi::bindgen_prelude::spawn;
 use napi::threadsafe_function::{
     ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
 };
 use napi::Status;
-use raftq_core::{Config, Node};
+use raftq_core::{Config, Node, Output};
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +35,7 @@ pub struct Shared {
     armed: AtomicU64,
     /// Longest sleep of the timer task (`election_min / 2`).
     recheck: u64,
+    report_after: u64,
     epoch: Instant,
 }
 
@@ -52,11 +54,18 @@ pub struct Inner {
     wake: Option<Wake>,
     /// Set when the core panicked: it is not stepped again.
     pub failed: bool,
+    /// The persist queue (see `binding::persist`) and the JS values it needs.
+    pub persist: PersistQueue,
+    pub js: JsRefs,
+    /// Outputs taken from the core on the JS thread before `index.js` drains them (the wake-up
+    /// callback moves persist requests to the queue first).
+    pub stash: Vec<Output<String>>,
 }
 
 impl Shared {
     pub fn new(config: Config) -> Arc<Self> {
         let recheck = (config.election_min / 2).max(1);
+        let report_after = config.election_max;
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 config,
@@ -67,10 +76,14 @@ impl Shared {
                 wake_pending: false,
                 wake: None,
                 failed: false,
+                persist: PersistQueue::default(),
+                js: JsRefs::default(),
+                stash: Vec::new(),
             }),
             notify: Notify::new(),
             armed: AtomicU64::new(u64::MAX),
             recheck,
+            report_after,
             epoch: Instant::now(),
         })
     }
@@ -97,6 +110,11 @@ impl Shared {
         }
     }
 
+    /// After how long a persist in flight is reported on `log` (the longest election timeout).
+    pub fn report_after(&self) -> u64 {
+        self.report_after
+    }
+
     /// Tell the timer task to look at the deadline again.
     pub fn rearm(&self) {
         self.notify.notify_one();
@@ -115,10 +133,34 @@ impl Shared {
 
 impl Inner {
     pub fn next_deadline(&self) -> Option<u64> {
-        if self.failed {
-            return None;
+        let queue = self.persist.deadline(self.config.election_max);
+        let core = if self.failed {
+            None
+        } else {
+            self.node.as_ref().and_then(|n| n.next_deadline())
+        };
+        match (core, queue) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        self.node.as_ref().and_then(|n| n.next_deadline())
+    }
+
+    /// The outputs for JS: what was stashed, then the core's; persist requests go to the
+    /// queue instead (the caller starts the call once the lock is released).
+    pub fn take_outputs(&mut self) -> Vec<Output<String>> {
+        let mut outs = std::mem::take(&mut self.stash);
+        if let Some(node) = self.node.as_mut() {
+            node.drain_outputs_into(&mut outs);
+        }
+        let queue = &mut self.persist;
+        outs.retain_mut(|o| match o {
+            Output::Persist { seq, state } => {
+                queue.request(*seq, state.clone());
+                false
+            }
+            _ => true,
+        });
+        outs
     }
 
     /// Install the wake-up callback (first start).
@@ -196,22 +238,24 @@ pub fn spawn_timers(shared: Arc<Shared>) -> JoinHandle<()> {
 /// the deadline is still in the past (a core that does not advance it would make us spin).
 fn tick(shared: &Shared, now: u64) -> bool {
     let mut inner = shared.lock();
-    if inner.failed {
-        return false;
-    }
-    let Some(node) = inner.node.as_mut() else {
-        return false;
-    };
-    if node.next_deadline().is_some_and(|d| d <= now)
-        && catch_unwind(AssertUnwindSafe(|| node.tick(now))).is_err()
-    {
-        inner.failed = true;
-        inner
-            .notes
-            .push("raft internal error: the core panicked in tick; node stopped".into());
+    // a disk that is merely slow is not reported on every write
+    let report_after = inner.config.election_max;
+    let Inner { persist, notes, .. } = &mut *inner;
+    let retry = persist.on_tick(now, report_after, notes);
+    if !inner.failed {
+        if let Some(node) = inner.node.as_mut() {
+            if node.next_deadline().is_some_and(|d| d <= now)
+                && catch_unwind(AssertUnwindSafe(|| node.tick(now))).is_err()
+            {
+                inner.failed = true;
+                inner
+                    .notes
+                    .push("raft internal error: the core panicked in tick; node stopped".into());
+            }
+        }
     }
     let has_outputs =
-        !inner.notes.is_empty() || inner.node.as_ref().is_some_and(|n| n.has_outputs());
+        retry || !inner.notes.is_empty() || inner.node.as_ref().is_some_and(|n| n.has_outputs());
     if has_outputs {
         inner.wake_js();
     }

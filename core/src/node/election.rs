@@ -10,6 +10,7 @@ impl<I: NodeId> Node<I> {
         if !self.started {
             return;
         }
+        self.expire_pending(now);
         if self
             .transfer
             .as_ref()
@@ -271,11 +272,13 @@ impl<I: NodeId> Node<I> {
         let reopen = true;
         if reopen {
             let v = Version::new(self.term, latest.index + 1);
-            self.push_entry(v, self.term);
+            // the alias before the new entry: a version the entry pushes out is released after
             self.outputs.push(Output::Alias {
                 version: v,
                 copy_of: latest,
             });
+            self.push_entry(v, self.term);
+            self.carry_proposals(latest, v);
             self.request_persist();
         }
         self.update_visible();
@@ -419,6 +422,8 @@ impl<I: NodeId> Node<I> {
             None => self.best_transferee().ok_or(TransferError::NoCandidate)?,
         };
         self.transfer = Some((target.clone(), now.saturating_add(self.config.election_min)));
+        self.transfer_waits
+            .push_back(now.saturating_add(self.config.election_max));
         self.send_transfer(target.clone(), now);
         Ok(target)
     }

@@ -130,6 +130,11 @@ impl<I: NodeId> Node<I> {
         }
         let v = Version::new(self.term, self.latest().index + 1);
         self.push_entry(v, self.term);
+        self.proposals.push_back(super::Pending {
+            version: v,
+            carrier: v,
+            deadline: now.saturating_add(self.config.election_max),
+        });
         self.request_persist();
         self.update_visible();
         let targets: Vec<I> = self.members.keys().cloned().collect();
@@ -149,7 +154,9 @@ impl<I: NodeId> Node<I> {
         self.log.push_back(Entry { v, seen });
         while self.log.len() > MAX_HELD {
             // keep the committed front and the latest back
-            self.log.remove(1);
+            if let Some(gone) = self.log.remove(1) {
+                self.outputs.push(Output::Released(gone.v));
+            }
         }
     }
 
@@ -244,7 +251,14 @@ impl<I: NodeId> Node<I> {
                 // versions of earlier terms that this leader has not confirmed are either on its
                 // log before `version` or superseded by it: either way obsolete now
                 let front = self.log.pop_front();
-                self.log.retain(|e| e.seen == term);
+                let outputs = &mut self.outputs;
+                self.log.retain(|e| {
+                    let keep = e.seen == term;
+                    if !keep {
+                        outputs.push(Output::Released(e.v));
+                    }
+                    keep
+                });
                 if let Some(f) = front {
                     self.log.push_front(f);
                 }
@@ -308,9 +322,12 @@ impl<I: NodeId> Node<I> {
 
     /// Make `log[i]` the committed version.
     fn commit_to(&mut self, i: usize) {
-        self.log.drain(..i);
+        for gone in self.log.drain(..i) {
+            self.outputs.push(Output::Released(gone.v));
+        }
         let c = self.committed();
         self.outputs.push(Output::Committed(c));
+        self.decide_proposals(c);
         self.persist_later();
         self.update_visible();
     }

@@ -124,6 +124,7 @@ pub mod inv {
     pub const RATE: &str = "8 message rate per link";
     pub const ROOM: &str = "9 terms and versions keep room";
     pub const MAJORITY: &str = "10 a commit stands on a majority of disks";
+    pub const OUTCOMES: &str = "11 outcomes reported are true";
     pub const LIVENESS: &str = "liveness";
     pub const HOST_CONTRACT: &str = "host contract";
     pub const PANIC: &str = "panic";
@@ -207,6 +208,11 @@ pub struct Stats {
     pub elections: u64,
     pub commits: u64,
     pub proposals: u64,
+    /// Proposals reported committed / not committed, transfers reported succeeded / failed.
+    pub proposals_committed: u64,
+    pub proposals_lost: u64,
+    pub transfers_succeeded: u64,
+    pub transfers_failed: u64,
     pub messages: u64,
     pub dropped: u64,
     pub crashes: u64,
@@ -248,6 +254,10 @@ impl Stats {
         self.elections += o.elections;
         self.commits += o.commits;
         self.proposals += o.proposals;
+        self.proposals_committed += o.proposals_committed;
+        self.proposals_lost += o.proposals_lost;
+        self.transfers_succeeded += o.transfers_succeeded;
+        self.transfers_failed += o.transfers_failed;
         self.messages += o.messages;
         self.dropped += o.dropped;
         self.crashes += o.crashes;
@@ -373,6 +383,14 @@ struct Slot {
     recorded_leader_term: u64,
     /// The disk completes nothing before this time (hung, or waiting to retry a failed write).
     stall_until: u64,
+    /// Proposals of this life not decided yet, with the time they were made.
+    proposals: Vec<(Version, u64)>,
+    /// Transfer requests of this life not ended yet.
+    transfers: u64,
+    /// The node's term when the oldest of them was asked.
+    transfer_term: u64,
+    /// The leader named by the last `LeaderChanged` output handled.
+    named_leader: Option<u64>,
 }
 
 /// Invariant 8's counters for one directed link `a -> b`, in one window.
@@ -402,6 +420,9 @@ fn fresh_values() -> FxMap<Version, u64> {
 // the simulation of one seed
 
 const MAX_NODES: usize = 7;
+
+/// Most values a node may hold: its versions (at most 64 in the core) plus the restored two.
+const VALUES_HELD_MAX: usize = 66;
 
 struct Sim {
     seed: u64,
@@ -448,6 +469,8 @@ struct Sim {
     // what the invariants remember across the run
     term_leader: FxMap<u64, u64>,
     max_committed: Version,
+    /// The newest proposal reported committed, with the commit point that contained it.
+    promised: Option<(Version, Version)>,
     values: FxMap<Version, u64>,
     parent: FxMap<Version, Version>,
 
@@ -490,6 +513,10 @@ impl Sim {
                 last_committed: Version::ZERO,
                 recorded_leader_term: 0,
                 stall_until: 0,
+                proposals: Vec::new(),
+                transfers: 0,
+                transfer_term: 0,
+                named_leader: None,
             });
         }
         let loss = rng.range(50, 200);
@@ -567,6 +594,7 @@ impl Sim {
             node_win: [NodeWindow::default(); MAX_NODES],
             term_leader: FxMap::default(),
             max_committed: Version::ZERO,
+            promised: None,
             values,
             parent: FxMap::default(),
             stats: Stats::default(),
@@ -1289,11 +1317,18 @@ impl Sim {
     fn after_step(&mut self, i: usize) -> Res<()> {
         self.handle_outputs(i)?;
         self.schedule_timer(i);
-        let s = &mut self.slots[i];
-        if s.values.len() > 24 {
-            // the contract: any version not in live_versions() may be released
-            let live: Vec<Version> = s.node.live_versions().collect();
-            s.values.retain(|v, _| live.contains(v));
+        // values are dropped only on `Released`: a version never released is a leak
+        let s = &self.slots[i];
+        if s.values.len() > VALUES_HELD_MAX {
+            let live = s.node.live_versions().count();
+            return Err(self.violation(
+                inv::HOST_CONTRACT,
+                format!(
+                    "node {} holds {} values ({live} live): versions never released",
+                    s.id,
+                    s.values.len()
+                ),
+            ));
         }
         Ok(())
     }
@@ -1390,6 +1425,24 @@ impl Sim {
                 self.trace(format_args!("  {} role {:?}", self.id(i), r));
                 Ok(())
             }
+            Output::Proposal { version, committed } => self.proposal_decided(i, version, committed),
+            Output::TransferEnded { succeeded } => self.transfer_ended(i, succeeded),
+            Output::LeaderChanged(l) => {
+                self.slots[i].named_leader = l;
+                Ok(())
+            }
+            Output::Released(v) => {
+                let s = &mut self.slots[i];
+                if s.node.live_versions().any(|l| l == v) {
+                    let id = s.id;
+                    return Err(self.violation(
+                        inv::HOST_CONTRACT,
+                        format!("node {id} released {v:?}, which it still holds"),
+                    ));
+                }
+                s.values.remove(&v);
+                Ok(())
+            }
             Output::Log(line) => {
                 if line.starts_with("leader cannot persist") {
                     self.stats.stalled_leaders += 1;
@@ -1399,6 +1452,78 @@ impl Sim {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Invariant 11, proposals: each decided once; one reported committed is on the chain of
+    /// the node's commit point (so of every later leader's data, checked in `check`).
+    fn proposal_decided(&mut self, i: usize, v: Version, committed: bool) -> Res<()> {
+        let id = self.id(i);
+        let s = &mut self.slots[i];
+        let Some(k) = s.proposals.iter().position(|(p, _)| *p == v) else {
+            return Err(self.violation(
+                inv::HOST_CONTRACT,
+                format!("node {id} decided {v:?}, which is not a pending proposal of it"),
+            ));
+        };
+        s.proposals.remove(k);
+        self.trace(format_args!("  {id} proposal {v:?} committed: {committed}"));
+        if !committed {
+            self.stats.proposals_lost += 1;
+            return Ok(());
+        }
+        self.stats.proposals_committed += 1;
+        let c = self.slots[i].node.committed();
+        if !self.ancestor_or_equal(v, c) {
+            return Err(self.violation(
+                inv::OUTCOMES,
+                format!("node {id} reported {v:?} committed; its commit point {c:?} does not contain it"),
+            ));
+        }
+        if self.promised.is_none_or(|(_, pc)| c >= pc) {
+            self.promised = Some((v, c));
+        }
+        Ok(())
+    }
+
+    /// Invariant 11, transfers: each request ends once; a success follows the news of another
+    /// node's leadership (the `LeaderChanged` just before), in the term asked or a later one.
+    fn transfer_ended(&mut self, i: usize, succeeded: bool) -> Res<()> {
+        let s = &mut self.slots[i];
+        let id = s.id;
+        if s.transfers == 0 {
+            return Err(self.violation(
+                inv::HOST_CONTRACT,
+                format!("node {id} ended a transfer it was not asked for"),
+            ));
+        }
+        s.transfers -= 1;
+        self.trace(format_args!(
+            "  {id} transfer ended, succeeded: {succeeded}"
+        ));
+        if !succeeded {
+            self.stats.transfers_failed += 1;
+            return Ok(());
+        }
+        self.stats.transfers_succeeded += 1;
+        let s = &self.slots[i];
+        let asked = s.transfer_term;
+        let named = s.named_leader;
+        let real = named.is_some_and(|x| {
+            x != id && self.term_leader.iter().any(|(&t, &l)| l == x && t >= asked)
+        });
+        if !real {
+            return Err(self.violation(
+                inv::OUTCOMES,
+                format!(
+                    "node {id} reported its transfer (asked in term {asked}) succeeded; the leader it named last is {named:?}"
+                ),
+            ));
+        }
+        if s.transfers == 0 {
+            let t = s.node.term();
+            self.slots[i].transfer_term = t;
+        }
+        Ok(())
     }
 
     fn send(&mut self, i: usize, to_id: u64, msg: Message) -> Res<()> {
@@ -1690,6 +1815,21 @@ impl Sim {
                 self.slots[i].last_committed = committed;
             }
         }
+        // 11: outcomes decided in time (a proposal within election_max, with a timer's slack)
+        let late = self.config.election_max + self.config.heartbeat;
+        for s in &self.slots {
+            if let Some(&(v, at)) = s.proposals.first() {
+                if s.up && self.now > at + late {
+                    return Err(self.violation(
+                        inv::OUTCOMES,
+                        format!(
+                            "node {}'s proposal {v:?} of t={at} is still undecided",
+                            s.id
+                        ),
+                    ));
+                }
+            }
+        }
         // 2, once the commit point of this step is known
         let max = self.max_committed;
         for s in &self.slots {
@@ -1707,6 +1847,26 @@ impl Sim {
                         s.node.latest()
                     ),
                 ));
+            }
+        }
+        // 11 (after 2, which sees a lost commit first): a proposal reported committed is on every later leader's chain
+        if let Some((p, c)) = self.promised {
+            for s in &self.slots {
+                if s.up
+                    && s.node.role() == Role::Leader
+                    && s.node.term() >= c.term
+                    && !self.ancestor_or_equal(p, s.node.latest())
+                {
+                    return Err(self.violation(
+                        inv::OUTCOMES,
+                        format!(
+                            "node {} leads term {} with latest {:?}, without {p:?} reported committed (in {c:?})",
+                            s.id,
+                            s.node.term(),
+                            s.node.latest()
+                        ),
+                    ));
+                }
             }
         }
         Ok(())
@@ -1759,6 +1919,9 @@ impl Sim {
         s.values
             .insert(s.disk.state.committed, s.disk.committed_val);
         s.pending.clear();
+        s.proposals.clear();
+        s.transfers = 0;
+        s.named_leader = None;
         s.disk_seq = 0;
         s.persist_tail = now;
         s.timer_at = None;
@@ -1785,6 +1948,8 @@ impl Sim {
         s.up = false;
         s.life += 1;
         s.pending.clear();
+        s.proposals.clear();
+        s.transfers = 0;
         s.timer_at = None;
         s.timer_gen += 1;
         s.values = FxMap::default();
@@ -1865,6 +2030,8 @@ impl Sim {
                         ));
                     }
                     self.set_parent(v, before)?;
+                    let now = self.now;
+                    self.slots[i].proposals.push((v, now));
                     let token = self.rng.next_u64() | 1;
                     self.store(i, v, token)?;
                     self.stats.proposals += 1;
@@ -1953,6 +2120,13 @@ impl Sim {
                     };
                     self.note_event(l);
                     let r = self.slots[l].node.transfer_leadership(to, now);
+                    if r.is_ok() {
+                        let s = &mut self.slots[l];
+                        if s.transfers == 0 {
+                            s.transfer_term = s.node.term();
+                        }
+                        s.transfers += 1;
+                    }
                     self.trace(format_args!(
                         "transfer leadership from {}: {r:?}",
                         self.id(l)
