@@ -683,8 +683,9 @@ test(`junk on every input event of a live 3-node cluster (seed ${SEED}, ${COUNT}
             if (after.rejected !== before.rejected + 1) problems.add(`${where}: getStatus().rejected went ${before.rejected} -> ${after.rejected}`);
             break;
           case 'unreadable':
-            // reported either way; TODO test below: as "raft rejected" and counted
-            if (rep.rejected.length + rep.errors.length !== 1) problems.add(`${where}: expected one report line, got ${JSON.stringify([...rep.rejected, ...rep.errors].map(short))}`);
+            // a body that throws while it is read: rejected and counted like a malformed one
+            if (rep.rejected.length !== 1 || rep.errors.length) problems.add(`${where}: expected one "raft rejected ${ch.event}: ..." line, got ${JSON.stringify([...rep.rejected, ...rep.errors].map(short))}`);
+            if (after.rejected !== before.rejected + 1) problems.add(`${where}: getStatus().rejected went ${before.rejected} -> ${after.rejected}`);
             break;
           default:
             // well-formed: no rejection; strangers counted, members' jumps ignored
