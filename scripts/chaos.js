@@ -298,6 +298,16 @@ async function runChaos(options = {}) {
     }
   }
   const pushAll = () => Promise.all(nodes.map((n) => pushConfig(n.i)));
+  /** No partition, no drops or delays anywhere (pending follow-ups of older windows void). */
+  function healAll() {
+    partition = null;
+    partitionGen++;
+    for (const n of nodes) {
+      n.faults = { drop: 0, delayMin: 0, delayMax: 0 };
+      n.faultGen++;
+    }
+    return pushAll();
+  }
 
   /**
    * Spawn node i from its file; resolves once it printed STARTED (throws otherwise). While the
@@ -589,13 +599,7 @@ async function runChaos(options = {}) {
       default: {
         stats.heals++;
         log('heal partitions and faults');
-        partition = null;
-        partitionGen++;
-        for (const n of nodes) {
-          n.faults = { drop: 0, delayMin: 0, delayMax: 0 };
-          n.faultGen++;
-        }
-        await pushAll();
+        await healAll();
       }
     }
   }
@@ -633,13 +637,7 @@ async function runChaos(options = {}) {
       // ---- heal everything, restart the dead, wait for convergence ----
       await pauseWriter(); // the data must hold still to be compared
       const healAt = Date.now();
-      partition = null;
-      partitionGen++;
-      for (const n of nodes) {
-        n.faults = { drop: 0, delayMin: 0, delayMax: 0 };
-        n.faultGen++;
-      }
-      await pushAll();
+      await healAll();
       await withTimeout(Promise.all([...restarts]), o.startMs + 1000);
       const dead = nodes.filter((n) => n.state === 'down');
       stats.restarts += dead.length;
