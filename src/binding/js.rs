@@ -1,0 +1,301 @@
+//! Small N-API helpers the `Raftq` class needs on the JS thread: Promises resolved in place
+//! (not through a threadsafe function), calls that catch what the callee threw, and the
+//! JavaScript built-ins the event bus uses (`Promise.prototype.then`, `Promise.all`,
+//! `Function.prototype.bind`, `JSON.stringify`), looked up once per node.
+
+use napi::bindgen_prelude::{Function, FunctionCallContext, JsObjectValue, Object, Unknown};
+use napi::{sys, Env, Error, JsValue, Result, Status, UnknownRef, ValueType};
+use std::cell::Cell;
+
+/// A Promise created on the JS thread and settled there, at once (`napi_resolve_deferred`).
+pub struct Deferred(sys::napi_deferred);
+
+impl Deferred {
+    /// A new pending Promise and its resolver.
+    pub fn new(env: &Env) -> Result<(Deferred, Unknown<'_>)> {
+        let mut deferred = std::ptr::null_mut();
+        let mut promise = std::ptr::null_mut();
+        // SAFETY: N-API call on the JS thread
+        check(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
+        // SAFETY: a value napi just created in this env
+        Ok((Deferred(deferred), unsafe {
+            Unknown::from_raw_unchecked(env.raw(), promise)
+        }))
+    }
+
+    pub fn resolve(self, env: &Env, value: Unknown) -> Result<()> {
+        // SAFETY: N-API call on the JS thread; the deferred is consumed once
+        check(unsafe { sys::napi_resolve_deferred(env.raw(), self.0, value.raw()) })
+    }
+}
+
+fn check(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Error::new(Status::from(status), "N-API call failed"))
+    }
+}
+
+/// `undefined`.
+pub fn undefined(env: &Env) -> Result<Unknown<'_>> {
+    let mut out = std::ptr::null_mut();
+    // SAFETY: N-API call on the JS thread
+    check(unsafe { sys::napi_get_undefined(env.raw(), &mut out) })?;
+    // SAFETY: a value of this env
+    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), out) })
+}
+
+/// `null`.
+pub fn null(env: &Env) -> Result<Unknown<'_>> {
+    let mut out = std::ptr::null_mut();
+    // SAFETY: N-API call on the JS thread
+    check(unsafe { sys::napi_get_null(env.raw(), &mut out) })?;
+    // SAFETY: a value of this env
+    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), out) })
+}
+
+/// The exception a failed N-API call left pending, cleared.
+pub fn take_exception(env: &Env) -> Option<Unknown<'_>> {
+    let mut pending = false;
+    // SAFETY: N-API calls on the JS thread
+    unsafe {
+        sys::napi_is_exception_pending(env.raw(), &mut pending);
+        if !pending {
+            return None;
+        }
+        let mut thrown = std::ptr::null_mut();
+        if sys::napi_get_and_clear_last_exception(env.raw(), &mut thrown) != sys::Status::napi_ok {
+            return None;
+        }
+        Some(Unknown::from_raw_unchecked(env.raw(), thrown))
+    }
+}
+
+/// Call `f` with `this` and `args`; `Err` with the thrown value (cleared) if it threw.
+pub fn call_catching<'env>(
+    env: &'env Env,
+    f: &Unknown<'env>,
+    this: Option<&Unknown<'env>>,
+    args: &[Unknown<'env>],
+) -> std::result::Result<Unknown<'env>, Unknown<'env>> {
+    let raw_env = env.raw();
+    let argv: Vec<sys::napi_value> = args.iter().map(|a| a.raw()).collect();
+    let mut out = std::ptr::null_mut();
+    // SAFETY: raw N-API calls on the JS thread with values of this env
+    unsafe {
+        let this = match this {
+            Some(t) => t.raw(),
+            None => {
+                let mut u = std::ptr::null_mut();
+                sys::napi_get_undefined(raw_env, &mut u);
+                u
+            }
+        };
+        let status =
+            sys::napi_call_function(raw_env, this, f.raw(), argv.len(), argv.as_ptr(), &mut out);
+        if status == sys::Status::napi_ok {
+            return Ok(Unknown::from_raw_unchecked(raw_env, out));
+        }
+        match take_exception(env) {
+            Some(thrown) => Err(thrown),
+            None => {
+                Err(undefined(env).unwrap_or_else(|_| Unknown::from_raw_unchecked(raw_env, out)))
+            }
+        }
+    }
+}
+
+/// Call `f` with `this` and `args`, the error (a pending exception) propagated.
+pub fn call<'env>(
+    env: &'env Env,
+    f: &Unknown<'env>,
+    this: &Unknown<'env>,
+    args: &[Unknown<'env>],
+) -> Result<Unknown<'env>> {
+    let argv: Vec<sys::napi_value> = args.iter().map(|a| a.raw()).collect();
+    let mut out = std::ptr::null_mut();
+    // SAFETY: raw N-API call on the JS thread with values of this env
+    check(unsafe {
+        sys::napi_call_function(
+            env.raw(),
+            this.raw(),
+            f.raw(),
+            argv.len(),
+            argv.as_ptr(),
+            &mut out,
+        )
+    })?;
+    // SAFETY: a value of this env
+    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), out) })
+}
+
+/// A thrown or rejected value as a log line shows it (JS: `e instanceof Error ? e.message :
+/// String(e)`; `unknown error` when even that throws).
+pub fn describe(env: &Env, e: &Unknown) -> String {
+    let text = (|| -> Result<String> {
+        if e.get_type()? == ValueType::Object && e.is_error()? {
+            // SAFETY: the type was checked
+            let o: Object = unsafe { e.cast()? };
+            let m: Unknown = o.get_named_property_unchecked("message")?;
+            return to_string(&m);
+        }
+        to_string(e)
+    })();
+    match text {
+        Ok(t) => t,
+        Err(_) => {
+            // a throwing toString() left its exception pending
+            take_exception(env);
+            "unknown error".to_string()
+        }
+    }
+}
+
+/// `String(v)`.
+pub fn to_string(v: &Unknown) -> Result<String> {
+    if v.get_type()? == ValueType::Symbol {
+        return Ok("Symbol()".to_string());
+    }
+    v.coerce_to_string()?.into_utf8()?.into_owned()
+}
+
+/// JavaScript truthiness.
+pub fn truthy(v: &Unknown) -> Result<bool> {
+    v.coerce_to_bool()
+}
+
+/// `a === b`.
+pub fn strict_equals(env: &Env, a: &Unknown, b: &Unknown) -> Result<bool> {
+    let mut out = false;
+    // SAFETY: N-API call on the JS thread
+    check(unsafe { sys::napi_strict_equals(env.raw(), a.raw(), b.raw(), &mut out) })?;
+    Ok(out)
+}
+
+/// A JS function running `f` once (later calls do nothing), with its first argument.
+pub fn once<'env, F>(env: &'env Env, name: &str, f: F) -> Result<Unknown<'env>>
+where
+    F: FnOnce(&Env, Unknown) -> Result<()> + 'static,
+{
+    let cell = Cell::new(Some(f));
+    let func: Function<Unknown, ()> =
+        env.create_function_from_closure(name, move |ctx: FunctionCallContext| {
+            let arg: Unknown = match ctx.get::<Unknown>(0) {
+                Ok(a) => a,
+                Err(_) => undefined(ctx.env)?,
+            };
+            match cell.take() {
+                Some(f) => f(ctx.env, arg),
+                None => Ok(()),
+            }
+        })?;
+    Ok(func.to_unknown())
+}
+
+/// The built-ins the bus uses, looked up once.
+pub struct Builtins {
+    /// `Promise.prototype.then`
+    pub then: UnknownRef,
+    /// `Promise.all` bound to `Promise`
+    pub all: UnknownRef,
+    /// `Promise.resolve` bound to `Promise`
+    pub resolve: UnknownRef,
+    /// `Function.prototype.bind`
+    pub bind: UnknownRef,
+    /// `JSON.stringify` bound to `JSON`
+    pub stringify: UnknownRef,
+    /// A resolved Promise (of `undefined`): what `dispatch` returns when nothing waits.
+    pub resolved: UnknownRef,
+    /// `() => {}`
+    pub noop: UnknownRef,
+}
+
+thread_local! {
+    /// One set per thread (a worker thread has its own environment), kept for its lifetime.
+    /// (Leaked on purpose: dropping its references at thread exit, after the environment is
+    /// gone, would be wrong.)
+    static BUILTINS: std::cell::Cell<Option<&'static Builtins>> = const { std::cell::Cell::new(None) };
+}
+
+impl Builtins {
+    /// This thread's built-ins.
+    pub fn get(env: &Env) -> Result<&'static Builtins> {
+        if let Some(b) = BUILTINS.with(|b| b.get()) {
+            return Ok(b);
+        }
+        let b: &'static Builtins = Box::leak(Box::new(Builtins::new(env)?));
+        BUILTINS.with(|cell| cell.set(Some(b)));
+        Ok(b)
+    }
+
+    fn new(env: &Env) -> Result<Self> {
+        let global = env.get_global()?;
+        let promise: Object = global.get_named_property_unchecked("Promise")?;
+        let proto: Object = promise.get_named_property_unchecked("prototype")?;
+        let then: Unknown = proto.get_named_property_unchecked("then")?;
+        let bind_of = |obj: &Object, name: &str| -> Result<UnknownRef> {
+            let f: Function<Unknown, Unknown> = obj.get_named_property_unchecked(name)?;
+            let bound = f.bind(*obj)?;
+            bound.to_unknown().create_ref()
+        };
+        let function: Object = global.get_named_property_unchecked("Function")?;
+        let fproto: Object = function.get_named_property_unchecked("prototype")?;
+        let bind: Unknown = fproto.get_named_property_unchecked("bind")?;
+        let json: Object = global.get_named_property_unchecked("JSON")?;
+        let resolve: Unknown = promise.get_named_property_unchecked("resolve")?;
+        let resolved = call(env, &resolve, &promise.to_unknown(), &[])?;
+        let noop: Function<Unknown, ()> =
+            env.create_function_from_closure("noop", |_ctx: FunctionCallContext| Ok(()))?;
+        Ok(Builtins {
+            then: then.create_ref()?,
+            all: bind_of(&promise, "all")?,
+            resolve: bind_of(&promise, "resolve")?,
+            bind: bind.create_ref()?,
+            stringify: bind_of(&json, "stringify")?,
+            resolved: resolved.create_ref()?,
+            noop: noop.to_unknown().create_ref()?,
+        })
+    }
+}
+
+/// `promise.then(on_ok, on_err)` (either may be `undefined`).
+pub fn then<'env>(
+    env: &'env Env,
+    b: &Builtins,
+    promise: &Unknown<'env>,
+    on_ok: Unknown<'env>,
+    on_err: Unknown<'env>,
+) -> Result<Unknown<'env>> {
+    let then = b.then.get_value(env)?;
+    call(env, &then, promise, &[on_ok, on_err])
+}
+
+/// `Promise.resolve(value)`.
+pub fn resolved<'env>(env: &'env Env, b: &Builtins, value: Unknown<'env>) -> Result<Unknown<'env>> {
+    let resolve = b.resolve.get_value(env)?;
+    let u = undefined(env)?;
+    call(env, &resolve, &u, &[value])
+}
+
+/// `JSON.stringify(value)`: `Ok(None)` when it gives `undefined`, `Err` with the thrown value's
+/// description when it throws.
+pub fn stringify(
+    env: &Env,
+    b: &Builtins,
+    value: &Unknown,
+) -> std::result::Result<Option<String>, String> {
+    let f = b.stringify.get_value(env).map_err(|e| e.reason.clone())?;
+    match call_catching(env, &f, None, &[*value]) {
+        Ok(text) => match text.get_type() {
+            Ok(ValueType::String) => {
+                // SAFETY: the type was checked
+                unsafe { text.cast::<String>() }
+                    .map(Some)
+                    .map_err(|e| e.reason.clone())
+            }
+            _ => Ok(None),
+        },
+        Err(thrown) => Err(describe(env, &thrown)),
+    }
+}

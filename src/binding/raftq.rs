@@ -1,0 +1,1640 @@
+//! `Raftq`, the public class: raftq's API over an [`Engine`].
+//!
+//! It keeps what raftq's own class keeps: the event bus (listeners run in microtasks after the
+//! emitting step, `dispatch` resolves when they have finished and never rejects), the members'
+//! objects as acked, the role and the leader as last emitted, and the Promises of `replicate()`
+//! and `transferLeadership()`, which the core's outcome records settle. Every protocol decision
+//! is the core's; the persist queue is the engine's. Node ids keep their JS type: a key
+//! (`n:<number>` / `s:<string>`) decodes back to the id.
+
+use super::convert::{id_key, type_name, JsFields, Rec, Records};
+use super::js::{self, Builtins, Deferred};
+use super::restore;
+use super::{millis, Decoded, Engine, Restored};
+use napi::bindgen_prelude::{
+    Array, Function, FunctionCallContext, JsObjectValue, Object, ObjectFinalize, ToNapiValue,
+    Unknown,
+};
+use napi::{Env, Error, JsValue, Result, Status, UnknownRef, ValueType};
+use napi_derive::napi;
+use raftq_core::{wire, Channel, Config, Message, Role, Version};
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+/// raftq's `RaftRole` (the core's numbering; the names map back, `RaftRole[3] === 'LEADER'`).
+#[napi]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum RaftRole {
+    CANDIDATE = 1,
+    FOLLOWER = 2,
+    LEADER = 3,
+}
+
+const _: () = {
+    assert!(RaftRole::CANDIDATE as u32 == Role::Candidate as u32);
+    assert!(RaftRole::FOLLOWER as u32 == Role::Follower as u32);
+    assert!(RaftRole::LEADER as u32 == Role::Leader as u32);
+};
+
+/// The names of the roles, by number.
+#[cfg_attr(test, allow(dead_code))]
+fn role_name(role: u32) -> Option<&'static str> {
+    match role {
+        1 => Some("CANDIDATE"),
+        2 => Some("FOLLOWER"),
+        3 => Some("LEADER"),
+        _ => None,
+    }
+}
+
+/// Add the reverse mapping to the exported enum (`RaftRole[3] === 'LEADER'`, as a TypeScript
+/// enum has) and freeze it.
+#[napi(module_exports)]
+#[cfg_attr(test, allow(dead_code))]
+pub fn module_exports(exports: Object, env: Env) -> Result<()> {
+    let roles: Unknown = exports.get_named_property_unchecked("RaftRole")?;
+    if roles.get_type()? != ValueType::Object {
+        return Ok(());
+    }
+    // SAFETY: the type was checked
+    let mut roles: Object = unsafe { roles.cast()? };
+    for n in 1..=3u32 {
+        if let Some(name) = role_name(n) {
+            roles.set_named_property(&n.to_string(), name)?;
+        }
+    }
+    let global = env.get_global()?;
+    let object: Object = global.get_named_property_unchecked("Object")?;
+    let freeze: Unknown = object.get_named_property_unchecked("freeze")?;
+    js::call(&env, &freeze, &object.to_unknown(), &[roles.to_unknown()])?;
+    Ok(())
+}
+
+/// Throw a `TypeError` (what raftq's constructor checks throw).
+fn type_error(env: &Env, msg: String) -> Error {
+    if env.throw_type_error(&msg, None).is_ok() {
+        Error::new(Status::PendingException, msg)
+    } else {
+        Error::new(Status::InvalidArg, msg)
+    }
+}
+
+/// A key back to the node id in its JS type.
+fn id_of<'env>(env: &'env Env, key: &str) -> Result<Unknown<'env>> {
+    match key.split_at_checked(2) {
+        Some(("n:", n)) => n.parse::<f64>().unwrap_or(f64::NAN).into_unknown(env),
+        Some(("s:", s)) => s.into_unknown(env),
+        _ => key.into_unknown(env),
+    }
+}
+
+fn is_object(v: &Unknown) -> Result<bool> {
+    Ok(v.get_type()? == ValueType::Object)
+}
+
+/// The `RaftNode` of a `serviceStarted` while it restores (released when it ends).
+type NodeRef = Rc<RefCell<Option<UnknownRef>>>;
+
+/// One listener: its id (for its unsubscribe function) and the function.
+struct Listener {
+    id: u64,
+    f: UnknownRef,
+}
+
+/// Everything of the bus and the node as the app sees it; borrowed briefly, never across a
+/// call into JavaScript.
+struct Bus {
+    /// Listeners by event name, in subscription order.
+    listeners: HashMap<String, Vec<Listener>>,
+    /// Listeners of events named by something other than a string (compared with `===`).
+    odd_listeners: Vec<(UnknownRef, Vec<Listener>)>,
+    next_listener: u64,
+    /// Per event name: the rejection handler of its listeners (reports on `log`).
+    on_fail: HashMap<String, UnknownRef>,
+    /// Members as acked, in order: key -> the `RaftNode` object.
+    members: Vec<(String, UnknownRef)>,
+    role: u32,
+    leader: Option<String>,
+    self_key: Option<String>,
+    /// The `RaftNode` given to `serviceStarted`; the placeholder before.
+    node: Option<UnknownRef>,
+    placeholder: Option<UnknownRef>,
+    started: bool,
+    destroyed: bool,
+    /// `destroy()`'s Promise.
+    destroying: Option<UnknownRef>,
+    start_gen: u64,
+    /// The start generation whose restart is restoring (the core is suspended), or 0.
+    restoring: u64,
+    /// Send records whose destination is not a member: dropped, never addressed.
+    dropped: u64,
+    /// Inputs whose message threw while it was read (counted with the rejected ones).
+    unreadable: u64,
+    /// `replicate()` Promises by version, `transferLeadership()` Promises oldest first.
+    waiters: HashMap<Version, Deferred>,
+    transfer_waiters: VecDeque<Deferred>,
+    /// `persistAgent.restore` bound to the agent.
+    restore: Option<UnknownRef>,
+    /// The engine's wake-up function (emits what the timer task or a persist produced).
+    wake: Option<UnknownRef>,
+}
+
+/// A node: the engine, the built-ins, the bus. Owned by the `Raftq` object; the JS functions
+/// it creates (wake-up, unsubscribe, Promise reactions) hold it weakly.
+pub struct State {
+    engine: Engine,
+    b: &'static Builtins,
+    bus: RefCell<Bus>,
+    me: Weak<State>,
+    /// `minimumElectionTime / 2`: every outgoing body's `timeout`.
+    timeout: f64,
+    cluster: Option<String>,
+}
+
+/// raftq's `Raftq` class.
+#[napi(custom_finalize)]
+pub struct Raftq {
+    state: Rc<State>,
+}
+
+/// Read and check the constructor's options (raftq's four, `secret`, `cluster`).
+struct Options<'env> {
+    config: Config,
+    agent: Object<'env>,
+    restore: Unknown<'env>,
+    secret: Option<Vec<u8>>,
+    cluster: Option<String>,
+    timeout: f64,
+}
+
+fn options<'env>(env: &'env Env, options: &Unknown<'env>) -> Result<Options<'env>> {
+    if !is_object(options)? {
+        return Err(type_error(env, "Raftq: options must be an object".into()));
+    }
+    // SAFETY: the type was checked
+    let o: Object = unsafe { options.cast()? };
+    let mut times = [0f64; 3];
+    for (i, name) in ["heartbeat", "minimumElectionTime", "maximumElectionTime"]
+        .iter()
+        .enumerate()
+    {
+        let v: Unknown = o.get_named_property_unchecked(name)?;
+        let n = if v.get_type()? == ValueType::Number {
+            // SAFETY: the type was checked
+            Some(unsafe { v.cast::<f64>()? })
+        } else {
+            None
+        };
+        match n {
+            Some(n) if n.is_finite() && n > 0.0 && n <= wire::MAX_SAFE_INTEGER => times[i] = n,
+            _ => {
+                return Err(type_error(
+                    env,
+                    format!(
+                    "Raftq: options.{name} must be a number > 0 and at most 2^53 - 1 ms (got {})",
+                    js::describe(env, &v)
+                ),
+                ))
+            }
+        }
+    }
+    if times[1] > times[2] {
+        return Err(type_error(
+            env,
+            "Raftq: options.minimumElectionTime must be <= options.maximumElectionTime".into(),
+        ));
+    }
+    let agent: Unknown = o.get_named_property_unchecked("persistAgent")?;
+    let bad_agent = || {
+        type_error(
+            env,
+            "Raftq: options.persistAgent must have persist(node, data) and restore(node) functions"
+                .into(),
+        )
+    };
+    if !is_object(&agent)? {
+        return Err(bad_agent());
+    }
+    // SAFETY: the type was checked
+    let agent: Object = unsafe { agent.cast()? };
+    let persist: Unknown = agent.get_named_property_unchecked("persist")?;
+    let restore: Unknown = agent.get_named_property_unchecked("restore")?;
+    if persist.get_type()? != ValueType::Function || restore.get_type()? != ValueType::Function {
+        return Err(bad_agent());
+    }
+    // SAFETY: the type was checked
+    let restore: Function<Unknown, Unknown> = unsafe { restore.cast()? };
+    let restore = ToNapiValue::into_unknown(restore.bind(agent)?, env)?;
+    let secret: Unknown = o.get_named_property_unchecked("secret")?;
+    let secret = match secret.get_type()? {
+        ValueType::Undefined | ValueType::Null => None,
+        ValueType::String => {
+            // SAFETY: the type was checked
+            let s: String = unsafe { secret.cast()? };
+            Some(s.into_bytes())
+        }
+        ValueType::Object if secret.is_typedarray()? => {
+            // SAFETY: the type was checked
+            let bytes: napi::bindgen_prelude::Uint8Array =
+                unsafe { secret.cast() }.map_err(|_| {
+                    js::take_exception(env);
+                    type_error(
+                        env,
+                        "Raftq: options.secret must be a non-empty string, Buffer or Uint8Array"
+                            .into(),
+                    )
+                })?;
+            Some(bytes.to_vec())
+        }
+        _ => None,
+    };
+    let secret_given = {
+        let v: Unknown = o.get_named_property_unchecked("secret")?;
+        !matches!(v.get_type()?, ValueType::Undefined | ValueType::Null)
+    };
+    if secret_given && secret.as_ref().is_none_or(|s| s.is_empty()) {
+        return Err(type_error(
+            env,
+            "Raftq: options.secret must be a non-empty string, Buffer or Uint8Array".into(),
+        ));
+    }
+    let cluster: Unknown = o.get_named_property_unchecked("cluster")?;
+    let cluster = match cluster.get_type()? {
+        ValueType::Undefined | ValueType::Null => None,
+        ValueType::String => {
+            // SAFETY: the type was checked
+            let js: napi::JsString = unsafe { cluster.cast()? };
+            let len = js.utf16_len()?;
+            if len == 0 || len > 256 {
+                return Err(type_error(
+                    env,
+                    "Raftq: options.cluster must be a non-empty string of at most 256 characters"
+                        .into(),
+                ));
+            }
+            // SAFETY: the type was checked
+            Some(unsafe { cluster.cast::<String>()? })
+        }
+        _ => {
+            return Err(type_error(
+                env,
+                "Raftq: options.cluster must be a non-empty string of at most 256 characters"
+                    .into(),
+            ))
+        }
+    };
+    let config = Config::new(
+        millis("heartbeat", times[0])?,
+        millis("minimumElectionTime", times[1])?,
+        millis("maximumElectionTime", times[2])?,
+    )
+    .map_err(|e| type_error(env, format!("Raftq: {e}")))?;
+    Ok(Options {
+        config,
+        agent,
+        restore,
+        secret,
+        cluster,
+        timeout: times[1] / 2.0,
+    })
+}
+
+#[napi]
+impl Raftq {
+    #[napi(constructor, catch_unwind, ts_args_type = "options: RaftqOptions")]
+    pub fn new(env: &Env, options: Unknown) -> Result<Self> {
+        let o = self::options(env, &options)?;
+        let engine = Engine::new(
+            env,
+            o.config,
+            o.secret.as_deref(),
+            o.cluster.clone(),
+            o.agent,
+        )?;
+        let b = Builtins::get(env)?;
+        let mut placeholder = Object::new(env)?;
+        placeholder.set_named_property("id", ())?;
+        placeholder.set_named_property("time", 0)?;
+        let bus = Bus {
+            listeners: HashMap::new(),
+            odd_listeners: Vec::new(),
+            next_listener: 0,
+            on_fail: HashMap::new(),
+            members: Vec::new(),
+            role: Role::Follower as u32,
+            leader: None,
+            self_key: None,
+            node: None,
+            placeholder: Some(placeholder.to_unknown().create_ref()?),
+            started: false,
+            destroyed: false,
+            destroying: None,
+            start_gen: 0,
+            restoring: 0,
+            dropped: 0,
+            unreadable: 0,
+            waiters: HashMap::new(),
+            transfer_waiters: VecDeque::new(),
+            restore: Some(o.restore.create_ref()?),
+            wake: None,
+        };
+        let state = Rc::new_cyclic(|me| State {
+            engine,
+            b,
+            bus: RefCell::new(bus),
+            me: me.clone(),
+            timeout: o.timeout,
+            cluster: o.cluster,
+        });
+        // the wake-up: what the timer task or a completed persist produced, emitted
+        let weak = state.me.clone();
+        let wake: Function<Unknown, ()> =
+            env.create_function_from_closure("wake", move |ctx: FunctionCallContext| {
+                if let Some(s) = weak.upgrade() {
+                    s.drain(ctx.env);
+                }
+                Ok(())
+            })?;
+        state.bus.borrow_mut().wake = Some(wake.to_unknown().create_ref()?);
+        state.log(env, "raft initialized");
+        Ok(Raftq { state })
+    }
+
+    // ---- raftq's API ----
+
+    /// The current leader's id, or `null`.
+    #[napi(catch_unwind, ts_return_type = "RaftNodeId | null")]
+    pub fn get_leader<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        self.state.leader(env)
+    }
+
+    #[napi(catch_unwind, ts_return_type = "RaftRole")]
+    pub fn get_role(&self) -> u32 {
+        self.state.bus.borrow().role
+    }
+
+    /// The very object passed as `serviceStarted`'s `node` (a placeholder before the start).
+    #[napi(catch_unwind, ts_return_type = "RaftNode")]
+    pub fn get_node<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let bus = self.state.bus.borrow();
+        match bus.node.as_ref().or(bus.placeholder.as_ref()) {
+            Some(r) => r.get_value(env),
+            None => js::undefined(env),
+        }
+    }
+
+    /// The other members, as acked.
+    #[napi(catch_unwind, ts_return_type = "RaftNode[]")]
+    pub fn get_followers<'env>(&self, env: &'env Env) -> Result<Array<'env>> {
+        let bus = self.state.bus.borrow();
+        let mut out = env.create_array(0)?;
+        for (key, node) in &bus.members {
+            if bus.self_key.as_deref() != Some(key.as_str()) {
+                out.insert(node.get_value(env)?)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The replicated data (`{}` on a fresh node).
+    #[napi(catch_unwind, ts_return_type = "any")]
+    pub fn get_data<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        self.state.engine.data(env)
+    }
+
+    /// Listen to an event; returns the unsubscribe function.
+    #[napi(
+        catch_unwind,
+        ts_generic_types = "T extends RaftEventType",
+        ts_args_type = "type: T, listener: (message: RaftMessageType[T]) => any",
+        ts_return_type = "() => void"
+    )]
+    pub fn subscribe<'env>(
+        &self,
+        env: &'env Env,
+        r#type: Unknown<'env>,
+        listener: Unknown<'env>,
+    ) -> Result<Unknown<'env>> {
+        if listener.get_type()? != ValueType::Function {
+            return Err(type_error(
+                env,
+                "Raftq.subscribe: listener must be a function".into(),
+            ));
+        }
+        let name = string_of(&r#type)?;
+        let id = {
+            let mut bus = self.state.bus.borrow_mut();
+            bus.next_listener += 1;
+            let id = bus.next_listener;
+            let l = Listener {
+                id,
+                f: listener.create_ref()?,
+            };
+            match &name {
+                Some(n) => bus.listeners.entry(n.clone()).or_default().push(l),
+                None => {
+                    let mut found = None;
+                    for (i, (k, _)) in bus.odd_listeners.iter().enumerate() {
+                        if js::strict_equals(env, &k.get_value(env)?, &r#type)? {
+                            found = Some(i);
+                            break;
+                        }
+                    }
+                    match found {
+                        Some(i) => bus.odd_listeners[i].1.push(l),
+                        None => bus.odd_listeners.push((r#type.create_ref()?, vec![l])),
+                    }
+                }
+            }
+            id
+        };
+        let weak = self.state.me.clone();
+        let key = match name {
+            Some(n) => Ok(n),
+            None => Err(r#type.create_ref()?),
+        };
+        let key = RefCell::new(Some(key));
+        let unsubscribe: Function<Unknown, ()> =
+            env.create_function_from_closure("unsubscribe", move |ctx: FunctionCallContext| {
+                let Some(key) = key.borrow_mut().take() else {
+                    return Ok(());
+                };
+                if let Some(s) = weak.upgrade() {
+                    s.unsubscribe(ctx.env, &key, id)?;
+                }
+                if let Err(r) = key {
+                    r.unref(ctx.env)?;
+                }
+                Ok(())
+            })?;
+        Ok(unsubscribe.to_unknown())
+    }
+
+    /// Run every listener of `type` (and the node's own handling); never rejects.
+    #[napi(
+        catch_unwind,
+        ts_generic_types = "T extends RaftEventType",
+        ts_args_type = "type: T, message: RaftMessageType[T]",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn dispatch<'env>(
+        &self,
+        env: &'env Env,
+        r#type: Unknown<'env>,
+        message: Unknown<'env>,
+    ) -> Result<Unknown<'env>> {
+        let s = &self.state;
+        match s.dispatch(env, r#type, message) {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                let why = match js::take_exception(env) {
+                    Some(thrown) => js::describe(env, &thrown),
+                    None => e.reason.clone(),
+                };
+                s.log(env, &format!("raft internal error: {why}"));
+                s.b.resolved.get_value(env)
+            }
+        }
+    }
+
+    /// Persist, stop the timers, remove the listeners. The process can exit afterwards.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn destroy<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        if let Some(p) = &self.state.bus.borrow().destroying {
+            return p.get_value(env);
+        }
+        let p = self.state.destroy(env)?;
+        self.state.bus.borrow_mut().destroying = Some(p.create_ref()?);
+        Ok(p)
+    }
+
+    // ---- extras ----
+
+    /// Extra: a snapshot of the node's Raft state.
+    #[napi(catch_unwind, ts_return_type = "RaftStatus")]
+    pub fn get_status<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        self.state.status(env)
+    }
+
+    /// Extra: replicate `data` from the leader; true once it is committed.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "data: any",
+        ts_return_type = "Promise<boolean>"
+    )]
+    pub fn replicate<'env>(&self, env: &'env Env, data: Unknown<'env>) -> Result<Unknown<'env>> {
+        let s = &self.state;
+        match s.replicate(env, data) {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                let why = match js::take_exception(env) {
+                    Some(thrown) => js::describe(env, &thrown),
+                    None => e.reason.clone(),
+                };
+                s.log(env, &format!("raft error in replicate: {why}"));
+                s.settled(env, false)
+            }
+        }
+    }
+
+    /// Extra: hand leadership over (to `id`, or the most up-to-date follower); true once
+    /// another leader is known.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id?: RaftNodeId",
+        ts_return_type = "Promise<boolean>"
+    )]
+    pub fn transfer_leadership<'env>(
+        &self,
+        env: &'env Env,
+        id: Option<Unknown<'env>>,
+    ) -> Result<Unknown<'env>> {
+        let s = &self.state;
+        let id = match id {
+            Some(id) => id,
+            None => js::undefined(env)?,
+        };
+        match s.transfer(env, id) {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                let why = match js::take_exception(env) {
+                    Some(thrown) => js::describe(env, &thrown),
+                    None => e.reason.clone(),
+                };
+                s.log(env, &format!("raft error in transferLeadership: {why}"));
+                s.settled(env, false)
+            }
+        }
+    }
+}
+
+impl ObjectFinalize for Raftq {
+    fn finalize(self, env: Env) -> Result<()> {
+        let s = &self.state;
+        let mut bus = s.bus.borrow_mut();
+        let mut refs: Vec<UnknownRef> = Vec::new();
+        for (_, ls) in bus.listeners.drain() {
+            refs.extend(ls.into_iter().map(|l| l.f));
+        }
+        for (k, ls) in bus.odd_listeners.drain(..) {
+            refs.push(k);
+            refs.extend(ls.into_iter().map(|l| l.f));
+        }
+        refs.extend(bus.on_fail.drain().map(|(_, r)| r));
+        refs.extend(bus.members.drain(..).map(|(_, r)| r));
+        refs.extend(
+            [
+                bus.node.take(),
+                bus.placeholder.take(),
+                bus.destroying.take(),
+                bus.restore.take(),
+                bus.wake.take(),
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        drop(bus);
+        for r in refs {
+            r.unref(&env)?;
+        }
+        s.engine.finalize(&env)?;
+        Ok(())
+    }
+}
+
+/// A JS string as a Rust string; `None` for any other value.
+fn string_of(v: &Unknown) -> Result<Option<String>> {
+    if v.get_type()? == ValueType::String {
+        // SAFETY: the type was checked
+        Ok(Some(unsafe { v.cast::<String>()? }))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The SHA-256 of `JSON.stringify(data)`: what a tag covers of `data`.
+fn digest_of(env: &Env, b: &Builtins, data: &Unknown) -> std::result::Result<[u8; 32], String> {
+    match js::stringify(env, b, data)? {
+        Some(text) => Ok(Sha256::digest(text.as_bytes()).into()),
+        None => Err(format!(
+            "data is not JSON ({})",
+            data.get_type().map(type_name).unwrap_or("unknown")
+        )),
+    }
+}
+
+impl State {
+    // ---- the bus ----
+
+    /// The functions listening to `type` now (a later change does not affect this emit).
+    fn listeners_of<'env>(
+        &self,
+        env: &'env Env,
+        name: Option<&str>,
+        r#type: Option<&Unknown>,
+    ) -> Result<Vec<Unknown<'env>>> {
+        let bus = self.bus.borrow();
+        let list = match (name, r#type) {
+            (Some(n), _) => bus.listeners.get(n),
+            (None, Some(t)) => {
+                let mut found = None;
+                for (k, ls) in &bus.odd_listeners {
+                    if js::strict_equals(env, &k.get_value(env)?, t)? {
+                        found = Some(ls);
+                        break;
+                    }
+                }
+                found
+            }
+            (None, None) => None,
+        };
+        match list {
+            Some(ls) => ls.iter().map(|l| l.f.get_value(env)).collect(),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn has_listeners(&self, name: &str) -> bool {
+        self.bus
+            .borrow()
+            .listeners
+            .get(name)
+            .is_some_and(|l| !l.is_empty())
+    }
+
+    fn unsubscribe(
+        &self,
+        env: &Env,
+        key: &std::result::Result<String, UnknownRef>,
+        id: u64,
+    ) -> Result<()> {
+        let removed = {
+            let mut bus = self.bus.borrow_mut();
+            let list = match key {
+                Ok(n) => bus.listeners.get_mut(n),
+                Err(k) => {
+                    let t = k.get_value(env)?;
+                    let mut found = None;
+                    for (i, (k, _)) in bus.odd_listeners.iter().enumerate() {
+                        if js::strict_equals(env, &k.get_value(env)?, &t)? {
+                            found = Some(i);
+                            break;
+                        }
+                    }
+                    match found {
+                        Some(i) => Some(&mut bus.odd_listeners[i].1),
+                        None => None,
+                    }
+                }
+            };
+            match list {
+                Some(ls) => ls.iter().position(|l| l.id == id).map(|i| ls.remove(i)),
+                None => None,
+            }
+        };
+        if let Some(l) = removed {
+            l.f.unref(env)?;
+        }
+        Ok(())
+    }
+
+    /// The rejection handler of `type`'s listeners: reports on `log` (never for `log` itself).
+    fn on_fail<'env>(
+        &self,
+        env: &'env Env,
+        name: Option<&str>,
+        r#type: &Unknown,
+    ) -> Result<Unknown<'env>> {
+        if let Some(n) = name {
+            if let Some(f) = self.bus.borrow().on_fail.get(n) {
+                return f.get_value(env);
+            }
+        }
+        let shown = match name {
+            Some(n) => n.to_string(),
+            None => js::describe(env, r#type),
+        };
+        let weak = self.me.clone();
+        let is_log = name == Some("log");
+        let label = shown.clone();
+        let f: Function<Unknown, ()> =
+            env.create_function_from_closure("listenerFailed", move |ctx: FunctionCallContext| {
+                if is_log {
+                    return Ok(()); // never loop
+                }
+                let e: Unknown = match ctx.get::<Unknown>(0) {
+                    Ok(e) => e,
+                    Err(_) => js::undefined(ctx.env)?,
+                };
+                if let Some(s) = weak.upgrade() {
+                    let why = js::describe(ctx.env, &e);
+                    s.log(ctx.env, &format!("raft listener for {label} failed: {why}"));
+                }
+                Ok(())
+            })?;
+        let f = f.to_unknown();
+        if let Some(n) = name {
+            self.bus
+                .borrow_mut()
+                .on_fail
+                .insert(n.to_string(), f.create_ref()?);
+        }
+        Ok(f)
+    }
+
+    /// Run `listener(payload)` in a microtask; its failure (thrown or rejected) is reported.
+    /// Returns the Promise of its end (never rejected).
+    fn schedule<'env>(
+        &self,
+        env: &'env Env,
+        listener: Unknown<'env>,
+        payload: Unknown<'env>,
+        on_fail: Unknown<'env>,
+    ) -> Result<Unknown<'env>> {
+        let bind = self.b.bind.get_value(env)?;
+        let u = js::undefined(env)?;
+        let bound = js::call(env, &bind, &listener, &[u, payload])?;
+        let start = self.b.resolved.get_value(env)?;
+        let ran = js::then(env, self.b, &start, bound, u)?;
+        js::then(env, self.b, &ran, u, on_fail)
+    }
+
+    /// Emit an event to its listeners (each in a microtask).
+    fn emit(&self, env: &Env, name: &str, payload: Unknown) -> Result<()> {
+        let listeners = self.listeners_of(env, Some(name), None)?;
+        if listeners.is_empty() {
+            return Ok(());
+        }
+        let u = js::undefined(env)?;
+        let on_fail = self.on_fail(env, Some(name), &u)?;
+        for l in listeners {
+            self.schedule(env, l, payload, on_fail)?;
+        }
+        Ok(())
+    }
+
+    /// A line for the `log` event (`{ message }`), built only when someone listens.
+    fn log(&self, env: &Env, message: &str) {
+        if !self.has_listeners("log") {
+            return;
+        }
+        let r = (|| -> Result<()> {
+            let mut o = Object::new(env)?;
+            o.set_named_property("message", message)?;
+            self.emit(env, "log", o.to_unknown())
+        })();
+        if r.is_err() {
+            js::take_exception(env);
+        }
+    }
+
+    /// A Promise already resolved with `value`.
+    fn settled<'env>(&self, env: &'env Env, value: bool) -> Result<Unknown<'env>> {
+        let (d, p) = Deferred::new(env)?;
+        d.resolve(env, value.into_unknown(env)?)?;
+        Ok(p)
+    }
+
+    fn dispatch<'env>(
+        &self,
+        env: &'env Env,
+        r#type: Unknown<'env>,
+        message: Unknown<'env>,
+    ) -> Result<Unknown<'env>> {
+        let name = string_of(&r#type)?;
+        let mut tasks: Vec<Unknown> = Vec::new();
+        match self.input(env, name.as_deref(), message) {
+            Ok(Some(p)) => tasks.push(p),
+            Ok(None) => {}
+            Err(e) => {
+                let why = match js::take_exception(env) {
+                    Some(thrown) => js::describe(env, &thrown),
+                    None => e.reason.clone(),
+                };
+                let shown = match &name {
+                    Some(n) => n.clone(),
+                    None => js::describe(env, &r#type),
+                };
+                self.bus.borrow_mut().unreadable += 1;
+                self.log(
+                    env,
+                    &format!("raft rejected {shown}: the message cannot be read: {why}"),
+                );
+            }
+        }
+        let listeners = self.listeners_of(env, name.as_deref(), Some(&r#type))?;
+        if !listeners.is_empty() {
+            let on_fail = self.on_fail(env, name.as_deref(), &r#type)?;
+            for l in listeners {
+                tasks.push(self.schedule(env, l, message, on_fail)?);
+            }
+        }
+        let all = match tasks.len() {
+            0 => return self.b.resolved.get_value(env),
+            1 => tasks[0],
+            _ => {
+                let mut arr = env.create_array(0)?;
+                for t in tasks {
+                    arr.insert(t)?;
+                }
+                let all = self.b.all.get_value(env)?;
+                let u = js::undefined(env)?;
+                js::call(env, &all, &u, &[arr.to_unknown()])?
+            }
+        };
+        let noop = self.b.noop.get_value(env)?;
+        js::then(env, self.b, &all, noop, noop)
+    }
+
+    /// The node's own handling of an input event: a Promise to wait for, or `None`.
+    fn input<'env>(
+        &self,
+        env: &'env Env,
+        name: Option<&str>,
+        message: Unknown<'env>,
+    ) -> Result<Option<Unknown<'env>>> {
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        if let Some(channel) = Channel::ALL
+            .iter()
+            .copied()
+            .find(|c| c.incoming_event() == name)
+        {
+            self.receive(env, channel, message)?;
+            return Ok(None);
+        }
+        match name {
+            "ackNode" => {
+                self.ack_node(env, message)?;
+                Ok(None)
+            }
+            "replicateData" => self.replicate(env, message).map(Some),
+            "serviceStarted" => self.service_started(env, message),
+            "serviceCrashed" => {
+                self.service_crashed(env, message)?;
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    // ---- inputs ----
+
+    fn receive(&self, env: &Env, channel: Channel, message: Unknown) -> Result<()> {
+        {
+            let bus = self.bus.borrow();
+            if !bus.started || bus.destroyed || bus.restoring != 0 {
+                return Ok(());
+            }
+        }
+        let u = js::undefined(env)?;
+        let (decoded, body, data, digest): (Decoded, Option<Object>, Unknown, Option<[u8; 32]>) =
+            if is_object(&message)? {
+                // SAFETY: the type was checked
+                let body: Object = unsafe { message.cast()? };
+                // each field is read once: a getter may answer differently the second time
+                let data: Unknown = if channel == Channel::SyncData {
+                    body.get_named_property_unchecked(wire::DATA)?
+                } else {
+                    u
+                };
+                let has_data = data.get_type()? != ValueType::Undefined;
+                let digest = if self.engine.authenticating() && has_data {
+                    digest_of(env, self.b, &data).ok()
+                } else {
+                    None
+                };
+                let field = channel.sender_field();
+                let sender: Unknown = body.get_named_property_unchecked(field)?;
+                let decoded = if !is_object(&sender)? {
+                    Err(format!("field `{field}` must be a RaftNode object"))
+                } else {
+                    // SAFETY: the type was checked
+                    let sender: Object = unsafe { sender.cast()? };
+                    let id: Unknown = sender.get_named_property_unchecked("id")?;
+                    match id_key(&id)? {
+                        Err(reason) => Err(format!("field `{field}.id` {reason}")),
+                        Ok(from) => {
+                            let fields = JsFields::new(&body, Some(has_data));
+                            let decoded = wire::decode(channel, &fields);
+                            if fields.thrown.get() {
+                                return Err(Error::new(Status::PendingException, "a field threw"));
+                            }
+                            decoded.map(|msg| (from, msg)).map_err(|e| e.to_string())
+                        }
+                    }
+                };
+                (decoded, Some(body), data, digest)
+            } else {
+                let t = message.get_type()?;
+                (
+                    Err(format!(
+                        "the message must be an object, got {}",
+                        type_name(t)
+                    )),
+                    None,
+                    u,
+                    None,
+                )
+            };
+        let recs = self.engine.receive(
+            env,
+            channel,
+            decoded,
+            body.as_ref(),
+            digest.as_ref().map(|d| d.as_slice()),
+            data,
+        )?;
+        if let Some(recs) = recs {
+            self.apply(env, recs)?;
+        }
+        Ok(())
+    }
+
+    fn ack_node(&self, env: &Env, message: Unknown) -> Result<()> {
+        if self.bus.borrow().destroyed {
+            return Ok(());
+        }
+        if !is_object(&message)? {
+            self.log(
+                env,
+                "raft rejected ackNode: the message must be a RaftNode object",
+            );
+            return Ok(());
+        }
+        // SAFETY: the type was checked
+        let node: Object = unsafe { message.cast()? };
+        let time: Unknown = node.get_named_property_unchecked("time")?;
+        let keep = js::truthy(&time)?;
+        let id: Unknown = node.get_named_property_unchecked("id")?;
+        let key = match id_key(&id)? {
+            Ok(k) => k,
+            Err(reason) => {
+                self.log(env, &format!("raft rejected ackNode: `id` {reason}"));
+                return Ok(());
+            }
+        };
+        let recs = self.engine.ack_node(env, key.clone(), keep)?;
+        let shown = js::describe(env, &id);
+        if keep {
+            let new_ref = node.to_unknown().create_ref()?;
+            let (known, old) = {
+                let mut bus = self.bus.borrow_mut();
+                match bus.members.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, r)) => (true, Some(std::mem::replace(r, new_ref))),
+                    None => {
+                        bus.members.push((key, new_ref));
+                        (false, None)
+                    }
+                }
+            };
+            if let Some(old) = old {
+                old.unref(env)?;
+            }
+            if !known {
+                self.log(env, &format!("raft node added: {shown}"));
+            }
+        } else {
+            let removed = {
+                let mut bus = self.bus.borrow_mut();
+                match bus.members.iter().position(|(k, _)| *k == key) {
+                    Some(i) => Some(bus.members.remove(i).1),
+                    None => None,
+                }
+            };
+            if let Some(r) = removed {
+                r.unref(env)?;
+                self.log(env, &format!("raft node destroyed: {shown}"));
+            }
+        }
+        self.apply(env, recs)
+    }
+
+    fn service_started<'env>(
+        &self,
+        env: &'env Env,
+        message: Unknown<'env>,
+    ) -> Result<Option<Unknown<'env>>> {
+        if self.bus.borrow().destroyed {
+            return Ok(None);
+        }
+        let reject = |why: &str| {
+            self.log(env, &format!("raft rejected serviceStarted: {why}"));
+        };
+        let node: Option<Object> = if is_object(&message)? {
+            // SAFETY: the type was checked
+            let m: Object = unsafe { message.cast()? };
+            let n: Unknown = m.get_named_property_unchecked("node")?;
+            if is_object(&n)? {
+                // SAFETY: the type was checked
+                Some(unsafe { n.cast()? })
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        let Some(node) = node else {
+            reject("`node` must be a RaftNode with a string or number id");
+            return Ok(None);
+        };
+        let id: Unknown = node.get_named_property_unchecked("id")?;
+        let is_id = match id.get_type()? {
+            ValueType::String => true,
+            // SAFETY: the type was checked
+            ValueType::Number => unsafe { id.cast::<f64>()? }.is_finite(),
+            _ => false,
+        };
+        if !is_id {
+            reject("`node` must be a RaftNode with a string or number id");
+            return Ok(None);
+        }
+        let key = match id_key(&id)? {
+            Ok(k) => k,
+            Err(problem) => {
+                reject(&format!("`node.id` {problem}"));
+                return Ok(None);
+            }
+        };
+        let (gen, restart) = {
+            let mut bus = self.bus.borrow_mut();
+            bus.start_gen += 1;
+            let gen = bus.start_gen;
+            let restart = bus.started || bus.restoring != 0;
+            if restart {
+                bus.restoring = gen;
+                bus.started = false;
+            }
+            (gen, restart)
+        };
+        if restart {
+            // a restart: nothing is stepped and no timer fires until the restored state is in
+            // (a vote given meanwhile would be forgotten by the start: two votes in one term)
+            let recs = self.engine.suspend(env)?;
+            self.apply(env, recs)?;
+            self.set_role(env, Role::Follower as u32)?;
+            let had = self.bus.borrow_mut().leader.take().is_some();
+            if had {
+                self.emit(env, "leaderChanged", js::null(env)?)?;
+            }
+        }
+        let (done, promise) = Deferred::new(env)?;
+        let done = Rc::new(RefCell::new(Some(done)));
+        let node_ref: NodeRef = Rc::new(RefCell::new(Some(node.to_unknown().create_ref()?)));
+        let finish = {
+            let done = done.clone();
+            let node_ref = node_ref.clone();
+            move |env: &Env| -> Result<()> {
+                let r = node_ref.borrow_mut().take();
+                if let Some(r) = r {
+                    r.unref(env)?;
+                }
+                let d = done.borrow_mut().take();
+                if let Some(d) = d {
+                    d.resolve(env, js::undefined(env)?)?;
+                }
+                Ok(())
+            }
+        };
+        // a restart reads what was persisted: let requested writes land first (bounded)
+        let settle = self.engine.settle(env)?.to_unknown();
+        let weak = self.me.clone();
+        let finish2 = finish.clone();
+        let after_settle = js::once(env, "restore", move |env, waited| {
+            let Some(s) = weak.upgrade() else {
+                return finish2(env);
+            };
+            let r = s.restore(env, gen, key, node_ref.clone(), waited, finish2.clone());
+            if let Err(e) = r {
+                let why = match js::take_exception(env) {
+                    Some(t) => js::describe(env, &t),
+                    None => e.reason.clone(),
+                };
+                s.not_started(env, gen, &format!("restore failed: {why}"));
+                finish2(env)?;
+            }
+            Ok(())
+        })?;
+        let u = js::undefined(env)?;
+        js::then(env, self.b, &settle, after_settle, u)?;
+        Ok(Some(promise))
+    }
+
+    /// `serviceStarted` after the persist queue settled: call `restore(node)`, then start.
+    fn restore(
+        &self,
+        env: &Env,
+        gen: u64,
+        key: String,
+        node: NodeRef,
+        waited: Unknown,
+        finish: impl Fn(&Env) -> Result<()> + Clone + 'static,
+    ) -> Result<()> {
+        if waited.get_type()? == ValueType::Number {
+            let ms = js::to_string(&waited)?;
+            self.log(
+                env,
+                &format!("raft restart: a persist has not settled after {ms} ms; restoring anyway"),
+            );
+        }
+        if self.superseded(gen) {
+            return finish(env);
+        }
+        let restore = match &self.bus.borrow().restore {
+            Some(r) => r.get_value(env)?,
+            None => return finish(env),
+        };
+        let node_value = match &*node.borrow() {
+            Some(n) => n.get_value(env)?,
+            None => return finish(env),
+        };
+        let returned = match js::call_catching(env, &restore, None, &[node_value]) {
+            Ok(r) => r,
+            Err(thrown) => {
+                let why = js::describe(env, &thrown);
+                self.not_started(env, gen, &format!("restore failed: {why}"));
+                return finish(env);
+            }
+        };
+        let promise = js::resolved(env, self.b, returned)?;
+        let (w1, w2) = (self.me.clone(), self.me.clone());
+        let (f1, f2) = (finish.clone(), finish);
+        let on_ok = js::once(env, "restored", move |env, r| {
+            if let Some(s) = w1.upgrade() {
+                if let Err(e) = s.start(env, gen, &key, &node, r) {
+                    let why = match js::take_exception(env) {
+                        Some(t) => js::describe(env, &t),
+                        None => e.reason.clone(),
+                    };
+                    s.not_started(env, gen, &format!("restore failed: {why}"));
+                }
+            }
+            f1(env)
+        })?;
+        let on_err = js::once(env, "restoreFailed", move |env, e| {
+            if let Some(s) = w2.upgrade() {
+                let why = js::describe(env, &e);
+                s.not_started(env, gen, &format!("restore failed: {why}"));
+            }
+            f2(env)
+        })?;
+        js::then(env, self.b, &promise, on_ok, on_err)?;
+        Ok(())
+    }
+
+    fn superseded(&self, gen: u64) -> bool {
+        let bus = self.bus.borrow();
+        gen != bus.start_gen || bus.destroyed
+    }
+
+    fn not_started(&self, env: &Env, gen: u64, why: &str) {
+        {
+            let mut bus = self.bus.borrow_mut();
+            if gen != bus.start_gen {
+                return;
+            }
+            bus.restoring = 0;
+        }
+        self.log(env, &format!("raft not started: {why}"));
+    }
+
+    /// What `restore` returned is in: check it, start the core.
+    fn start(&self, env: &Env, gen: u64, key: &str, node: &NodeRef, r: Unknown) -> Result<()> {
+        if self.superseded(gen) {
+            return Ok(());
+        }
+        let node_value = match &*node.borrow() {
+            Some(n) => n.get_value(env)?,
+            None => return Ok(()),
+        };
+        // SAFETY: checked to be an object by `service_started`
+        let node_obj: Object = unsafe { node_value.cast()? };
+        let id: Unknown = node_obj.get_named_property_unchecked("id")?;
+        let restored: Restored = match restore::parse(env, self.b, r, &id, self.cluster.as_deref())?
+        {
+            Ok(x) => x,
+            Err(why) => {
+                self.not_started(env, gen, &format!("restore failed: {why}"));
+                return Ok(());
+            }
+        };
+        if self.superseded(gen) {
+            return Ok(());
+        }
+        let wake = match &self.bus.borrow().wake {
+            Some(w) => w.get_value(env)?,
+            None => return Ok(()),
+        };
+        let recs = match self
+            .engine
+            .start(env, key.to_string(), node_obj, restored, wake)
+        {
+            Ok(recs) => recs,
+            Err(e) => {
+                let why = match js::take_exception(env) {
+                    Some(t) => js::describe(env, &t),
+                    None => e.reason.clone(),
+                };
+                self.not_started(env, gen, &why);
+                return Ok(());
+            }
+        };
+        let new_ref = node_value.create_ref()?;
+        let (had_leader, old) = {
+            let mut bus = self.bus.borrow_mut();
+            bus.restoring = 0;
+            let old = bus.node.replace(new_ref);
+            bus.started = true;
+            bus.self_key = Some(key.to_string());
+            (bus.leader.take().is_some(), old)
+        };
+        if let Some(old) = old {
+            old.unref(env)?;
+        }
+        if had_leader {
+            self.emit(env, "leaderChanged", js::null(env)?)?;
+        }
+        self.apply(env, recs)
+    }
+
+    fn service_crashed(&self, env: &Env, message: Unknown) -> Result<()> {
+        if self.bus.borrow().destroyed {
+            return Ok(());
+        }
+        let reason = if is_object(&message)? {
+            // SAFETY: the type was checked
+            let m: Object = unsafe { message.cast()? };
+            m.get_named_property_unchecked::<Unknown>("reason")?
+        } else {
+            message
+        };
+        let why = js::describe(env, &reason);
+        self.log(env, &format!("raft crashed: {why}"));
+        if !self.bus.borrow().started {
+            return Ok(());
+        }
+        // the core persists the crashed state itself (a Persist output)
+        let recs = self.engine.crashed(env)?;
+        self.apply(env, recs)
+    }
+
+    fn replicate<'env>(&self, env: &'env Env, value: Unknown<'env>) -> Result<Unknown<'env>> {
+        let (live, leader) = {
+            let bus = self.bus.borrow();
+            (
+                bus.started && !bus.destroyed,
+                bus.role == Role::Leader as u32,
+            )
+        };
+        if !live {
+            self.log(env, "raft ignored replicateData: the node is not started");
+            return self.settled(env, false);
+        }
+        if value.get_type()? == ValueType::Undefined {
+            self.log(
+                env,
+                "raft rejected replicateData: the data must not be undefined",
+            );
+            return self.settled(env, false);
+        }
+        // checked on the leader only (elsewhere it is ignored anyway, at no cost): a value JSON
+        // cannot hold would make every node's persist agent fail on it, for good
+        if leader {
+            let problem = match js::stringify(env, self.b, &value) {
+                Ok(Some(_)) => None,
+                Ok(None) => Some(format!(
+                    "{} is not JSON",
+                    value.get_type().map(type_name).unwrap_or("value")
+                )),
+                Err(why) => Some(why),
+            };
+            if let Some(p) = problem {
+                self.log(
+                    env,
+                    &format!("raft rejected replicateData: the data must be a JSON value ({p})"),
+                );
+                return self.settled(env, false);
+            }
+        }
+        let (result, recs) = self.engine.propose(env, value)?;
+        match result {
+            Err(reason) => {
+                self.log(env, &format!("raft ignored replicateData: {reason}"));
+                self.apply(env, recs)?;
+                self.settled(env, false)
+            }
+            Ok(v) => {
+                let (d, p) = Deferred::new(env)?;
+                self.bus.borrow_mut().waiters.insert(v, d);
+                self.apply(env, recs)?;
+                Ok(p)
+            }
+        }
+    }
+
+    fn transfer<'env>(&self, env: &'env Env, id: Unknown<'env>) -> Result<Unknown<'env>> {
+        {
+            let bus = self.bus.borrow();
+            if !bus.started || bus.destroyed {
+                return self.settled(env, false);
+            }
+        }
+        let to = match id.get_type()? {
+            ValueType::Undefined | ValueType::Null => None,
+            _ => match id_key(&id)? {
+                Ok(k) => Some(k),
+                Err(reason) => {
+                    self.log(env, &format!("raft transfer refused: `id` {reason}"));
+                    return self.settled(env, false);
+                }
+            },
+        };
+        let (result, recs) = self.engine.transfer(env, to)?;
+        match result {
+            Err(reason) => {
+                self.log(env, &format!("raft transfer refused: {reason}"));
+                self.apply(env, recs)?;
+                self.settled(env, false)
+            }
+            Ok(_) => {
+                let (d, p) = Deferred::new(env)?;
+                self.bus.borrow_mut().transfer_waiters.push_back(d);
+                self.apply(env, recs)?;
+                Ok(p)
+            }
+        }
+    }
+
+    /// The wake-up: what the timer task or a completed persist produced.
+    fn drain(&self, env: &Env) {
+        let r = self
+            .engine
+            .drain(env)
+            .and_then(|recs| self.apply(env, recs));
+        if let Err(e) = r {
+            let why = match js::take_exception(env) {
+                Some(t) => js::describe(env, &t),
+                None => e.reason.clone(),
+            };
+            self.log(env, &format!("raft internal error: {why}"));
+        }
+    }
+
+    // ---- outputs ----
+
+    /// Emit the records of one call.
+    fn apply(&self, env: &Env, recs: Records) -> Result<()> {
+        for r in recs.list {
+            match r {
+                Rec::Send { to, msg, data } => self.send(env, &to, &msg, data)?,
+                Rec::Role(role) => self.set_role(env, role)?,
+                Rec::Leader(leader) => {
+                    self.bus.borrow_mut().leader = leader;
+                    let id = self.leader(env)?;
+                    self.emit(env, "leaderChanged", id)?;
+                }
+                Rec::Data(value) => self.emit(env, "dataChanged", value)?,
+                Rec::Log(line) => self.log(env, &line),
+                Rec::Proposal { version, committed } => {
+                    let d = self.bus.borrow_mut().waiters.remove(&version);
+                    if let Some(d) = d {
+                        d.resolve(env, committed.into_unknown(env)?)?;
+                    }
+                }
+                Rec::Transfer { succeeded } => {
+                    let d = self.bus.borrow_mut().transfer_waiters.pop_front();
+                    if let Some(d) = d {
+                        d.resolve(env, succeeded.into_unknown(env)?)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn set_role(&self, env: &Env, role: u32) -> Result<()> {
+        let changed = {
+            let mut bus = self.bus.borrow_mut();
+            let changed = bus.role != role;
+            bus.role = role;
+            changed
+        };
+        if changed {
+            self.emit(env, "roleChanged", role.into_unknown(env)?)?;
+        }
+        Ok(())
+    }
+
+    fn leader<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        match &self.bus.borrow().leader {
+            Some(k) => id_of(env, k),
+            None => js::null(env),
+        }
+    }
+
+    /// A message to the member `to`: its body is built only when someone listens to its
+    /// event; with a secret it is signed.
+    fn send(&self, env: &Env, to: &str, msg: &Message, data: Option<Unknown>) -> Result<()> {
+        let channel = msg.channel();
+        let event = channel.outgoing_event();
+        let (destination, node) = {
+            let mut bus = self.bus.borrow_mut();
+            let Some(destination) = bus
+                .members
+                .iter()
+                .find(|(k, _)| k == to)
+                .map(|(_, r)| r.get_value(env))
+                .transpose()?
+            else {
+                // only members are ever addressed (a removed member's held reply, say)
+                bus.dropped += 1;
+                return Ok(());
+            };
+            let node = bus.node.as_ref().map(|n| n.get_value(env)).transpose()?;
+            (destination, node)
+        };
+        if !self.has_listeners(event) {
+            return Ok(());
+        }
+        let mut body = Object::new(env)?;
+        let mut err = Ok(());
+        wire::encode(msg, |name, v| {
+            if err.is_ok() {
+                err = match v {
+                    wire::Out::Number(n) => body.set_named_property(name, n as f64),
+                    wire::Out::Bool(b) => body.set_named_property(name, b),
+                };
+            }
+        });
+        err?;
+        body.set_named_property("destination", destination)?;
+        body.set_named_property("timeout", self.timeout)?;
+        match node {
+            Some(n) => body.set_named_property(channel.sender_field(), n)?,
+            None => body.set_named_property(channel.sender_field(), ())?,
+        }
+        if let Some(d) = data {
+            body.set_named_property(wire::DATA, d)?;
+        }
+        if self.engine.authenticating() {
+            let digest = match data {
+                Some(d) => digest_of(env, self.b, &d).map(Some),
+                None => Ok(None),
+            };
+            let tag = digest.and_then(|d| {
+                self.engine
+                    .sign(to, msg, d.as_ref().map(|d| d.as_slice()))
+                    .map_err(|e| e.reason.clone())
+            });
+            match tag {
+                Ok(tag) => body.set_named_property("tag", tag)?,
+                Err(why) => self.log(env, &format!("raft cannot sign {event}: {why}")),
+            }
+        }
+        self.emit(env, event, body.to_unknown())
+    }
+
+    // ---- extras ----
+
+    fn status<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let st = self.engine.status(env)?;
+        let mut o = Object::new(env)?;
+        let version = |v: Version| -> Result<Object<'env>> {
+            let mut x = Object::new(env)?;
+            x.set_named_property("term", v.term as f64)?;
+            x.set_named_property("index", v.index as f64)?;
+            Ok(x)
+        };
+        let key_id = |k: Option<&String>| -> Result<Unknown<'env>> {
+            match k {
+                Some(k) => id_of(env, k),
+                None => js::null(env),
+            }
+        };
+        let (node, role, dropped, unreadable) = {
+            let bus = self.bus.borrow();
+            (
+                bus.node.as_ref().map(|n| n.get_value(env)).transpose()?,
+                bus.role,
+                bus.dropped,
+                bus.unreadable,
+            )
+        };
+        let id = match node {
+            Some(n) if is_object(&n)? => {
+                // SAFETY: the type was checked
+                let n: Object = unsafe { n.cast()? };
+                n.get_named_property_unchecked::<Unknown>("id")?
+            }
+            _ => js::null(env)?,
+        };
+        o.set_named_property("id", id)?;
+        o.set_named_property("role", role)?;
+        let core = st.core.as_ref();
+        o.set_named_property("preCandidate", core.is_some_and(|c| c.pre_candidate))?;
+        o.set_named_property("term", core.map_or(0.0, |c| c.term as f64))?;
+        o.set_named_property("votedFor", key_id(core.and_then(|c| c.voted_for.as_ref()))?)?;
+        o.set_named_property("leader", self.leader(env)?)?;
+        o.set_named_property(
+            "version",
+            version(core.map_or(Version::ZERO, |c| c.latest))?,
+        )?;
+        o.set_named_property(
+            "commit",
+            version(core.map_or(Version::ZERO, |c| c.committed))?,
+        )?;
+        let mut members = env.create_array(0)?;
+        for m in &st.members {
+            members.insert(id_of(env, m)?)?;
+        }
+        o.set_named_property("members", members)?;
+        let mut persist = Object::new(env)?;
+        persist.set_named_property(
+            "requested",
+            core.map_or(0.0, |c| c.persist_requested as f64),
+        )?;
+        persist.set_named_property("done", core.map_or(0.0, |c| c.persist_done as f64))?;
+        o.set_named_property("persist", persist)?;
+        o.set_named_property("rejected", (st.rejected + unreadable) as f64)?;
+        o.set_named_property("held", core.map_or(0.0, |c| c.held as f64))?;
+        o.set_named_property("strangers", st.strangers as f64)?;
+        o.set_named_property("dropped", dropped as f64)?;
+        o.set_named_property("unauthenticated", st.unauthenticated as f64)?;
+        o.set_named_property("values", st.values)?;
+        Ok(o)
+    }
+
+    fn destroy<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let (was_started, waiters, transfers) = {
+            let mut bus = self.bus.borrow_mut();
+            let was = bus.started || bus.restoring != 0;
+            bus.destroyed = true;
+            bus.started = false;
+            bus.restoring = 0;
+            bus.start_gen += 1;
+            let waiters: Vec<Deferred> = bus.waiters.drain().map(|(_, d)| d).collect();
+            let transfers: Vec<Deferred> = bus.transfer_waiters.drain(..).collect();
+            (was, waiters, transfers)
+        };
+        // the final state goes through the persist queue (after the call in flight, never
+        // beside it), covering any request still pending
+        if let Err(e) = self.engine.stop(env, was_started) {
+            let why = match js::take_exception(env) {
+                Some(t) => js::describe(env, &t),
+                None => e.reason.clone(),
+            };
+            self.log(env, &format!("raft internal error: {why}"));
+        }
+        for d in waiters.into_iter().chain(transfers) {
+            d.resolve(env, false.into_unknown(env)?)?;
+        }
+        let (done, promise) = Deferred::new(env)?;
+        let settle = self.engine.settle(env)?.to_unknown();
+        let weak = self.me.clone();
+        let after = js::once(env, "destroyed", move |env, waited| {
+            if let Some(s) = weak.upgrade() {
+                s.destroyed(env, waited)?;
+            }
+            done.resolve(env, js::undefined(env)?)
+        })?;
+        let u = js::undefined(env)?;
+        js::then(env, self.b, &settle, after, u)?;
+        Ok(promise)
+    }
+
+    /// The end of `destroy()`, once the persist queue settled (or its bound passed).
+    fn destroyed(&self, env: &Env, waited: Unknown) -> Result<()> {
+        if waited.get_type()? == ValueType::Number {
+            let ms = js::to_string(&waited)?;
+            self.log(
+                env,
+                &format!("raft destroy: a persist has not settled after {ms} ms; the final state is not written"),
+            );
+            // nothing more is written: a late write could land over a newer instance's state
+            self.engine.close_persist();
+        }
+        self.log(env, "raft destroyed");
+        // the log listeners were scheduled already: remove every listener now
+        let refs: Vec<UnknownRef> = {
+            let mut bus = self.bus.borrow_mut();
+            let mut refs = Vec::new();
+            for (_, ls) in bus.listeners.drain() {
+                refs.extend(ls.into_iter().map(|l| l.f));
+            }
+            for (k, ls) in bus.odd_listeners.drain(..) {
+                refs.push(k);
+                refs.extend(ls.into_iter().map(|l| l.f));
+            }
+            refs.extend(bus.on_fail.drain().map(|(_, r)| r));
+            refs.extend([bus.restore.take(), bus.wake.take()].into_iter().flatten());
+            refs
+        };
+        for r in refs {
+            r.unref(env)?;
+        }
+        self.engine.release(env)
+    }
+}
