@@ -56,6 +56,7 @@ fn samples() -> Vec<Message> {
             with_data: true,
             commit: Version::new(4, 8),
             transfer: false,
+            round: 0,
         },
         Message::Append {
             term: 5,
@@ -63,11 +64,13 @@ fn samples() -> Vec<Message> {
             with_data: false,
             commit: Version::new(5, 9),
             transfer: true,
+            round: 0,
         },
         Message::AppendResponse {
             term: 6,
             success: false,
             latest: Version::new(2, 2),
+            round: 0,
         },
     ]
 }

@@ -213,6 +213,7 @@ fn oracle(c: Channel, b: &Body) -> Result<Message, Vec<&'static str>> {
                         with_data: b.data,
                         commit: Version::new(ct, ci),
                         transfer,
+                        round: 0,
                     })
                 }
                 _ => None,
@@ -232,6 +233,7 @@ fn oracle(c: Channel, b: &Body) -> Result<Message, Vec<&'static str>> {
                     term,
                     success,
                     latest: Version::new(dt, di),
+                    round: 0,
                 }),
                 _ => None,
             }
@@ -370,12 +372,14 @@ impl Gen {
                     with_data: self.chance(50),
                     commit: Version::new(ct, ci),
                     transfer: self.chance(20),
+                    round: 0,
                 }
             }
             Channel::DataResponse => Message::AppendResponse {
                 term,
                 success: self.chance(50),
                 latest: Version::new(self.counter_upto(term), self.counter()),
+                round: 0,
             },
         }
     }

@@ -436,8 +436,12 @@ impl<'env> Records<'env> {
             }
             // the host needs nothing of a commit: its effects come as Proposal, Data, Released
             Output::Committed(_) => return Ok(()),
+            // not requested by this binding yet (issue 8)
+            Output::Confirmed { .. } => return Ok(()),
             Output::Log(line) => return self.log(&line),
-            Output::Proposal { version, committed } => {
+            Output::Proposal {
+                version, committed, ..
+            } => {
                 let mut r = record(env, RecordKind::Proposal)?;
                 r.set_named_property("version", version_key(version))?;
                 r.set_named_property("committed", committed)?;

@@ -26,8 +26,8 @@
 #![allow(dead_code)]
 
 use raftq_core::{
-    BrokenRule, Config, HardState, Message, Node, Output, ProposeError, Role, Version,
-    MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER,
+    BrokenRule, Config, ConfirmError, HardState, Message, Node, Output, ProposalFailure,
+    ProposeError, Role, Version, MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER,
 };
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry as MapEntry;
@@ -125,6 +125,7 @@ pub mod inv {
     pub const ROOM: &str = "9 terms and versions keep room";
     pub const MAJORITY: &str = "10 a commit stands on a majority of disks";
     pub const OUTCOMES: &str = "11 outcomes reported are true";
+    pub const CONFIRM: &str = "12 a confirmed leader was not stale at the request";
     pub const LIVENESS: &str = "liveness";
     pub const HOST_CONTRACT: &str = "host contract";
     pub const PANIC: &str = "panic";
@@ -211,6 +212,15 @@ pub struct Stats {
     /// Proposals reported committed / not committed, transfers reported succeeded / failed.
     pub proposals_committed: u64,
     pub proposals_lost: u64,
+    /// Proposals not committed, by reason: superseded, timed out.
+    pub proposals_superseded: u64,
+    pub proposals_timed_out: u64,
+    /// Leadership confirmations reported true / false.
+    pub confirms_true: u64,
+    pub confirms_false: u64,
+    /// Seeds run without pre-vote / without check-quorum.
+    pub seeds_no_pre_vote: u64,
+    pub seeds_no_check_quorum: u64,
     pub transfers_succeeded: u64,
     pub transfers_failed: u64,
     pub messages: u64,
@@ -256,6 +266,12 @@ impl Stats {
         self.proposals += o.proposals;
         self.proposals_committed += o.proposals_committed;
         self.proposals_lost += o.proposals_lost;
+        self.proposals_superseded += o.proposals_superseded;
+        self.proposals_timed_out += o.proposals_timed_out;
+        self.confirms_true += o.confirms_true;
+        self.confirms_false += o.confirms_false;
+        self.seeds_no_pre_vote += o.seeds_no_pre_vote;
+        self.seeds_no_check_quorum += o.seeds_no_check_quorum;
         self.transfers_succeeded += o.transfers_succeeded;
         self.transfers_failed += o.transfers_failed;
         self.messages += o.messages;
@@ -383,8 +399,11 @@ struct Slot {
     recorded_leader_term: u64,
     /// The disk completes nothing before this time (hung, or waiting to retry a failed write).
     stall_until: u64,
-    /// Proposals of this life not decided yet, with the time they were made.
-    proposals: Vec<(Version, u64)>,
+    /// Proposals of this life not decided yet, with the time they were made and their timeout.
+    proposals: Vec<(Version, u64, u64)>,
+    /// Leadership confirmations of this life not decided yet: id, the node's term and the
+    /// event count and the time when asked.
+    confirms: Vec<(u64, u64, u64, u64)>,
     /// Transfer requests of this life not ended yet.
     transfers: u64,
     /// The node's term when the oldest of them was asked.
@@ -468,6 +487,10 @@ struct Sim {
 
     // what the invariants remember across the run
     term_leader: FxMap<u64, u64>,
+    /// The event count (`events`) at which each term's leader was first seen.
+    term_elected: FxMap<u64, u64>,
+    /// Events processed so far (orders elections and confirmation requests).
+    events: u64,
     max_committed: Version,
     /// The newest proposal reported committed, with the commit point that contained it.
     promised: Option<(Version, Version)>,
@@ -490,6 +513,9 @@ impl Sim {
         #[allow(unused_mut)]
         let mut config = Config::new(heartbeat, election_min, election_max).expect("config");
         config.broken_rule = p.broken;
+        // safety must not depend on pre-vote or check-quorum: a share of seeds runs without
+        config.pre_vote = !rng.chance(150);
+        config.check_quorum = !rng.chance(150);
         // usually everyone is a member; sometimes one node waits outside to be added
         let outside = if n > 3 && rng.chance(300) { 1 } else { 0 };
         let mut member = vec![false; n];
@@ -514,6 +540,7 @@ impl Sim {
                 recorded_leader_term: 0,
                 stall_until: 0,
                 proposals: Vec::new(),
+                confirms: Vec::new(),
                 transfers: 0,
                 transfer_term: 0,
                 named_leader: None,
@@ -593,6 +620,8 @@ impl Sim {
             link_win: [[LinkWindow::default(); MAX_NODES]; MAX_NODES],
             node_win: [NodeWindow::default(); MAX_NODES],
             term_leader: FxMap::default(),
+            term_elected: FxMap::default(),
+            events: 0,
             max_committed: Version::ZERO,
             promised: None,
             values,
@@ -678,6 +707,8 @@ impl Sim {
         if self.p.liveness_ms == 0 {
             self.check_room()?;
             self.stats.seeds = 1;
+            self.stats.seeds_no_pre_vote = u64::from(!self.config.pre_vote);
+            self.stats.seeds_no_check_quorum = u64::from(!self.config.check_quorum);
             self.stats.steps = faulty_steps;
             self.stats.elections = self.term_leader.len() as u64;
             return Ok(self.stats);
@@ -721,6 +752,8 @@ impl Sim {
             }
         }
         self.stats.seeds = 1;
+        self.stats.seeds_no_pre_vote = u64::from(!self.config.pre_vote);
+        self.stats.seeds_no_check_quorum = u64::from(!self.config.check_quorum);
         self.stats.steps = faulty_steps;
         self.stats.liveness_steps = self.steps - faulty_steps;
         self.stats.elections = self.term_leader.len() as u64;
@@ -844,6 +877,7 @@ impl Sim {
     /// Handle one event; `true` when it was a step (not a stale or no-op timer/persist event).
     fn process(&mut self, ev: Event) -> Res<bool> {
         self.now = ev.at;
+        self.events += 1;
         let tag: u64 = match &ev.kind {
             Kind::Deliver { from, to, .. } => 1 + (*from as u64) * 8 + (*to as u64) * 64,
             Kind::Timer { node, .. } => 2 + (*node as u64) * 8,
@@ -1141,6 +1175,15 @@ impl Sim {
     }
 
     /// A version for a forged message to a node whose latest is `l`.
+    /// A confirmation round as a forger picks it: none, small, or huge.
+    fn wild_round(&mut self) -> u64 {
+        match self.rng.below(4) {
+            0 | 1 => 0,
+            2 => self.rng.range(1, 10),
+            _ => self.rng.range(1, MAX_VALUE),
+        }
+    }
+
     fn wild_version(&mut self, l: Version, term: u64) -> Version {
         let v = match self.rng.below(8) {
             0 => l,
@@ -1204,6 +1247,7 @@ impl Sim {
                     with_data: self.rng.chance(600),
                     commit,
                     transfer: self.rng.chance(300),
+                    round: self.wild_round(),
                 }
             }
             _ => {
@@ -1217,6 +1261,7 @@ impl Sim {
                     term,
                     success: self.rng.chance(850),
                     latest,
+                    round: self.wild_round(),
                 }
             }
         }
@@ -1289,6 +1334,7 @@ impl Sim {
                 term: t,
                 success: true,
                 latest: Version::new(t, index.min(MAX_VALUE)),
+                round: self.wild_round(),
             }
         } else {
             let term = match self.rng.below(6) {
@@ -1425,7 +1471,13 @@ impl Sim {
                 self.trace(format_args!("  {} role {:?}", self.id(i), r));
                 Ok(())
             }
-            Output::Proposal { version, committed } => self.proposal_decided(i, version, committed),
+            Output::Proposal {
+                version,
+                committed,
+                failure,
+                latency_ms,
+            } => self.proposal_decided(i, version, committed, failure, latency_ms),
+            Output::Confirmed { id, confirmed } => self.confirm_decided(i, id, confirmed),
             Output::TransferEnded { succeeded } => self.transfer_ended(i, succeeded),
             Output::LeaderChanged(l) => {
                 self.slots[i].named_leader = l;
@@ -1456,19 +1508,78 @@ impl Sim {
 
     /// Invariant 11, proposals: each decided once; one reported committed is on the chain of
     /// the node's commit point (so of every later leader's data, checked in `check`).
-    fn proposal_decided(&mut self, i: usize, v: Version, committed: bool) -> Res<()> {
+    /// and the reason given for one not committed holds: superseded only once the node's
+    /// commit point is at or beyond it in another term (or of a later term), timed out only
+    /// once its timeout passed; `latency_ms` is the time since it was proposed.
+    fn proposal_decided(
+        &mut self,
+        i: usize,
+        v: Version,
+        committed: bool,
+        failure: Option<ProposalFailure>,
+        latency_ms: u64,
+    ) -> Res<()> {
         let id = self.id(i);
+        let now = self.now;
         let s = &mut self.slots[i];
-        let Some(k) = s.proposals.iter().position(|(p, _)| *p == v) else {
+        let Some(k) = s.proposals.iter().position(|(p, _, _)| *p == v) else {
             return Err(self.violation(
                 inv::HOST_CONTRACT,
                 format!("node {id} decided {v:?}, which is not a pending proposal of it"),
             ));
         };
-        s.proposals.remove(k);
-        self.trace(format_args!("  {id} proposal {v:?} committed: {committed}"));
+        let (_, at, timeout) = s.proposals.remove(k);
+        self.trace(format_args!(
+            "  {id} proposal {v:?} committed: {committed} ({failure:?}, {latency_ms} ms)"
+        ));
+        if latency_ms != now - at {
+            return Err(self.violation(
+                inv::OUTCOMES,
+                format!(
+                    "node {id} decided {v:?} after {} ms, reported {latency_ms}",
+                    now - at
+                ),
+            ));
+        }
+        if committed == failure.is_some() {
+            return Err(self.violation(
+                inv::OUTCOMES,
+                format!("node {id} decided {v:?} committed: {committed} with failure {failure:?}"),
+            ));
+        }
         if !committed {
             self.stats.proposals_lost += 1;
+            let c = self.slots[i].node.committed();
+            match failure {
+                Some(ProposalFailure::Superseded) => {
+                    self.stats.proposals_superseded += 1;
+                    if v.fate_under(c) != Some(false) {
+                        return Err(self.violation(
+                            inv::OUTCOMES,
+                            format!("node {id} reported {v:?} superseded at commit point {c:?}"),
+                        ));
+                    }
+                }
+                Some(ProposalFailure::TimedOut) => {
+                    self.stats.proposals_timed_out += 1;
+                    if now < at + timeout {
+                        return Err(self.violation(
+                            inv::OUTCOMES,
+                            format!(
+                                "node {id} reported {v:?} (t={at}, timeout {timeout} ms) timed out at t={now}"
+                            ),
+                        ));
+                    }
+                }
+                other => {
+                    return Err(self.violation(
+                        inv::OUTCOMES,
+                        format!(
+                            "node {id} decided {v:?} not committed for {other:?} while running"
+                        ),
+                    ));
+                }
+            }
             return Ok(());
         }
         self.stats.proposals_committed += 1;
@@ -1481,6 +1592,54 @@ impl Sim {
         }
         if self.promised.is_none_or(|(_, pc)| c >= pc) {
             self.promised = Some((v, c));
+        }
+        Ok(())
+    }
+
+    /// Invariant 12: a leadership confirmation is decided once; reported true, the node leads
+    /// the term it was asked in, and no node had been elected in a later term before the
+    /// request (ReadIndex: the leader's committed data was not stale when it was asked).
+    fn confirm_decided(&mut self, i: usize, cid: u64, confirmed: bool) -> Res<()> {
+        let id = self.id(i);
+        let s = &mut self.slots[i];
+        let Some(k) = s.confirms.iter().position(|(c, _, _, _)| *c == cid) else {
+            return Err(self.violation(
+                inv::HOST_CONTRACT,
+                format!("node {id} decided confirmation {cid}, which is not pending"),
+            ));
+        };
+        let (_, term, asked, _) = s.confirms.remove(k);
+        self.trace(format_args!(
+            "  {id} confirmation {cid} (term {term}): {confirmed}"
+        ));
+        if !confirmed {
+            self.stats.confirms_false += 1;
+            return Ok(());
+        }
+        self.stats.confirms_true += 1;
+        let node = &self.slots[i].node;
+        if node.role() != Role::Leader || node.term() != term {
+            return Err(self.violation(
+                inv::CONFIRM,
+                format!(
+                    "node {id} confirmed its leadership of term {term} as {:?} of term {}",
+                    node.role(),
+                    node.term()
+                ),
+            ));
+        }
+        if let Some((t, at)) = self
+            .term_elected
+            .iter()
+            .find(|(&t, &at)| t > term && at < asked)
+        {
+            return Err(self.violation(
+                inv::CONFIRM,
+                format!(
+                    "node {id} confirmed its leadership of term {term}; node {:?} had been elected in term {t} (event {at}) before the request (event {asked})",
+                    self.term_leader.get(t)
+                ),
+            ));
         }
         Ok(())
     }
@@ -1628,6 +1787,7 @@ impl Sim {
                 success: true,
                 term,
                 latest,
+                ..
             } => {
                 d.term >= term
                     && d.latest >= latest
@@ -1767,6 +1927,7 @@ impl Sim {
                     }
                     MapEntry::Vacant(e) => {
                         e.insert(id);
+                        self.term_elected.insert(term, self.events);
                         self.trace(format_args!("  node {id} LEADER of term {term}"));
                         // sometimes a new leader dies or is cut off soon after its election,
                         // before what it replicates first reaches a majority
@@ -1818,14 +1979,22 @@ impl Sim {
         // 11: outcomes decided in time (a proposal within election_max, with a timer's slack)
         let late = self.config.election_max + self.config.heartbeat;
         for s in &self.slots {
-            if let Some(&(v, at)) = s.proposals.first() {
-                if s.up && self.now > at + late {
+            for &(v, at, timeout) in &s.proposals {
+                if s.up && self.now > at + timeout + self.config.heartbeat {
                     return Err(self.violation(
                         inv::OUTCOMES,
                         format!(
                             "node {}'s proposal {v:?} of t={at} is still undecided",
                             s.id
                         ),
+                    ));
+                }
+            }
+            if let Some(&(c, _, _, at)) = s.confirms.first() {
+                if s.up && self.now > at + late {
+                    return Err(self.violation(
+                        inv::OUTCOMES,
+                        format!("node {}'s confirmation {c} is still undecided", s.id),
                     ));
                 }
             }
@@ -1920,6 +2089,7 @@ impl Sim {
             .insert(s.disk.state.committed, s.disk.committed_val);
         s.pending.clear();
         s.proposals.clear();
+        s.confirms.clear();
         s.transfers = 0;
         s.named_leader = None;
         s.disk_seq = 0;
@@ -1949,6 +2119,7 @@ impl Sim {
         s.life += 1;
         s.pending.clear();
         s.proposals.clear();
+        s.confirms.clear();
         s.transfers = 0;
         s.timer_at = None;
         s.timer_gen += 1;
@@ -2014,10 +2185,28 @@ impl Sim {
         } else {
             1
         };
+        // now and then, before writing, the app checks it still leads (sometimes on a node
+        // that does not)
+        if self.rng.chance(300) {
+            let j = if self.rng.chance(200) {
+                self.rng.below(self.n() as u64) as usize
+            } else {
+                i
+            };
+            if self.slots[j].up {
+                self.confirm(j)?;
+            }
+        }
         for _ in 0..burst {
             let before = self.slots[i].node.latest();
             let now = self.now;
-            match self.slots[i].node.propose(now) {
+            // a share of proposals with their own timeout (issue 8's `replicateTimeout`)
+            let timeout = if self.rng.chance(200) {
+                self.rng.range(1, 2 * self.config.election_max)
+            } else {
+                self.config.election_max
+            };
+            match self.slots[i].node.propose_with_timeout(now, timeout) {
                 Ok(v) => {
                     self.trace(format_args!("propose on {}: {v:?}", self.id(i)));
                     if self.values.contains_key(&v) {
@@ -2031,7 +2220,7 @@ impl Sim {
                     }
                     self.set_parent(v, before)?;
                     let now = self.now;
-                    self.slots[i].proposals.push((v, now));
+                    self.slots[i].proposals.push((v, now, timeout));
                     let token = self.rng.next_u64() | 1;
                     self.store(i, v, token)?;
                     self.stats.proposals += 1;
@@ -2050,6 +2239,38 @@ impl Sim {
             self.push(at, Kind::Strike { node: i, life });
         }
         Ok(())
+    }
+
+    /// `confirmLeadership()` on node `i` (up).
+    fn confirm(&mut self, i: usize) -> Res<()> {
+        let now = self.now;
+        let term = self.slots[i].node.term();
+        let events = self.events;
+        match self.slots[i].node.confirm_leadership(now) {
+            Ok(cid) => {
+                self.trace(format_args!(
+                    "confirm on {} (term {term}): request {cid}",
+                    self.id(i)
+                ));
+                self.slots[i].confirms.push((cid, term, events, now));
+                self.note_event(i);
+            }
+            Err(ConfirmError::NotLeader) => {
+                if self.slots[i].node.role() == Role::Leader {
+                    return Err(self.violation(
+                        inv::OUTCOMES,
+                        format!("leader {} refused to confirm: not leader", self.id(i)),
+                    ));
+                }
+            }
+            Err(e) => {
+                return Err(self.violation(
+                    inv::HOST_CONTRACT,
+                    format!("confirm on running node {}: {e:?}", self.id(i)),
+                ));
+            }
+        }
+        self.after_step(i)
     }
 
     fn fault(&mut self) -> Res<()> {
