@@ -517,6 +517,7 @@ impl<I: NodeId> Node<I> {
     /// call restarts cleanly (volatile state reset, persistent state taken from `restored`).
     pub fn start(&mut self, restored: HardState<I>, now: u64) {
         // what the previous run promised ends with it
+        self.last_input = self.last_input.max(now);
         self.end_outcomes();
         let committed = restored.committed.min(restored.latest);
         self.term = restored.term.max(restored.latest.term);

@@ -860,9 +860,9 @@ fn settled_leader_of_three() -> Node<u64> {
     n
 }
 
-/// Everything a message could change, to compare before and after.
-/// The node's state as `getStatus()` shows it, with ages measured at one fixed time (an ignored
-/// message still tells the node what time it is).
+/// Everything a message could change, to compare before and after: the node's state as
+/// `getStatus()` shows it, with ages measured at one fixed time (an ignored message still tells
+/// the node what time it is).
 fn observable(n: &Node<u64>) -> String {
     format!("{:?}", n.status_at(1_000_000))
 }
