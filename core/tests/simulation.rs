@@ -111,7 +111,7 @@ fn simulation_holds_raft_safety_and_converges() {
         sim::RATE_SLACK,
     );
     println!(
-        "  outcomes: {} proposals reported committed, {} not ({} superseded, {} timed out); {} transfers succeeded, {} failed; {} leadership confirmations true, {} false; {} seeds without pre-vote, {} without check-quorum",
+        "  outcomes: {} proposals reported committed, {} not ({} superseded, {} timed out); {} transfers succeeded, {} failed; {} leadership confirmations true, {} false; {} seeds without pre-vote, {} without check-quorum; {} processes paused",
         s.proposals_committed,
         s.proposals_lost,
         s.proposals_superseded,
@@ -122,6 +122,7 @@ fn simulation_holds_raft_safety_and_converges() {
         s.confirms_false,
         s.seeds_no_pre_vote,
         s.seeds_no_check_quorum,
+        s.pauses,
     );
     let show = env_u64("RAFTQ_SIM_SHOW").unwrap_or(10) as usize;
     for v in r.violations.iter().take(show) {
@@ -173,6 +174,7 @@ fn coverage_gaps(s: &sim::Stats) -> Vec<&'static str> {
         ("leadership confirmations false", s.confirms_false),
         ("seeds without pre-vote", s.seeds_no_pre_vote),
         ("seeds without check-quorum", s.seeds_no_check_quorum),
+        ("paused processes", s.pauses),
     ]
     .into_iter()
     .filter(|&(_, n)| n == 0)
@@ -205,13 +207,14 @@ fn coverage_floor_notices_a_missing_fault() {
         confirms_false: 1,
         seeds_no_pre_vote: 1,
         seeds_no_check_quorum: 1,
+        pauses: 1,
         ..sim::Stats::default()
     };
     assert_eq!(coverage_gaps(&s), Vec::<&str>::new());
     s.strangers = 0;
     s.partitions = 0;
     assert_eq!(coverage_gaps(&s), vec!["partitions", "stranger messages"]);
-    assert_eq!(coverage_gaps(&sim::Stats::default()).len(), 22);
+    assert_eq!(coverage_gaps(&sim::Stats::default()).len(), 23);
 }
 
 #[test]

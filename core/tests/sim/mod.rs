@@ -218,6 +218,8 @@ pub struct Stats {
     /// Leadership confirmations reported true / false.
     pub confirms_true: u64,
     pub confirms_false: u64,
+    /// Processes frozen for a while (SIGSTOP): messages, timers and persist completions wait.
+    pub pauses: u64,
     /// Seeds run without pre-vote / without check-quorum.
     pub seeds_no_pre_vote: u64,
     pub seeds_no_check_quorum: u64,
@@ -271,6 +273,7 @@ impl Stats {
         self.confirms_true += o.confirms_true;
         self.confirms_false += o.confirms_false;
         self.seeds_no_pre_vote += o.seeds_no_pre_vote;
+        self.pauses += o.pauses;
         self.seeds_no_check_quorum += o.seeds_no_check_quorum;
         self.transfers_succeeded += o.transfers_succeeded;
         self.transfers_failed += o.transfers_failed;
@@ -410,6 +413,8 @@ struct Slot {
     transfer_term: u64,
     /// The leader named by the last `LeaderChanged` output handled.
     named_leader: Option<u64>,
+    /// The process is frozen until then (SIGSTOP): everything for it waits.
+    paused_until: u64,
 }
 
 /// Invariant 8's counters for one directed link `a -> b`, in one window.
@@ -544,6 +549,7 @@ impl Sim {
                 transfers: 0,
                 transfer_term: 0,
                 named_leader: None,
+                paused_until: 0,
             });
         }
         let loss = rng.range(50, 200);
@@ -911,6 +917,11 @@ impl Sim {
                 if gen != s.timer_gen || !s.up {
                     return Ok(false);
                 }
+                if s.paused_until > self.now {
+                    let at = s.paused_until;
+                    self.push(at, Kind::Timer { node, gen });
+                    return Ok(false);
+                }
                 s.timer_at = None;
                 match s.node.next_deadline() {
                     Some(d) if d <= self.now => {
@@ -931,9 +942,10 @@ impl Sim {
                 if life != s.life || !s.up || seq <= s.disk_seq {
                     return Ok(false);
                 }
-                if self.now < s.stall_until {
-                    // the disk hangs (or waits to retry): this write completes afterwards
-                    let at = s.stall_until;
+                if self.now < s.stall_until.max(s.paused_until) {
+                    // the disk hangs (or waits to retry), or the process is frozen: this write
+                    // completes afterwards
+                    let at = s.stall_until.max(s.paused_until);
                     self.push(at, Kind::PersistDone { node, life, seq });
                     return Ok(false);
                 }
@@ -1059,6 +1071,20 @@ impl Sim {
 
     /// Step `msg` from node `from` on node `to` (up), as its host does.
     fn deliver(&mut self, from: usize, to: usize, msg: Message, data: Option<u64>) -> Res<()> {
+        if self.paused(to) {
+            // it waits in the frozen process's socket
+            let at = self.slots[to].paused_until;
+            self.push(
+                at,
+                Kind::Deliver {
+                    from,
+                    to,
+                    msg,
+                    data,
+                },
+            );
+            return Ok(());
+        }
         self.trace(format_args!(
             "deliver {} -> {}: {:?}{}",
             self.id(from),
@@ -1980,7 +2006,7 @@ impl Sim {
         let late = self.config.election_max + self.config.heartbeat;
         for s in &self.slots {
             for &(v, at, timeout) in &s.proposals {
-                if s.up && self.now > at + timeout + self.config.heartbeat {
+                if s.up && self.now > (at + timeout).max(s.paused_until) + self.config.heartbeat {
                     return Err(self.violation(
                         inv::OUTCOMES,
                         format!(
@@ -1991,7 +2017,11 @@ impl Sim {
                 }
             }
             if let Some(&(c, _, _, at)) = s.confirms.first() {
-                if s.up && self.now > at + late {
+                if s.up
+                    && self.now
+                        > (at + self.config.election_max).max(s.paused_until)
+                            + self.config.heartbeat
+                {
                     return Err(self.violation(
                         inv::OUTCOMES,
                         format!("node {}'s confirmation {c} is still undecided", s.id),
@@ -2121,6 +2151,7 @@ impl Sim {
         s.proposals.clear();
         s.confirms.clear();
         s.transfers = 0;
+        s.paused_until = 0;
         s.timer_at = None;
         s.timer_gen += 1;
         s.values = FxMap::default();
@@ -2179,6 +2210,9 @@ impl Sim {
         let Some(i) = self.pick(&leaders) else {
             return Ok(());
         };
+        if self.paused(i) {
+            return Ok(()); // the app is frozen with it
+        }
         // now and then a burst, more versions than a node holds (`MAX_HELD`) before a commit
         let burst = if self.rng.chance(30) {
             self.rng.range(2, 100)
@@ -2193,7 +2227,7 @@ impl Sim {
             } else {
                 i
             };
-            if self.slots[j].up {
+            if self.slots[j].up && !self.paused(j) {
                 self.confirm(j)?;
             }
         }
@@ -2239,6 +2273,25 @@ impl Sim {
             self.push(at, Kind::Strike { node: i, life });
         }
         Ok(())
+    }
+
+    fn paused(&self, i: usize) -> bool {
+        self.slots[i].paused_until > self.now
+    }
+
+    /// Freeze node `i`'s process (SIGSTOP) for a while: longer than an election timeout as
+    /// often as not, so a leader may wake up deposed, with responses from before waiting.
+    fn pause(&mut self, i: usize) {
+        if !self.slots[i].up || self.paused(i) {
+            return;
+        }
+        let until = self.now
+            + self
+                .rng
+                .range(self.config.election_min / 2, 3 * self.config.election_max);
+        self.slots[i].paused_until = until;
+        self.stats.pauses += 1;
+        self.trace(format_args!("pause {} until {until}", self.id(i)));
     }
 
     /// `confirmLeadership()` on node `i` (up).
@@ -2291,13 +2344,17 @@ impl Sim {
                 }
             }
             15..=24 => {
-                // isolate a node (often the leader)
+                // isolate a node (often the leader), or freeze its process for a while
                 let leaders = self.leaders();
                 let a = match self.pick(&leaders) {
                     Some(l) if self.rng.chance(500) => l,
                     _ => self.rng.below(n as u64) as usize,
                 };
-                self.isolate(a);
+                if self.rng.chance(250) {
+                    self.pause(a);
+                } else {
+                    self.isolate(a);
+                }
             }
             25..=44 => {
                 self.cut = [[false; MAX_NODES]; MAX_NODES];
@@ -2319,7 +2376,7 @@ impl Sim {
             65..=71 => {
                 // serviceCrashed on a leader
                 let leaders = self.leaders();
-                if let Some(l) = self.pick(&leaders) {
+                if let Some(l) = self.pick(&leaders).filter(|&l| !self.paused(l)) {
                     self.trace(format_args!("serviceCrashed on {}", self.id(l)));
                     let now = self.now;
                     self.note_event(l);
@@ -2330,7 +2387,7 @@ impl Sim {
             }
             72..=79 => {
                 let leaders = self.leaders();
-                if let Some(l) = self.pick(&leaders) {
+                if let Some(l) = self.pick(&leaders).filter(|&l| !self.paused(l)) {
                     let now = self.now;
                     // usually to the most up-to-date follower, sometimes to a chosen member
                     let to = if self.rng.chance(250) {
@@ -2398,6 +2455,9 @@ impl Sim {
     ///   under one configuration, and a candidate of the current term cannot win because every
     ///   member holds a version of that term.
     fn stable(&self, members: &[usize]) -> bool {
+        if members.iter().any(|&i| self.paused(i)) {
+            return false;
+        }
         let max = self.max_committed;
         let Some(&l) = members
             .iter()
