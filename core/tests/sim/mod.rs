@@ -2002,8 +2002,8 @@ impl Sim {
                 self.slots[i].last_committed = committed;
             }
         }
-        // 11: outcomes decided in time (a proposal within election_max, with a timer's slack)
-        let late = self.config.election_max + self.config.heartbeat;
+        // 11: outcomes decided in time (a proposal within its timeout, a confirmation within
+        // election_max, with a timer's slack; a frozen process decides them when it resumes)
         for s in &self.slots {
             for &(v, at, timeout) in &s.proposals {
                 if s.up && self.now > (at + timeout).max(s.paused_until) + self.config.heartbeat {
