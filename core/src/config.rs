@@ -13,6 +13,15 @@ pub struct Config {
     pub election_min: u64,
     /// Upper bound (inclusive) of the randomised election timeout.
     pub election_max: u64,
+    /// Pre-vote (thesis §9.6): a node whose election timer fires first asks whether it could
+    /// win before raising its term. Off: it campaigns at once with a real vote request.
+    /// Default on.
+    pub pre_vote: bool,
+    /// Check-quorum and leases (thesis §6.2, §4.2.3): a leader that has not heard from a
+    /// majority within `election_min` steps down, followers ignore vote requests while they hear
+    /// from a leader, and a leader reports `Status::lease_valid`. Off: none of these (the lease
+    /// is never valid); [`crate::Node::confirm_leadership`] still works. Default on.
+    pub check_quorum: bool,
     /// Test-only: disable one safety rule so the simulation can prove it notices.
     #[cfg(feature = "rule-switches")]
     pub broken_rule: Option<BrokenRule>,
@@ -37,6 +46,9 @@ pub enum BrokenRule {
     /// Report every decided proposal as committed, also those a commit superseded or that
     /// timed out (`replicate()` resolving `true` for a value that may be lost).
     ReportLostAsCommitted,
+    /// Confirm leadership on any response of the leader's term, also those that echo no round
+    /// or a round sent before the request (ReadIndex without its round trip).
+    ConfirmWithoutRound,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +68,8 @@ impl Config {
             heartbeat,
             election_min,
             election_max,
+            pre_vote: true,
+            check_quorum: true,
             #[cfg(feature = "rule-switches")]
             broken_rule: None,
         };

@@ -24,7 +24,7 @@ pub use config::BrokenRule;
 pub use config::{Config, ConfigError};
 pub use message::{Channel, Message, Version};
 pub use node::{
-    HardState, Node, NodeId, Output, ProposeError, Role, Status, StepOutcome, TransferError,
-    INDEX_TOO_FAR, MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, MAX_VOTE_TERM_STEP, NOT_A_MEMBER,
-    TERM_TOO_FAR,
+    ConfirmError, HardState, MemberProgress, Metrics, Node, NodeId, Output, ProposalFailure,
+    ProposeError, Role, Status, StepOutcome, TransferError, INDEX_TOO_FAR, MAX_INDEX_STEP,
+    MAX_TERM_STEP, MAX_VALUE, MAX_VOTE_TERM_STEP, NOT_A_MEMBER, TERM_TOO_FAR,
 };

@@ -14,6 +14,22 @@ impl Version {
     pub const fn new(term: u64, index: u64) -> Self {
         Version { term, index }
     }
+
+    /// What a commit point `c` proves about this proposed version (one leader per term, whose
+    /// versions form one chain): `Some(true)` committed (`c` is of its term, at or beyond it);
+    /// `Some(false)` not provably contained (a later term, or at or beyond its index in another
+    /// term: a newer leader's data replaced it, or carries it only as that leader's copy);
+    /// `None` not decided yet. How a host learns the fate of a proposal that timed out: keep
+    /// its version and ask each later [`crate::Output::Committed`].
+    pub fn fate_under(self, c: Version) -> Option<bool> {
+        if c.term == self.term && c.index >= self.index {
+            Some(true)
+        } else if c.term > self.term || c.index >= self.index {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// raftq's four message channels. Each outgoing event name has an incoming twin that the app
@@ -90,20 +106,27 @@ pub enum Message {
     },
     /// `syncData`: AppendEntries for the leader's latest version (`with_data` says whether the
     /// whole data value rides along) and its commit point; a heartbeat when the follower already
-    /// holds `version`. `transfer` is TimeoutNow: campaign at once.
+    /// holds `version`. `transfer` is TimeoutNow: campaign at once. `round` (0: none, and then
+    /// absent from the body) is the leader's newest leadership-confirmation round, sent only
+    /// while a confirmation ([`crate::Node::confirm_leadership`]) or a post-pause check is
+    /// pending.
     Append {
         term: u64,
         version: Version,
         with_data: bool,
         commit: Version,
         transfer: bool,
+        round: u64,
     },
     /// `dataResponse`: `success` when the follower now holds the leader's `version` (persisted);
-    /// `latest` is the follower's latest version either way.
+    /// `latest` is the follower's latest version either way. `round` (0: none, and then absent
+    /// from the body) echoes the highest confirmation round the follower has received from the
+    /// leader of `term`; it is set only in answer to an append that carried a round.
     AppendResponse {
         term: u64,
         success: bool,
         latest: Version,
+        round: u64,
     },
 }
 

@@ -2,13 +2,14 @@
 //! (`election`, `replication`, `membership`); this file holds the state and the plumbing.
 
 use crate::config::Config;
-use crate::message::{Message, Version};
+use crate::message::{Channel, Message, Version};
 use crate::rng::Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 
 mod election;
+mod leadership;
 mod membership;
 mod replication;
 
@@ -118,12 +119,27 @@ pub enum Output<I> {
     Log(String),
     /// A proposal ([`Node::propose`] returned `version`) is decided, exactly once:
     /// `committed` when the commit point reached it (or this node's re-proposal of its value as
-    /// a later term's leader); otherwise it is not known committed: a commit at or beyond it
-    /// that does not provably contain it, no commit within `election_max` ms, or a restart.
-    /// (After [`Node::stop`], undecided ones wait for the next start.)
+    /// a later term's leader); otherwise it is not known committed, and `failure` says why (a
+    /// commit at or beyond it that does not provably contain it, no commit within its timeout,
+    /// or a restart). (After [`Node::stop`], undecided ones wait for the next start.)
+    /// `latency_ms` is the time from the proposal to this decision (the commit latency when
+    /// `committed`).
+    ///
+    /// After [`ProposalFailure::TimedOut`] the version may still commit: keep it and watch
+    /// [`Output::Committed`]; [`Version::fate_under`] says what each commit point proves.
     Proposal {
         version: Version,
         committed: bool,
+        failure: Option<ProposalFailure>,
+        latency_ms: u64,
+    },
+    /// A [`Node::confirm_leadership`] request is decided, exactly once: `confirmed` when a
+    /// majority (this node included) answered a confirmation round sent after the request, in
+    /// the term of the request, while this node still led it; not when it stopped leading
+    /// (deposed, stepped down, stopped, restarted) or `election_max` ms passed first.
+    Confirmed {
+        id: u64,
+        confirmed: bool,
     },
     /// The oldest pending [`Node::transfer_leadership`] request ended, exactly once per
     /// request: `succeeded` when another node became leader, not when `election_max` ms passed
@@ -156,6 +172,34 @@ pub enum ProposeError {
     Exhausted,
 }
 
+/// Why a proposal was not committed (see [`Output::Proposal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProposalFailure {
+    /// A commit point at or beyond it that does not provably contain it: a newer leader's data
+    /// replaced it (or carries it only as that leader's copy, which this node cannot tell).
+    Superseded,
+    /// Neither committed nor superseded within its timeout: it may still commit.
+    TimedOut,
+    /// The node restarted (or the host called [`Node::end_outcomes`]) before it was decided.
+    Stopped,
+}
+
+impl ProposalFailure {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProposalFailure::Superseded => "superseded",
+            ProposalFailure::TimedOut => "timed out",
+            ProposalFailure::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfirmError {
+    NotStarted,
+    NotLeader,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransferError {
     NotStarted,
@@ -185,6 +229,77 @@ pub struct Status<I> {
     pub matches: Vec<(I, Option<Version>)>,
     /// Replies held until a persist completes (bounded: see [`Node::persisted`]).
     pub held: usize,
+    /// Leader only, with check-quorum on: a majority (this node included) answered within the
+    /// last `election_min` ms, counted from the `now` of the inputs (a leader that was paused
+    /// longer than that reports `false` until a majority answered a round sent after the
+    /// pause). Always `true` for a leader without other members; `false` on other nodes.
+    pub lease_valid: bool,
+    /// Followers: ms since this node last heard from its current leader (`None` if never, or
+    /// when it knows no leader, and on the leader itself).
+    pub last_leader_contact: Option<u64>,
+    /// Leader only: each member's progress in this term.
+    pub progress: Vec<MemberProgress<I>>,
+}
+
+/// A leader's view of one member (see [`Status::progress`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberProgress<I> {
+    pub id: I,
+    /// The highest version of ours it acknowledged (persisted) in this term.
+    pub match_version: Option<Version>,
+    /// ms since its last response in this term (`None`: none yet).
+    pub last_contact: Option<u64>,
+    /// It answered within the last `election_min` ms.
+    pub reachable: bool,
+    /// Its acknowledged version is behind our commit point (or it acknowledged none).
+    pub lagging: bool,
+}
+
+/// Counters since the node was created (restarts do not reset them). See [`Node::metrics`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Metrics {
+    /// Pre-vote phases started (`pre_vote` on).
+    pub pre_votes_started: u64,
+    /// Real elections started (a term raised to campaign), transfers included.
+    pub elections_started: u64,
+    pub elections_won: u64,
+    /// Times this node learnt of a new leader (itself included).
+    pub leader_changes: u64,
+    /// Messages stepped, per channel in [`Channel::ALL`] order (see [`Metrics::messages_in`]).
+    pub messages_in: [u64; 4],
+    /// Messages handed to the host to send, per channel in [`Channel::ALL`] order.
+    pub messages_out: [u64; 4],
+    /// Incoming messages ignored, by [`StepOutcome::ignored`] reason.
+    pub rejected: BTreeMap<&'static str, u64>,
+    pub proposals_committed: u64,
+    pub proposals_superseded: u64,
+    pub proposals_timed_out: u64,
+    pub proposals_stopped: u64,
+    /// Sum of `latency_ms` over committed proposals (with `proposals_committed`: the mean).
+    pub commit_latency_ms_total: u64,
+    pub confirmations_true: u64,
+    pub confirmations_false: u64,
+    /// Times a leader found a gap longer than `election_min` between two inputs (a paused
+    /// process) and fenced its lease.
+    pub pauses_detected: u64,
+}
+
+impl Metrics {
+    pub fn messages_in(&self, c: Channel) -> u64 {
+        self.messages_in[channel_slot(c)]
+    }
+    pub fn messages_out(&self, c: Channel) -> u64 {
+        self.messages_out[channel_slot(c)]
+    }
+}
+
+fn channel_slot(c: Channel) -> usize {
+    match c {
+        Channel::VoteRequest => 0,
+        Channel::VoteResponse => 1,
+        Channel::SyncData => 2,
+        Channel::DataResponse => 3,
+    }
 }
 
 /// A leader's view of one member.
@@ -203,6 +318,13 @@ pub(crate) struct Progress {
     /// When an append to it last went out in answer to one of its responses (at most one such
     /// answer per heartbeat interval, whatever it replies).
     pub(crate) answered_at: Option<u64>,
+    /// When its last response of this term arrived.
+    pub(crate) last_contact: Option<u64>,
+    /// When its last response that counts for the lease arrived (none before it passed the
+    /// fence of a detected pause).
+    pub(crate) lease_contact: Option<u64>,
+    /// The highest confirmation round it echoed in this term.
+    pub(crate) round_acked: u64,
 }
 
 /// How many versions a node holds at most (committed + uncommitted).
@@ -231,6 +353,17 @@ pub(crate) struct Pending {
     /// node's re-proposal of it as a later term's leader.
     pub(crate) carrier: Version,
     /// Not committed by then: decided as not committed.
+    pub(crate) deadline: u64,
+    /// When it was proposed.
+    pub(crate) at: u64,
+}
+
+/// A leadership confirmation not decided yet (see [`Output::Confirmed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Confirm {
+    pub(crate) id: u64,
+    /// Confirmed once a majority echoed this round (or a later one).
+    pub(crate) round: u64,
     pub(crate) deadline: u64,
 }
 
@@ -305,6 +438,27 @@ pub struct Node<I: NodeId> {
     pub(crate) proposals: VecDeque<Pending>,
     /// Deadlines of the transfer requests not ended yet, oldest first.
     pub(crate) transfer_waits: VecDeque<u64>,
+    /// Leadership confirmations not decided yet, oldest first.
+    pub(crate) confirms: VecDeque<Confirm>,
+    /// The id of the last confirmation request (ids are unique over the node's life).
+    pub(crate) confirm_seq: u64,
+
+    // confirmation rounds
+    /// Leader: the newest round of this leadership (0: none yet).
+    pub(crate) round: u64,
+    /// Leader: `round` was raised in this input and goes to every member when the outputs are
+    /// taken (one round for every request made meanwhile).
+    pub(crate) round_wanted: bool,
+    /// Leader: the round sent after a detected pause (0: none pending); until a member echoes
+    /// it, its responses do not count for the lease or check-quorum (they may have waited in a
+    /// socket through the pause).
+    pub(crate) fence_round: u64,
+    /// Follower: the highest round received from the leader of this term.
+    pub(crate) seen_round: (u64, u64),
+    /// The `now` of the last input (pauses show as gaps).
+    pub(crate) last_input: u64,
+
+    pub(crate) metrics: Metrics,
 
     pub(crate) outputs: Vec<Output<I>>,
 }
@@ -347,6 +501,14 @@ impl<I: NodeId> Node<I> {
             persist_stalled_since: None,
             proposals: VecDeque::new(),
             transfer_waits: VecDeque::new(),
+            confirms: VecDeque::new(),
+            confirm_seq: 0,
+            round: 0,
+            round_wanted: false,
+            fence_round: 0,
+            seen_round: (0, 0),
+            last_input: 0,
+            metrics: Metrics::default(),
             outputs: Vec::new(),
         }
     }
@@ -355,6 +517,7 @@ impl<I: NodeId> Node<I> {
     /// call restarts cleanly (volatile state reset, persistent state taken from `restored`).
     pub fn start(&mut self, restored: HardState<I>, now: u64) {
         // what the previous run promised ends with it
+        self.last_input = self.last_input.max(now);
         self.end_outcomes();
         let committed = restored.committed.min(restored.latest);
         self.term = restored.term.max(restored.latest.term);
@@ -394,6 +557,11 @@ impl<I: NodeId> Node<I> {
         for p in self.members.values_mut() {
             *p = Progress::default();
         }
+        self.round = 0;
+        self.round_wanted = false;
+        self.fence_round = 0;
+        self.seen_round = (0, 0);
+        self.last_input = now;
         self.started = true;
         self.visible = committed;
         self.reset_election_timer(now);
@@ -409,23 +577,32 @@ impl<I: NodeId> Node<I> {
         self.started = false;
         self.gated.clear();
         self.transfer = None;
+        self.round_wanted = false;
+        self.fail_confirms();
         // undecided proposals and transfers stay: the next start decides them (not committed,
         // not succeeded); a host that never restarts answers them itself
     }
 
     pub fn take_outputs(&mut self) -> Vec<Output<I>> {
+        self.flush_round();
         self.flush_persist();
         std::mem::take(&mut self.outputs)
     }
 
     /// Move the outputs into `out` (reusing its allocation).
     pub fn drain_outputs_into(&mut self, out: &mut Vec<Output<I>>) {
+        self.flush_round();
         self.flush_persist();
         out.append(&mut self.outputs);
     }
 
     pub fn has_outputs(&self) -> bool {
-        !self.outputs.is_empty() || self.persist_wanted
+        !self.outputs.is_empty() || self.persist_wanted || self.round_wanted
+    }
+
+    /// Counters since the node was created.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The earliest time at which [`Node::tick`] has something to do.
@@ -440,8 +617,11 @@ impl<I: NodeId> Node<I> {
         if let Some((_, t)) = &self.transfer {
             d = d.min(*t);
         }
-        if let Some(p) = self.proposals.front() {
-            d = d.min(p.deadline);
+        if let Some(p) = self.proposals.iter().map(|p| p.deadline).min() {
+            d = d.min(p);
+        }
+        if let Some(c) = self.confirms.front() {
+            d = d.min(c.deadline);
         }
         if let Some(t) = self.transfer_waits.front() {
             d = d.min(*t);
@@ -504,7 +684,15 @@ impl<I: NodeId> Node<I> {
         }
     }
 
+    /// [`Node::status_at`] at the time of the last input.
     pub fn status(&self) -> Status<I> {
+        self.status_at(self.last_input)
+    }
+
+    /// A snapshot at `now` (ages and the lease are measured to `now`; it changes nothing).
+    pub fn status_at(&self, now: u64) -> Status<I> {
+        let leader = self.started && self.role == Role::Leader;
+        let committed = self.committed();
         Status {
             id: self.id.clone(),
             started: self.started,
@@ -529,6 +717,32 @@ impl<I: NodeId> Node<I> {
                 Vec::new()
             },
             held: self.gated.len(),
+            lease_valid: leader && self.lease_valid(now),
+            last_leader_contact: if self.started
+                && self.role != Role::Leader
+                && self.leader.is_some()
+            {
+                self.last_leader_contact.map(|t| now.saturating_sub(t))
+            } else {
+                None
+            },
+            progress: if leader {
+                self.members
+                    .iter()
+                    .filter(|(id, _)| **id != self.id)
+                    .map(|(id, p)| MemberProgress {
+                        id: id.clone(),
+                        match_version: p.matched,
+                        last_contact: p.last_contact.map(|t| now.saturating_sub(t)),
+                        reachable: p
+                            .last_contact
+                            .is_some_and(|t| now < t.saturating_add(self.config.election_min)),
+                        lagging: p.matched.is_none_or(|m| m < committed),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -592,6 +806,7 @@ impl<I: NodeId> Node<I> {
                 success: true,
                 term,
                 latest,
+                ..
             } => state.term >= term && state.latest >= latest,
             _ => true,
         }
@@ -651,12 +866,13 @@ impl<I: NodeId> Node<I> {
             self.gated.push_back(Gated { seq, to, msg });
             true
         } else {
-            self.outputs.push(Output::Send { to, msg });
+            self.send_now(to, msg);
             false
         }
     }
 
     pub(crate) fn send_now(&mut self, to: I, msg: Message) {
+        self.metrics.messages_out[channel_slot(msg.channel())] += 1;
         self.outputs.push(Output::Send { to, msg });
     }
 
@@ -665,6 +881,7 @@ impl<I: NodeId> Node<I> {
         if seq <= self.persist_done || seq > self.persist_requested {
             return;
         }
+        self.observe(now);
         self.persist_done = seq;
         // progress: what is still outstanding was requested later
         self.persist_stalled_since = self.persist_pending().then_some(now);
@@ -681,10 +898,7 @@ impl<I: NodeId> Node<I> {
         while i < self.gated.len() {
             if self.gated[i].seq <= seq {
                 if let Some(g) = self.gated.remove(i) {
-                    self.outputs.push(Output::Send {
-                        to: g.to,
-                        msg: g.msg,
-                    });
+                    self.send_now(g.to, g.msg);
                 }
             } else {
                 i += 1;
@@ -710,6 +924,9 @@ impl<I: NodeId> Node<I> {
 
     pub(crate) fn set_leader(&mut self, leader: Option<I>) {
         if self.leader != leader {
+            if leader.is_some() {
+                self.metrics.leader_changes += 1;
+            }
             self.leader = leader.clone();
             let other = leader.as_ref().is_some_and(|l| *l != self.id);
             self.outputs.push(Output::LeaderChanged(leader));
@@ -725,32 +942,61 @@ impl<I: NodeId> Node<I> {
     /// Decide every pending proposal and transfer request as failed (done by a restart; a
     /// host that replaces the node calls it on the old one).
     pub fn end_outcomes(&mut self) {
+        let now = self.last_input;
         while let Some(p) = self.proposals.pop_front() {
-            self.outputs.push(Output::Proposal {
-                version: p.version,
-                committed: false,
-            });
+            self.decide(p, now, Err(ProposalFailure::Stopped));
         }
         while self.transfer_waits.pop_front().is_some() {
             self.outputs
                 .push(Output::TransferEnded { succeeded: false });
         }
+        self.fail_confirms();
     }
 
-    /// Timers of the outcomes: proposals not committed and transfers not ended in time.
+    /// Report one proposal's outcome (and count it).
+    fn decide(&mut self, p: Pending, now: u64, outcome: Result<(), ProposalFailure>) {
+        let latency_ms = now.saturating_sub(p.at);
+        let m = &mut self.metrics;
+        match outcome {
+            Ok(()) => {
+                m.proposals_committed += 1;
+                m.commit_latency_ms_total = m.commit_latency_ms_total.saturating_add(latency_ms);
+            }
+            Err(ProposalFailure::Superseded) => m.proposals_superseded += 1,
+            Err(ProposalFailure::TimedOut) => m.proposals_timed_out += 1,
+            Err(ProposalFailure::Stopped) => m.proposals_stopped += 1,
+        }
+        let committed = self.report_committed(outcome.is_ok());
+        self.outputs.push(Output::Proposal {
+            version: p.version,
+            committed,
+            failure: if committed { None } else { outcome.err() },
+            latency_ms,
+        });
+    }
+
+    /// Timers of the outcomes: proposals not committed, transfers not ended and confirmations
+    /// not confirmed in time.
     pub(crate) fn expire_pending(&mut self, now: u64) {
-        while self.proposals.front().is_some_and(|p| p.deadline <= now) {
-            if let Some(p) = self.proposals.pop_front() {
-                self.outputs.push(Output::Proposal {
-                    version: p.version,
-                    committed: false,
-                });
+        let mut i = 0;
+        while i < self.proposals.len() {
+            if self.proposals[i].deadline <= now {
+                if let Some(p) = self.proposals.remove(i) {
+                    self.decide(p, now, Err(ProposalFailure::TimedOut));
+                }
+            } else {
+                i += 1;
             }
         }
         while self.transfer_waits.front().is_some_and(|t| *t <= now) {
             self.transfer_waits.pop_front();
             self.outputs
                 .push(Output::TransferEnded { succeeded: false });
+        }
+        while self.confirms.front().is_some_and(|c| c.deadline <= now) {
+            if let Some(c) = self.confirms.pop_front() {
+                self.end_confirm(c.id, false);
+            }
         }
     }
 
@@ -759,6 +1005,7 @@ impl<I: NodeId> Node<I> {
     /// form one chain). A commit of a later term, or at or beyond its index in another term,
     /// does not provably contain it: not committed (the caller retries). Anything else waits.
     pub(crate) fn decide_proposals(&mut self, c: Version) {
+        let now = self.last_input;
         let mut i = 0;
         while i < self.proposals.len() {
             let p = self.proposals[i];
@@ -766,10 +1013,12 @@ impl<I: NodeId> Node<I> {
             let lost = !committed && (c.term > p.carrier.term || c.index >= p.version.index);
             if committed || lost {
                 self.proposals.remove(i);
-                self.outputs.push(Output::Proposal {
-                    version: p.version,
-                    committed: self.report_committed(committed),
-                });
+                let outcome = if committed {
+                    Ok(())
+                } else {
+                    Err(ProposalFailure::Superseded)
+                };
+                self.decide(p, now, outcome);
             } else {
                 i += 1;
             }

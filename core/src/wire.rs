@@ -20,6 +20,9 @@ pub const DATA_TERM: &str = "dataTerm";
 pub const DATA_INDEX: &str = "dataIndex";
 pub const COMMIT_TERM: &str = "commitTerm";
 pub const COMMIT_INDEX: &str = "commitIndex";
+/// Optional (absent means 0): the leader's confirmation round on `syncData`, its echo on
+/// `dataResponse`. Present only when not 0.
+pub const ROUND: &str = "round";
 
 /// Largest integer a JS number holds exactly.
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -90,6 +93,14 @@ fn boolean(m: &impl Fields, name: &'static str) -> Result<bool, WireError> {
     }
 }
 
+/// An optional integer: absent means 0.
+fn optional_integer(m: &impl Fields, name: &'static str) -> Result<u64, WireError> {
+    match m.field(name) {
+        Field::Missing => Ok(0),
+        _ => integer(m, name),
+    }
+}
+
 /// An optional flag: absent means `false`.
 fn flag(m: &impl Fields, name: &'static str) -> Result<bool, WireError> {
     match m.field(name) {
@@ -144,6 +155,7 @@ pub fn decode(channel: Channel, m: &impl Fields) -> Result<Message, WireError> {
                 with_data: m.has_data(),
                 commit,
                 transfer: flag(m, TRANSFER)?,
+                round: optional_integer(m, ROUND)?,
             }
         }
         Channel::DataResponse => {
@@ -155,6 +167,7 @@ pub fn decode(channel: Channel, m: &impl Fields) -> Result<Message, WireError> {
                 term,
                 success: boolean(m, SUCCESS)?,
                 latest,
+                round: optional_integer(m, ROUND)?,
             }
         }
     };
@@ -200,6 +213,7 @@ pub fn encode(msg: &Message, mut put: impl FnMut(&'static str, Out)) {
             version,
             commit,
             transfer,
+            round,
             with_data: _,
         } => {
             put(TERM, Out::Number(term));
@@ -210,16 +224,23 @@ pub fn encode(msg: &Message, mut put: impl FnMut(&'static str, Out)) {
             if transfer {
                 put(TRANSFER, Out::Bool(true));
             }
+            if round != 0 {
+                put(ROUND, Out::Number(round));
+            }
         }
         Message::AppendResponse {
             term,
             success,
             latest,
+            round,
         } => {
             put(TERM, Out::Number(term));
             put(SUCCESS, Out::Bool(success));
             put(DATA_TERM, Out::Number(latest.term));
             put(DATA_INDEX, Out::Number(latest.index));
+            if round != 0 {
+                put(ROUND, Out::Number(round));
+            }
         }
     }
 }

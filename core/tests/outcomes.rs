@@ -28,6 +28,7 @@ fn ack(term: u64, latest: Version) -> Message {
         term,
         success: true,
         latest,
+        round: 0,
     }
 }
 
@@ -54,7 +55,9 @@ fn leader() -> Node<u64> {
 fn proposals(out: &[Output<u64>]) -> Vec<(Version, bool)> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Proposal { version, committed } => Some((*version, *committed)),
+            Output::Proposal {
+                version, committed, ..
+            } => Some((*version, *committed)),
             _ => None,
         })
         .collect()
@@ -120,6 +123,7 @@ fn a_proposal_superseded_by_a_later_leader_is_reported_not_committed() {
             with_data: true,
             commit: w,
             transfer: false,
+            round: 0,
         },
         EL + 5,
     );
@@ -144,6 +148,7 @@ fn a_proposal_re_proposed_by_the_same_node_as_a_later_leader_is_reported_committ
             with_data: false,
             commit: Version::new(1, 1),
             transfer: true,
+            round: 0,
         },
         t,
     );
@@ -180,6 +185,7 @@ fn a_transfer_succeeds_when_another_node_leads_and_fails_after_an_election_timeo
             with_data: true,
             commit: Version::new(1, 1),
             transfer: false,
+            round: 0,
         },
         EL + 3,
     );

@@ -88,6 +88,7 @@ fn refusal(term: u64, latest: Version) -> Message {
         term,
         success: false,
         latest,
+        round: 0,
     }
 }
 
@@ -96,6 +97,7 @@ fn ack(term: u64, latest: Version) -> Message {
         term,
         success: true,
         latest,
+        round: 0,
     }
 }
 
@@ -315,7 +317,8 @@ fn s5_4_2_new_leader_reproposes_its_latest_data_in_its_own_term_and_sends_it_at_
                 version: Version::new(1, 1),
                 with_data: true,
                 commit: Version::ZERO,
-                transfer: false
+                transfer: false,
+                round: 0,
             }
         );
     }
@@ -432,6 +435,7 @@ fn s5_3_lagging_follower_receives_only_the_newest_version() {
         with_data,
         commit,
         transfer: false,
+        round: 0,
     };
     // the follower missed (1,2)..(1,4); the leader sends (1,5) alone
     let o = f.step(1, append(Version::new(1, 5), true, Version::new(1, 4)), 1);
@@ -473,6 +477,7 @@ fn fig2_follower_rejects_an_append_of_an_older_term_and_reports_its_term() {
             with_data: true,
             commit: Version::ZERO,
             transfer: false,
+            round: 0,
         },
         1,
     );
@@ -485,7 +490,8 @@ fn fig2_follower_rejects_an_append_of_an_older_term_and_reports_its_term() {
             Message::AppendResponse {
                 term: 5,
                 success: false,
-                latest: Version::ZERO
+                latest: Version::ZERO,
+                round: 0,
             }
         )]
     );
@@ -501,6 +507,7 @@ fn committed_data_never_goes_backwards_on_a_follower() {
         with_data: true,
         commit,
         transfer: false,
+        round: 0,
     };
     f.step(1, append(Version::new(1, 1), Version::ZERO), 1);
     f.step(1, append(Version::new(1, 2), Version::new(1, 2)), 2);
@@ -541,6 +548,7 @@ fn s4_2_3_follower_in_leader_lease_ignores_votes_that_would_depose_its_leader() 
             with_data: true,
             commit: Version::ZERO,
             transfer: false,
+            round: 0,
         },
         10,
     );
@@ -634,7 +642,8 @@ fn s3_10_leadership_transfer_brings_the_target_up_to_date_and_it_campaigns_at_on
             version: latest,
             with_data: true,
             commit: Version::ZERO,
-            transfer: true
+            transfer: true,
+            round: 0,
         }
     );
     assert_eq!(l.propose(EL + 1), Err(ProposeError::Transferring));
@@ -669,6 +678,7 @@ fn s3_10_leadership_transfer_brings_the_target_up_to_date_and_it_campaigns_at_on
             with_data: true,
             commit: Version::ZERO,
             transfer: false,
+            round: 0,
         },
         EL + 2,
     );
@@ -836,6 +846,7 @@ fn append(
         with_data,
         commit,
         transfer,
+        round: 0,
     }
 }
 
@@ -849,9 +860,11 @@ fn settled_leader_of_three() -> Node<u64> {
     n
 }
 
-/// Everything a message could change, to compare before and after.
+/// Everything a message could change, to compare before and after: the node's state as
+/// `getStatus()` shows it, with ages measured at one fixed time (an ignored message still tells
+/// the node what time it is).
 fn observable(n: &Node<u64>) -> String {
-    format!("{:?}", n.status())
+    format!("{:?}", n.status_at(1_000_000))
 }
 
 /// Node 2 of {1,2,3}, following leader 1 in term 1 and holding its version (1,1), committed.
@@ -1125,6 +1138,7 @@ fn starved_follower_sends(ms: u64) -> Vec<(u64, bool)> {
                             term,
                             success: false,
                             latest: Version::ZERO,
+                            round: 0,
                         },
                         now,
                     );

@@ -44,6 +44,7 @@ fn broken_from_env() -> Option<BrokenRule> {
         "AcceptStrangers" => BrokenRule::AcceptStrangers,
         "NoFlowControl" => BrokenRule::NoFlowControl,
         "ReportLostAsCommitted" => BrokenRule::ReportLostAsCommitted,
+        "ConfirmWithoutRound" => BrokenRule::ConfirmWithoutRound,
         other => panic!("RAFTQ_SIM_BROKEN={other:?} is not a BrokenRule"),
     })
 }
@@ -110,8 +111,18 @@ fn simulation_holds_raft_safety_and_converges() {
         sim::RATE_SLACK,
     );
     println!(
-        "  outcomes: {} proposals reported committed, {} not; {} transfers succeeded, {} failed",
-        s.proposals_committed, s.proposals_lost, s.transfers_succeeded, s.transfers_failed
+        "  outcomes: {} proposals reported committed, {} not ({} superseded, {} timed out); {} transfers succeeded, {} failed; {} leadership confirmations true, {} false; {} seeds without pre-vote, {} without check-quorum; {} processes paused",
+        s.proposals_committed,
+        s.proposals_lost,
+        s.proposals_superseded,
+        s.proposals_timed_out,
+        s.transfers_succeeded,
+        s.transfers_failed,
+        s.confirms_true,
+        s.confirms_false,
+        s.seeds_no_pre_vote,
+        s.seeds_no_check_quorum,
+        s.pauses,
     );
     let show = env_u64("RAFTQ_SIM_SHOW").unwrap_or(10) as usize;
     for v in r.violations.iter().take(show) {
@@ -157,6 +168,13 @@ fn coverage_gaps(s: &sim::Stats) -> Vec<&'static str> {
         ("proposals reported not committed", s.proposals_lost),
         ("transfers succeeded", s.transfers_succeeded),
         ("transfers failed", s.transfers_failed),
+        ("proposals superseded", s.proposals_superseded),
+        ("proposals timed out", s.proposals_timed_out),
+        ("leadership confirmations true", s.confirms_true),
+        ("leadership confirmations false", s.confirms_false),
+        ("seeds without pre-vote", s.seeds_no_pre_vote),
+        ("seeds without check-quorum", s.seeds_no_check_quorum),
+        ("paused processes", s.pauses),
     ]
     .into_iter()
     .filter(|&(_, n)| n == 0)
@@ -183,13 +201,20 @@ fn coverage_floor_notices_a_missing_fault() {
         proposals_lost: 1,
         transfers_succeeded: 1,
         transfers_failed: 1,
+        proposals_superseded: 1,
+        proposals_timed_out: 1,
+        confirms_true: 1,
+        confirms_false: 1,
+        seeds_no_pre_vote: 1,
+        seeds_no_check_quorum: 1,
+        pauses: 1,
         ..sim::Stats::default()
     };
     assert_eq!(coverage_gaps(&s), Vec::<&str>::new());
     s.strangers = 0;
     s.partitions = 0;
     assert_eq!(coverage_gaps(&s), vec!["partitions", "stranger messages"]);
-    assert_eq!(coverage_gaps(&sim::Stats::default()).len(), 16);
+    assert_eq!(coverage_gaps(&sim::Stats::default()).len(), 23);
 }
 
 #[test]
@@ -322,6 +347,14 @@ fn catches_lost_proposals_reported_committed() {
     // replicate() resolving true for a version a commit superseded or that timed out
     let v = catches(BrokenRule::ReportLostAsCommitted, true);
     assert_eq!(v.invariant, sim::inv::OUTCOMES, "{v}");
+}
+
+#[test]
+fn catches_leadership_confirmed_without_a_round() {
+    // ReadIndex without its round trip: responses of the term sent before the request count,
+    // so a leader deposed (unknowingly) since confirms its stale leadership
+    let v = catches(BrokenRule::ConfirmWithoutRound, true);
+    assert_eq!(v.invariant, sim::inv::CONFIRM, "{v}");
 }
 
 /// The simulation is only as strict as its build: an overflow in the core must panic (a

@@ -56,6 +56,7 @@ fn samples() -> Vec<Message> {
             with_data: true,
             commit: Version::new(4, 8),
             transfer: false,
+            round: 0,
         },
         Message::Append {
             term: 5,
@@ -63,11 +64,13 @@ fn samples() -> Vec<Message> {
             with_data: false,
             commit: Version::new(5, 9),
             transfer: true,
+            round: 0,
         },
         Message::AppendResponse {
             term: 6,
             success: false,
             latest: Version::new(2, 2),
+            round: 0,
         },
     ]
 }
@@ -157,4 +160,37 @@ fn channels_keep_raftqs_event_names() {
         assert_eq!(Channel::from_incoming_event(c.incoming_event()), Some(c));
     }
     assert_eq!(Channel::from_incoming_event("syncData"), None);
+}
+
+#[test]
+fn round_is_optional_and_travels_only_when_set() {
+    let heartbeat = Message::Append {
+        term: 2,
+        version: Version::new(2, 5),
+        with_data: false,
+        commit: Version::new(2, 4),
+        transfer: false,
+        round: 0,
+    };
+    let b = encoded(&heartbeat, false);
+    assert!(
+        !b.0.contains_key(wire::ROUND),
+        "a heartbeat without a pending confirmation stays as small as before"
+    );
+    assert_eq!(wire::decode(Channel::SyncData, &b), Ok(heartbeat));
+    let ack = Message::AppendResponse {
+        term: 2,
+        success: true,
+        latest: Version::new(2, 5),
+        round: 9,
+    };
+    let mut b = encoded(&ack, false);
+    assert_eq!(b.0.get(wire::ROUND), Some(&Field::Number(9.0)));
+    assert_eq!(wire::decode(Channel::DataResponse, &b), Ok(ack));
+    b.0.insert(wire::ROUND, Field::Number(-1.0));
+    let e = wire::decode(Channel::DataResponse, &b).expect_err("negative round");
+    assert_eq!(e.field, wire::ROUND);
+    b.0.insert(wire::ROUND, Field::Bool(true));
+    let e = wire::decode(Channel::DataResponse, &b).expect_err("boolean round");
+    assert_eq!(e.field, wire::ROUND);
 }

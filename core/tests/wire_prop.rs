@@ -24,7 +24,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 const MAX: f64 = 9_007_199_254_740_991.0; // 2^53 - 1
 
-const ALL_NAMES: [&str; 12] = [
+const ALL_NAMES: [&str; 13] = [
     wire::TERM,
     wire::GRANTED,
     wire::SUCCESS,
@@ -37,6 +37,7 @@ const ALL_NAMES: [&str; 12] = [
     wire::DATA_INDEX,
     wire::COMMIT_TERM,
     wire::COMMIT_INDEX,
+    wire::ROUND,
 ];
 
 /// The fields of each channel, as the contract lists them (`data` is only tested for presence).
@@ -57,12 +58,22 @@ fn channel_fields(c: Channel) -> &'static [&'static str] {
             wire::COMMIT_TERM,
             wire::COMMIT_INDEX,
             wire::TRANSFER,
+            wire::ROUND,
         ],
-        Channel::DataResponse => &[wire::TERM, wire::SUCCESS, wire::DATA_TERM, wire::DATA_INDEX],
+        Channel::DataResponse => &[
+            wire::TERM,
+            wire::SUCCESS,
+            wire::DATA_TERM,
+            wire::DATA_INDEX,
+            wire::ROUND,
+        ],
     }
 }
 
 const OPTIONAL_FLAGS: [&str; 2] = [wire::PRE_VOTE, wire::TRANSFER];
+
+/// Optional counters: absent (`undefined`/`null`) is 0, and 0 is sent as absent.
+const OPTIONAL_COUNTERS: [&str; 1] = [wire::ROUND];
 
 /// A generated body; remembers which fields `decode` read.
 #[derive(Clone, Debug, Default)]
@@ -113,6 +124,14 @@ fn required_bool(f: Field) -> Option<bool> {
     }
 }
 
+/// An optional counter: absent (`undefined`/`null`) is 0.
+fn optional_counter(f: Field) -> Option<u64> {
+    match f {
+        Field::Missing => Some(0),
+        f => counter(f),
+    }
+}
+
 /// An optional flag: absent (`undefined`/`null`) is false.
 fn optional_flag(f: Field) -> Option<bool> {
     match f {
@@ -141,6 +160,13 @@ fn oracle(c: Channel, b: &Body) -> Result<Message, Vec<&'static str>> {
     };
     let boolean = |name: &'static str, bad: &mut Vec<&'static str>| {
         let v = required_bool(b.get(name));
+        if v.is_none() {
+            bad.push(name);
+        }
+        v
+    };
+    let opt_num = |name: &'static str, bad: &mut Vec<&'static str>| {
+        let v = optional_counter(b.get(name));
         if v.is_none() {
             bad.push(name);
         }
@@ -188,6 +214,7 @@ fn oracle(c: Channel, b: &Body) -> Result<Message, Vec<&'static str>> {
             let ct = num(wire::COMMIT_TERM, &mut bad);
             let ci = num(wire::COMMIT_INDEX, &mut bad);
             let tr = flag(wire::TRANSFER, &mut bad);
+            let round = opt_num(wire::ROUND, &mut bad);
             if let (Some(t), Some(dt)) = (term, dt) {
                 if dt != t {
                     bad.extend([wire::DATA_TERM, wire::TERM]);
@@ -205,16 +232,23 @@ fn oracle(c: Channel, b: &Body) -> Result<Message, Vec<&'static str>> {
                     ]);
                 }
             }
-            match (term, dt, di, ct, ci, tr) {
-                (Some(term), Some(dt), Some(di), Some(ct), Some(ci), Some(transfer)) => {
-                    Some(Message::Append {
-                        term,
-                        version: Version::new(dt, di),
-                        with_data: b.data,
-                        commit: Version::new(ct, ci),
-                        transfer,
-                    })
-                }
+            match (term, dt, di, ct, ci, tr, round) {
+                (
+                    Some(term),
+                    Some(dt),
+                    Some(di),
+                    Some(ct),
+                    Some(ci),
+                    Some(transfer),
+                    Some(round),
+                ) => Some(Message::Append {
+                    term,
+                    version: Version::new(dt, di),
+                    with_data: b.data,
+                    commit: Version::new(ct, ci),
+                    transfer,
+                    round,
+                }),
                 _ => None,
             }
         }
@@ -222,17 +256,21 @@ fn oracle(c: Channel, b: &Body) -> Result<Message, Vec<&'static str>> {
             let dt = num(wire::DATA_TERM, &mut bad);
             let di = num(wire::DATA_INDEX, &mut bad);
             let s = boolean(wire::SUCCESS, &mut bad);
+            let round = opt_num(wire::ROUND, &mut bad);
             if let (Some(t), Some(dt)) = (term, dt) {
                 if dt > t {
                     bad.extend([wire::DATA_TERM, wire::TERM]);
                 }
             }
-            match (term, dt, di, s) {
-                (Some(term), Some(dt), Some(di), Some(success)) => Some(Message::AppendResponse {
-                    term,
-                    success,
-                    latest: Version::new(dt, di),
-                }),
+            match (term, dt, di, s, round) {
+                (Some(term), Some(dt), Some(di), Some(success), Some(round)) => {
+                    Some(Message::AppendResponse {
+                        term,
+                        success,
+                        latest: Version::new(dt, di),
+                        round,
+                    })
+                }
                 _ => None,
             }
         }
@@ -342,6 +380,14 @@ impl Gen {
             _ => Field::Number(self.number()),
         }
     }
+    /// A confirmation round: usually none (0, absent from the body).
+    fn round(&mut self) -> u64 {
+        if self.chance(60) {
+            0
+        } else {
+            self.counter()
+        }
+    }
     fn valid_message(&mut self, c: Channel) -> Message {
         let term = self.counter();
         match c {
@@ -370,12 +416,14 @@ impl Gen {
                     with_data: self.chance(50),
                     commit: Version::new(ct, ci),
                     transfer: self.chance(20),
+                    round: self.round(),
                 }
             }
             Channel::DataResponse => Message::AppendResponse {
                 term,
                 success: self.chance(50),
                 latest: Version::new(self.counter_upto(term), self.counter()),
+                round: self.round(),
             },
         }
     }
@@ -491,6 +539,12 @@ fn check(c: Channel, b: &Body) -> Option<String> {
                 let same = match (sent, read) {
                     (Field::Number(x), Field::Number(y)) => x == y, // -0 == 0
                     (Field::Bool(x), Field::Bool(y)) => x == y,
+                    // an optional counter: absent and 0 (or -0) are the same
+                    (Field::Missing, Field::Missing | Field::Number(0.0))
+                        if OPTIONAL_COUNTERS.contains(&n) =>
+                    {
+                        true
+                    }
                     // an optional flag: absent and `false` are the same
                     (Field::Missing | Field::Bool(false), Field::Missing | Field::Bool(false)) => {
                         OPTIONAL_FLAGS.contains(&n)
@@ -650,12 +704,16 @@ fn every_bad_value_of_every_field_is_rejected_with_its_name() {
         let valid = encoded(&m);
         assert_eq!(wire::decode(c, &valid.fresh()), Ok(m.clone()));
         for &name in channel_fields(c) {
-            let numeric = matches!(valid.get(name), Field::Number(_));
+            let numeric =
+                matches!(valid.get(name), Field::Number(_)) || OPTIONAL_COUNTERS.contains(&name);
             let optional = OPTIONAL_FLAGS.contains(&name);
             let mut values: Vec<Field> = bad_types.iter().map(|t| Field::Other(t)).collect();
             if numeric {
                 values.extend(bad_numbers.iter().map(|&n| Field::Number(n)));
-                values.extend([Field::Bool(true), Field::Bool(false), Field::Missing]);
+                values.extend([Field::Bool(true), Field::Bool(false)]);
+                if !OPTIONAL_COUNTERS.contains(&name) {
+                    values.push(Field::Missing);
+                }
             } else {
                 values.extend([Field::Number(0.0), Field::Number(1.0)]);
                 if !optional {

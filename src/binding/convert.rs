@@ -249,7 +249,11 @@ impl<'env> Records<'env> {
             // the host needs nothing of a commit: its effects come as Proposal, Data, Released
             Output::Committed(_) => return Ok(()),
             Output::Log(line) => Rec::Log(line),
-            Output::Proposal { version, committed } => Rec::Proposal { version, committed },
+            Output::Proposal {
+                version, committed, ..
+            } => Rec::Proposal { version, committed },
+            // issue 8's confirmLeadership(): not wired into the class yet
+            Output::Confirmed { .. } => return Ok(()),
             Output::TransferEnded { succeeded } => Rec::Transfer { succeeded },
             Output::Released(v) => return self.values.release(v),
         };

@@ -10,6 +10,7 @@ impl<I: NodeId> Node<I> {
         if !self.started {
             return;
         }
+        self.observe(now);
         self.expire_pending(now);
         if self
             .transfer
@@ -28,7 +29,11 @@ impl<I: NodeId> Node<I> {
                 self.broadcast_append(now);
             }
             if now >= self.election_deadline {
-                self.check_quorum(now);
+                if self.config.check_quorum {
+                    self.check_quorum(now);
+                } else {
+                    self.election_deadline = now.saturating_add(self.config.election_min);
+                }
             }
             return;
         }
@@ -38,7 +43,11 @@ impl<I: NodeId> Node<I> {
                 self.election_deadline = self.no_campaign_until.max(now.saturating_add(wait));
                 return;
             }
-            self.pre_vote(now);
+            if self.config.pre_vote {
+                self.pre_vote(now);
+            } else {
+                self.campaign(now, false);
+            }
         }
     }
 
@@ -105,6 +114,9 @@ impl<I: NodeId> Node<I> {
     /// would depose it are ignored (thesis §4.2.3), which stops a rejoining node from
     /// disrupting a healthy cluster.
     pub(crate) fn in_lease(&self, now: u64) -> bool {
+        if !self.config.check_quorum {
+            return false;
+        }
         if self.role == Role::Leader {
             return true;
         }
@@ -132,6 +144,7 @@ impl<I: NodeId> Node<I> {
         // a candidate whose election timed out goes back through pre-vote (as etcd's
         // pre-candidate): its own term stays until a majority says it could win
         self.set_role(Role::Follower);
+        self.metrics.pre_votes_started += 1;
         self.pre_candidate = true;
         self.set_leader(None);
         self.votes.clear();
@@ -159,6 +172,7 @@ impl<I: NodeId> Node<I> {
             return;
         }
         self.pre_candidate = false;
+        self.metrics.elections_started += 1;
         self.term += 1;
         self.voted_for = Some(self.id.clone());
         self.votes.clear();
@@ -234,6 +248,12 @@ impl<I: NodeId> Node<I> {
             self.persist_later();
         }
         let was_leader = self.role == Role::Leader;
+        if was_leader {
+            // confirmations need this leadership: they fail with it
+            self.fail_confirms();
+            self.fence_round = 0;
+            self.round_wanted = false;
+        }
         self.pre_candidate = false;
         self.votes.clear();
         self.transfer = None;
@@ -251,6 +271,10 @@ impl<I: NodeId> Node<I> {
     fn become_leader(&mut self, now: u64) {
         self.pre_candidate = false;
         self.votes.clear();
+        self.metrics.elections_won += 1;
+        self.round = 0;
+        self.round_wanted = false;
+        self.fence_round = 0;
         self.set_role(Role::Leader);
         let me = self.id.clone();
         self.set_leader(Some(me));
@@ -401,6 +425,7 @@ impl<I: NodeId> Node<I> {
         if !self.started {
             return;
         }
+        self.observe(now);
         self.step_down_and_hand_over(now);
         self.request_persist();
     }
@@ -412,6 +437,7 @@ impl<I: NodeId> Node<I> {
         if !self.started {
             return Err(TransferError::NotStarted);
         }
+        self.observe(now);
         if self.role != Role::Leader {
             return Err(TransferError::NotLeader);
         }

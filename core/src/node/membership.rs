@@ -21,6 +21,7 @@ use super::{Node, NodeId, Progress, Role};
 impl<I: NodeId> Node<I> {
     /// `ackNode` with a truthy `time`: add (or keep) a member. Works before `start`.
     pub fn add_member(&mut self, id: I, now: u64) {
+        self.observe(now);
         if id == self.id || self.members.contains_key(&id) {
             return;
         }
@@ -41,6 +42,7 @@ impl<I: NodeId> Node<I> {
 
     /// `ackNode` with a falsy `time`: forget a member. Quorums shrink at once.
     pub fn remove_member(&mut self, id: &I, now: u64) {
+        self.observe(now);
         if self.members.remove(id).is_none() {
             return;
         }
@@ -60,7 +62,10 @@ impl<I: NodeId> Node<I> {
             return;
         }
         match self.role {
-            Role::Leader => self.maybe_commit(now),
+            Role::Leader => {
+                self.maybe_commit(now);
+                self.check_confirms();
+            }
             Role::Candidate => self.maybe_win(now),
             Role::Follower => self.maybe_win_pre_vote(now),
         }

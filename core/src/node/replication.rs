@@ -9,6 +9,16 @@ use crate::message::{Message, Version};
 impl<I: NodeId> Node<I> {
     /// Handle one incoming message from `from`.
     pub fn step(&mut self, from: I, msg: Message, now: u64) -> StepOutcome {
+        let slot = super::channel_slot(msg.channel());
+        self.metrics.messages_in[slot] += 1;
+        let out = self.step_inner(from, msg, now);
+        if let Some(reason) = out.ignored {
+            *self.metrics.rejected.entry(reason).or_insert(0) += 1;
+        }
+        out
+    }
+
+    fn step_inner(&mut self, from: I, msg: Message, now: u64) -> StepOutcome {
         let mut out = StepOutcome::default();
         if !self.started {
             out.ignored = Some("node not started");
@@ -26,6 +36,7 @@ impl<I: NodeId> Node<I> {
             out.ignored = Some(reason);
             return out;
         }
+        self.observe(now);
         out.ignored = match msg {
             Message::VoteRequest {
                 term,
@@ -44,9 +55,17 @@ impl<I: NodeId> Node<I> {
                 with_data,
                 commit,
                 transfer,
+                round,
             } => {
-                let (accepted, ignored) =
-                    self.on_append(from, term, version, with_data, commit, transfer, now);
+                let (accepted, ignored) = self.on_append(
+                    from,
+                    term,
+                    version,
+                    with_data,
+                    commit,
+                    (transfer, round),
+                    now,
+                );
                 out.accepted = accepted;
                 ignored
             }
@@ -54,7 +73,8 @@ impl<I: NodeId> Node<I> {
                 term,
                 success,
                 latest,
-            } => self.on_append_response(from, term, success, latest, now),
+                round,
+            } => self.on_append_response(from, term, success, latest, round, now),
         };
         out
     }
@@ -114,11 +134,24 @@ impl<I: NodeId> Node<I> {
         true
     }
 
-    /// `replicateData` on the leader: a new version, sent to every member at once.
+    /// `replicateData` on the leader: a new version, sent to every member at once. It is
+    /// decided ([`super::Output::Proposal`]) within `election_max` ms.
     pub fn propose(&mut self, now: u64) -> Result<Version, ProposeError> {
+        self.propose_with_timeout(now, self.config.election_max)
+    }
+
+    /// [`Node::propose`], decided as [`super::ProposalFailure::TimedOut`] when neither committed
+    /// nor superseded within `timeout_ms` (0: by the next timer check, unless it commits at
+    /// once).
+    pub fn propose_with_timeout(
+        &mut self,
+        now: u64,
+        timeout_ms: u64,
+    ) -> Result<Version, ProposeError> {
         if !self.started {
             return Err(ProposeError::NotStarted);
         }
+        self.observe(now);
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader);
         }
@@ -133,7 +166,8 @@ impl<I: NodeId> Node<I> {
         self.proposals.push_back(super::Pending {
             version: v,
             carrier: v,
-            deadline: now.saturating_add(self.config.election_max),
+            deadline: now.saturating_add(timeout_ms),
+            at: now,
         });
         self.request_persist();
         self.update_visible();
@@ -167,6 +201,7 @@ impl<I: NodeId> Node<I> {
         let term = self.term;
         let resend_after = (self.config.election_min / 2).max(self.config.heartbeat);
         let backoff = self.flow_control();
+        let round = self.append_round();
         let Some(p) = self.members.get_mut(&to) else {
             return;
         };
@@ -198,6 +233,7 @@ impl<I: NodeId> Node<I> {
                 with_data,
                 commit,
                 transfer,
+                round,
             },
         );
     }
@@ -218,7 +254,7 @@ impl<I: NodeId> Node<I> {
         version: Version,
         with_data: bool,
         commit: Version,
-        transfer: bool,
+        (transfer, round): (bool, u64),
         now: u64,
     ) -> (Option<Version>, Option<&'static str>) {
         if term < self.term {
@@ -227,6 +263,7 @@ impl<I: NodeId> Node<I> {
                 term: self.term,
                 success: false,
                 latest: self.latest(),
+                round: 0,
             };
             self.send_after_persist(from, reply);
             return (None, Some("stale term"));
@@ -243,6 +280,16 @@ impl<I: NodeId> Node<I> {
         }
         self.last_leader_contact = Some(now);
         self.reset_election_timer(now);
+        // the echo: the highest round of this leader's, only in answer to an append with one
+        let echo = if round == 0 {
+            0
+        } else {
+            if self.seen_round.0 != term {
+                self.seen_round = (term, 0);
+            }
+            self.seen_round.1 = self.seen_round.1.max(round);
+            self.seen_round.1
+        };
 
         let mut accepted = None;
         let latest = self.latest();
@@ -283,6 +330,7 @@ impl<I: NodeId> Node<I> {
                 term,
                 success,
                 latest,
+                round: echo,
             },
         );
         if waits && accepted.is_none() {
@@ -296,6 +344,7 @@ impl<I: NodeId> Node<I> {
                     term,
                     success: false,
                     latest,
+                    round: echo,
                 },
             );
         }
@@ -338,6 +387,7 @@ impl<I: NodeId> Node<I> {
         term: u64,
         success: bool,
         latest: Version,
+        round: u64,
         now: u64,
     ) -> Option<&'static str> {
         if !self.members.contains_key(&from) {
@@ -350,18 +400,24 @@ impl<I: NodeId> Node<I> {
         if term < self.term || self.role != Role::Leader {
             return Some("stale response");
         }
+        if success && latest > self.latest() {
+            // a follower cannot hold a version of our term we never had: never count it (not
+            // even as a sign of life for check-quorum)
+            return Some("response claims a version the leader does not hold");
+        }
+        let Some(counts) = self.take_echo(&from, round, now) else {
+            return Some("response echoes a round the leader never sent");
+        };
+        self.check_confirms();
         let ours = self.latest();
         let heartbeat = self.config.heartbeat;
         let flow_control = self.flow_control();
         let Some(p) = self.members.get_mut(&from) else {
             return Some("response from a non-member");
         };
-        if success && latest > ours {
-            // a follower cannot hold a version of our term we never had: never count it (not
-            // even as a sign of life for check-quorum)
-            return Some("response claims a version the leader does not hold");
+        if counts {
+            p.recent_active = true;
         }
-        p.recent_active = true;
         if success && p.matched.is_none_or(|m| latest > m) {
             p.matched = Some(latest);
         }

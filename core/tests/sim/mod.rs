@@ -26,8 +26,8 @@
 #![allow(dead_code)]
 
 use raftq_core::{
-    BrokenRule, Config, HardState, Message, Node, Output, ProposeError, Role, Version,
-    MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER,
+    BrokenRule, Config, ConfirmError, HardState, Message, Node, Output, ProposalFailure,
+    ProposeError, Role, Version, MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER,
 };
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry as MapEntry;
@@ -125,6 +125,7 @@ pub mod inv {
     pub const ROOM: &str = "9 terms and versions keep room";
     pub const MAJORITY: &str = "10 a commit stands on a majority of disks";
     pub const OUTCOMES: &str = "11 outcomes reported are true";
+    pub const CONFIRM: &str = "12 a confirmed leader was not stale at the request";
     pub const LIVENESS: &str = "liveness";
     pub const HOST_CONTRACT: &str = "host contract";
     pub const PANIC: &str = "panic";
@@ -211,6 +212,17 @@ pub struct Stats {
     /// Proposals reported committed / not committed, transfers reported succeeded / failed.
     pub proposals_committed: u64,
     pub proposals_lost: u64,
+    /// Proposals not committed, by reason: superseded, timed out.
+    pub proposals_superseded: u64,
+    pub proposals_timed_out: u64,
+    /// Leadership confirmations reported true / false.
+    pub confirms_true: u64,
+    pub confirms_false: u64,
+    /// Processes frozen for a while (SIGSTOP): messages, timers and persist completions wait.
+    pub pauses: u64,
+    /// Seeds run without pre-vote / without check-quorum.
+    pub seeds_no_pre_vote: u64,
+    pub seeds_no_check_quorum: u64,
     pub transfers_succeeded: u64,
     pub transfers_failed: u64,
     pub messages: u64,
@@ -256,6 +268,13 @@ impl Stats {
         self.proposals += o.proposals;
         self.proposals_committed += o.proposals_committed;
         self.proposals_lost += o.proposals_lost;
+        self.proposals_superseded += o.proposals_superseded;
+        self.proposals_timed_out += o.proposals_timed_out;
+        self.confirms_true += o.confirms_true;
+        self.confirms_false += o.confirms_false;
+        self.seeds_no_pre_vote += o.seeds_no_pre_vote;
+        self.pauses += o.pauses;
+        self.seeds_no_check_quorum += o.seeds_no_check_quorum;
         self.transfers_succeeded += o.transfers_succeeded;
         self.transfers_failed += o.transfers_failed;
         self.messages += o.messages;
@@ -383,14 +402,19 @@ struct Slot {
     recorded_leader_term: u64,
     /// The disk completes nothing before this time (hung, or waiting to retry a failed write).
     stall_until: u64,
-    /// Proposals of this life not decided yet, with the time they were made.
-    proposals: Vec<(Version, u64)>,
+    /// Proposals of this life not decided yet, with the time they were made and their timeout.
+    proposals: Vec<(Version, u64, u64)>,
+    /// Leadership confirmations of this life not decided yet: id, the node's term and the
+    /// event count and the time when asked.
+    confirms: Vec<(u64, u64, u64, u64)>,
     /// Transfer requests of this life not ended yet.
     transfers: u64,
     /// The node's term when the oldest of them was asked.
     transfer_term: u64,
     /// The leader named by the last `LeaderChanged` output handled.
     named_leader: Option<u64>,
+    /// The process is frozen until then (SIGSTOP): everything for it waits.
+    paused_until: u64,
 }
 
 /// Invariant 8's counters for one directed link `a -> b`, in one window.
@@ -468,6 +492,10 @@ struct Sim {
 
     // what the invariants remember across the run
     term_leader: FxMap<u64, u64>,
+    /// The event count (`events`) at which each term's leader was first seen.
+    term_elected: FxMap<u64, u64>,
+    /// Events processed so far (orders elections and confirmation requests).
+    events: u64,
     max_committed: Version,
     /// The newest proposal reported committed, with the commit point that contained it.
     promised: Option<(Version, Version)>,
@@ -490,6 +518,9 @@ impl Sim {
         #[allow(unused_mut)]
         let mut config = Config::new(heartbeat, election_min, election_max).expect("config");
         config.broken_rule = p.broken;
+        // safety must not depend on pre-vote or check-quorum: a share of seeds runs without
+        config.pre_vote = !rng.chance(150);
+        config.check_quorum = !rng.chance(150);
         // usually everyone is a member; sometimes one node waits outside to be added
         let outside = if n > 3 && rng.chance(300) { 1 } else { 0 };
         let mut member = vec![false; n];
@@ -514,9 +545,11 @@ impl Sim {
                 recorded_leader_term: 0,
                 stall_until: 0,
                 proposals: Vec::new(),
+                confirms: Vec::new(),
                 transfers: 0,
                 transfer_term: 0,
                 named_leader: None,
+                paused_until: 0,
             });
         }
         let loss = rng.range(50, 200);
@@ -593,6 +626,8 @@ impl Sim {
             link_win: [[LinkWindow::default(); MAX_NODES]; MAX_NODES],
             node_win: [NodeWindow::default(); MAX_NODES],
             term_leader: FxMap::default(),
+            term_elected: FxMap::default(),
+            events: 0,
             max_committed: Version::ZERO,
             promised: None,
             values,
@@ -678,6 +713,8 @@ impl Sim {
         if self.p.liveness_ms == 0 {
             self.check_room()?;
             self.stats.seeds = 1;
+            self.stats.seeds_no_pre_vote = u64::from(!self.config.pre_vote);
+            self.stats.seeds_no_check_quorum = u64::from(!self.config.check_quorum);
             self.stats.steps = faulty_steps;
             self.stats.elections = self.term_leader.len() as u64;
             return Ok(self.stats);
@@ -721,6 +758,8 @@ impl Sim {
             }
         }
         self.stats.seeds = 1;
+        self.stats.seeds_no_pre_vote = u64::from(!self.config.pre_vote);
+        self.stats.seeds_no_check_quorum = u64::from(!self.config.check_quorum);
         self.stats.steps = faulty_steps;
         self.stats.liveness_steps = self.steps - faulty_steps;
         self.stats.elections = self.term_leader.len() as u64;
@@ -844,6 +883,7 @@ impl Sim {
     /// Handle one event; `true` when it was a step (not a stale or no-op timer/persist event).
     fn process(&mut self, ev: Event) -> Res<bool> {
         self.now = ev.at;
+        self.events += 1;
         let tag: u64 = match &ev.kind {
             Kind::Deliver { from, to, .. } => 1 + (*from as u64) * 8 + (*to as u64) * 64,
             Kind::Timer { node, .. } => 2 + (*node as u64) * 8,
@@ -877,6 +917,11 @@ impl Sim {
                 if gen != s.timer_gen || !s.up {
                     return Ok(false);
                 }
+                if s.paused_until > self.now {
+                    let at = s.paused_until;
+                    self.push(at, Kind::Timer { node, gen });
+                    return Ok(false);
+                }
                 s.timer_at = None;
                 match s.node.next_deadline() {
                     Some(d) if d <= self.now => {
@@ -897,9 +942,10 @@ impl Sim {
                 if life != s.life || !s.up || seq <= s.disk_seq {
                     return Ok(false);
                 }
-                if self.now < s.stall_until {
-                    // the disk hangs (or waits to retry): this write completes afterwards
-                    let at = s.stall_until;
+                if self.now < s.stall_until.max(s.paused_until) {
+                    // the disk hangs (or waits to retry), or the process is frozen: this write
+                    // completes afterwards
+                    let at = s.stall_until.max(s.paused_until);
                     self.push(at, Kind::PersistDone { node, life, seq });
                     return Ok(false);
                 }
@@ -1025,6 +1071,20 @@ impl Sim {
 
     /// Step `msg` from node `from` on node `to` (up), as its host does.
     fn deliver(&mut self, from: usize, to: usize, msg: Message, data: Option<u64>) -> Res<()> {
+        if self.paused(to) {
+            // it waits in the frozen process's socket
+            let at = self.slots[to].paused_until;
+            self.push(
+                at,
+                Kind::Deliver {
+                    from,
+                    to,
+                    msg,
+                    data,
+                },
+            );
+            return Ok(());
+        }
         self.trace(format_args!(
             "deliver {} -> {}: {:?}{}",
             self.id(from),
@@ -1141,6 +1201,15 @@ impl Sim {
     }
 
     /// A version for a forged message to a node whose latest is `l`.
+    /// A confirmation round as a forger picks it: none, small, or huge.
+    fn wild_round(&mut self) -> u64 {
+        match self.rng.below(4) {
+            0 | 1 => 0,
+            2 => self.rng.range(1, 10),
+            _ => self.rng.range(1, MAX_VALUE),
+        }
+    }
+
     fn wild_version(&mut self, l: Version, term: u64) -> Version {
         let v = match self.rng.below(8) {
             0 => l,
@@ -1204,6 +1273,7 @@ impl Sim {
                     with_data: self.rng.chance(600),
                     commit,
                     transfer: self.rng.chance(300),
+                    round: self.wild_round(),
                 }
             }
             _ => {
@@ -1217,6 +1287,7 @@ impl Sim {
                     term,
                     success: self.rng.chance(850),
                     latest,
+                    round: self.wild_round(),
                 }
             }
         }
@@ -1289,6 +1360,7 @@ impl Sim {
                 term: t,
                 success: true,
                 latest: Version::new(t, index.min(MAX_VALUE)),
+                round: self.wild_round(),
             }
         } else {
             let term = match self.rng.below(6) {
@@ -1425,7 +1497,13 @@ impl Sim {
                 self.trace(format_args!("  {} role {:?}", self.id(i), r));
                 Ok(())
             }
-            Output::Proposal { version, committed } => self.proposal_decided(i, version, committed),
+            Output::Proposal {
+                version,
+                committed,
+                failure,
+                latency_ms,
+            } => self.proposal_decided(i, version, committed, failure, latency_ms),
+            Output::Confirmed { id, confirmed } => self.confirm_decided(i, id, confirmed),
             Output::TransferEnded { succeeded } => self.transfer_ended(i, succeeded),
             Output::LeaderChanged(l) => {
                 self.slots[i].named_leader = l;
@@ -1456,19 +1534,78 @@ impl Sim {
 
     /// Invariant 11, proposals: each decided once; one reported committed is on the chain of
     /// the node's commit point (so of every later leader's data, checked in `check`).
-    fn proposal_decided(&mut self, i: usize, v: Version, committed: bool) -> Res<()> {
+    /// and the reason given for one not committed holds: superseded only once the node's
+    /// commit point is at or beyond it in another term (or of a later term), timed out only
+    /// once its timeout passed; `latency_ms` is the time since it was proposed.
+    fn proposal_decided(
+        &mut self,
+        i: usize,
+        v: Version,
+        committed: bool,
+        failure: Option<ProposalFailure>,
+        latency_ms: u64,
+    ) -> Res<()> {
         let id = self.id(i);
+        let now = self.now;
         let s = &mut self.slots[i];
-        let Some(k) = s.proposals.iter().position(|(p, _)| *p == v) else {
+        let Some(k) = s.proposals.iter().position(|(p, _, _)| *p == v) else {
             return Err(self.violation(
                 inv::HOST_CONTRACT,
                 format!("node {id} decided {v:?}, which is not a pending proposal of it"),
             ));
         };
-        s.proposals.remove(k);
-        self.trace(format_args!("  {id} proposal {v:?} committed: {committed}"));
+        let (_, at, timeout) = s.proposals.remove(k);
+        self.trace(format_args!(
+            "  {id} proposal {v:?} committed: {committed} ({failure:?}, {latency_ms} ms)"
+        ));
+        if latency_ms != now - at {
+            return Err(self.violation(
+                inv::OUTCOMES,
+                format!(
+                    "node {id} decided {v:?} after {} ms, reported {latency_ms}",
+                    now - at
+                ),
+            ));
+        }
+        if committed == failure.is_some() {
+            return Err(self.violation(
+                inv::OUTCOMES,
+                format!("node {id} decided {v:?} committed: {committed} with failure {failure:?}"),
+            ));
+        }
         if !committed {
             self.stats.proposals_lost += 1;
+            let c = self.slots[i].node.committed();
+            match failure {
+                Some(ProposalFailure::Superseded) => {
+                    self.stats.proposals_superseded += 1;
+                    if v.fate_under(c) != Some(false) {
+                        return Err(self.violation(
+                            inv::OUTCOMES,
+                            format!("node {id} reported {v:?} superseded at commit point {c:?}"),
+                        ));
+                    }
+                }
+                Some(ProposalFailure::TimedOut) => {
+                    self.stats.proposals_timed_out += 1;
+                    if now < at + timeout {
+                        return Err(self.violation(
+                            inv::OUTCOMES,
+                            format!(
+                                "node {id} reported {v:?} (t={at}, timeout {timeout} ms) timed out at t={now}"
+                            ),
+                        ));
+                    }
+                }
+                other => {
+                    return Err(self.violation(
+                        inv::OUTCOMES,
+                        format!(
+                            "node {id} decided {v:?} not committed for {other:?} while running"
+                        ),
+                    ));
+                }
+            }
             return Ok(());
         }
         self.stats.proposals_committed += 1;
@@ -1481,6 +1618,54 @@ impl Sim {
         }
         if self.promised.is_none_or(|(_, pc)| c >= pc) {
             self.promised = Some((v, c));
+        }
+        Ok(())
+    }
+
+    /// Invariant 12: a leadership confirmation is decided once; reported true, the node leads
+    /// the term it was asked in, and no node had been elected in a later term before the
+    /// request (ReadIndex: the leader's committed data was not stale when it was asked).
+    fn confirm_decided(&mut self, i: usize, cid: u64, confirmed: bool) -> Res<()> {
+        let id = self.id(i);
+        let s = &mut self.slots[i];
+        let Some(k) = s.confirms.iter().position(|(c, _, _, _)| *c == cid) else {
+            return Err(self.violation(
+                inv::HOST_CONTRACT,
+                format!("node {id} decided confirmation {cid}, which is not pending"),
+            ));
+        };
+        let (_, term, asked, _) = s.confirms.remove(k);
+        self.trace(format_args!(
+            "  {id} confirmation {cid} (term {term}): {confirmed}"
+        ));
+        if !confirmed {
+            self.stats.confirms_false += 1;
+            return Ok(());
+        }
+        self.stats.confirms_true += 1;
+        let node = &self.slots[i].node;
+        if node.role() != Role::Leader || node.term() != term {
+            return Err(self.violation(
+                inv::CONFIRM,
+                format!(
+                    "node {id} confirmed its leadership of term {term} as {:?} of term {}",
+                    node.role(),
+                    node.term()
+                ),
+            ));
+        }
+        if let Some((t, at)) = self
+            .term_elected
+            .iter()
+            .find(|(&t, &at)| t > term && at < asked)
+        {
+            return Err(self.violation(
+                inv::CONFIRM,
+                format!(
+                    "node {id} confirmed its leadership of term {term}; node {:?} had been elected in term {t} (event {at}) before the request (event {asked})",
+                    self.term_leader.get(t)
+                ),
+            ));
         }
         Ok(())
     }
@@ -1628,6 +1813,7 @@ impl Sim {
                 success: true,
                 term,
                 latest,
+                ..
             } => {
                 d.term >= term
                     && d.latest >= latest
@@ -1767,6 +1953,7 @@ impl Sim {
                     }
                     MapEntry::Vacant(e) => {
                         e.insert(id);
+                        self.term_elected.insert(term, self.events);
                         self.trace(format_args!("  node {id} LEADER of term {term}"));
                         // sometimes a new leader dies or is cut off soon after its election,
                         // before what it replicates first reaches a majority
@@ -1815,17 +2002,29 @@ impl Sim {
                 self.slots[i].last_committed = committed;
             }
         }
-        // 11: outcomes decided in time (a proposal within election_max, with a timer's slack)
-        let late = self.config.election_max + self.config.heartbeat;
+        // 11: outcomes decided in time (a proposal within its timeout, a confirmation within
+        // election_max, with a timer's slack; a frozen process decides them when it resumes)
         for s in &self.slots {
-            if let Some(&(v, at)) = s.proposals.first() {
-                if s.up && self.now > at + late {
+            for &(v, at, timeout) in &s.proposals {
+                if s.up && self.now > (at + timeout).max(s.paused_until) + self.config.heartbeat {
                     return Err(self.violation(
                         inv::OUTCOMES,
                         format!(
                             "node {}'s proposal {v:?} of t={at} is still undecided",
                             s.id
                         ),
+                    ));
+                }
+            }
+            if let Some(&(c, _, _, at)) = s.confirms.first() {
+                if s.up
+                    && self.now
+                        > (at + self.config.election_max).max(s.paused_until)
+                            + self.config.heartbeat
+                {
+                    return Err(self.violation(
+                        inv::OUTCOMES,
+                        format!("node {}'s confirmation {c} is still undecided", s.id),
                     ));
                 }
             }
@@ -1920,6 +2119,7 @@ impl Sim {
             .insert(s.disk.state.committed, s.disk.committed_val);
         s.pending.clear();
         s.proposals.clear();
+        s.confirms.clear();
         s.transfers = 0;
         s.named_leader = None;
         s.disk_seq = 0;
@@ -1949,7 +2149,9 @@ impl Sim {
         s.life += 1;
         s.pending.clear();
         s.proposals.clear();
+        s.confirms.clear();
         s.transfers = 0;
+        s.paused_until = 0;
         s.timer_at = None;
         s.timer_gen += 1;
         s.values = FxMap::default();
@@ -2008,16 +2210,37 @@ impl Sim {
         let Some(i) = self.pick(&leaders) else {
             return Ok(());
         };
+        if self.paused(i) {
+            return Ok(()); // the app is frozen with it
+        }
         // now and then a burst, more versions than a node holds (`MAX_HELD`) before a commit
         let burst = if self.rng.chance(30) {
             self.rng.range(2, 100)
         } else {
             1
         };
+        // now and then, before writing, the app checks it still leads (sometimes on a node
+        // that does not)
+        if self.rng.chance(300) {
+            let j = if self.rng.chance(200) {
+                self.rng.below(self.n() as u64) as usize
+            } else {
+                i
+            };
+            if self.slots[j].up && !self.paused(j) {
+                self.confirm(j)?;
+            }
+        }
         for _ in 0..burst {
             let before = self.slots[i].node.latest();
             let now = self.now;
-            match self.slots[i].node.propose(now) {
+            // a share of proposals with their own timeout (issue 8's `replicateTimeout`)
+            let timeout = if self.rng.chance(200) {
+                self.rng.range(1, 2 * self.config.election_max)
+            } else {
+                self.config.election_max
+            };
+            match self.slots[i].node.propose_with_timeout(now, timeout) {
                 Ok(v) => {
                     self.trace(format_args!("propose on {}: {v:?}", self.id(i)));
                     if self.values.contains_key(&v) {
@@ -2031,7 +2254,7 @@ impl Sim {
                     }
                     self.set_parent(v, before)?;
                     let now = self.now;
-                    self.slots[i].proposals.push((v, now));
+                    self.slots[i].proposals.push((v, now, timeout));
                     let token = self.rng.next_u64() | 1;
                     self.store(i, v, token)?;
                     self.stats.proposals += 1;
@@ -2052,6 +2275,57 @@ impl Sim {
         Ok(())
     }
 
+    fn paused(&self, i: usize) -> bool {
+        self.slots[i].paused_until > self.now
+    }
+
+    /// Freeze node `i`'s process (SIGSTOP) for a while: longer than an election timeout as
+    /// often as not, so a leader may wake up deposed, with responses from before waiting.
+    fn pause(&mut self, i: usize) {
+        if !self.slots[i].up || self.paused(i) {
+            return;
+        }
+        let until = self.now
+            + self
+                .rng
+                .range(self.config.election_min / 2, 3 * self.config.election_max);
+        self.slots[i].paused_until = until;
+        self.stats.pauses += 1;
+        self.trace(format_args!("pause {} until {until}", self.id(i)));
+    }
+
+    /// `confirmLeadership()` on node `i` (up).
+    fn confirm(&mut self, i: usize) -> Res<()> {
+        let now = self.now;
+        let term = self.slots[i].node.term();
+        let events = self.events;
+        match self.slots[i].node.confirm_leadership(now) {
+            Ok(cid) => {
+                self.trace(format_args!(
+                    "confirm on {} (term {term}): request {cid}",
+                    self.id(i)
+                ));
+                self.slots[i].confirms.push((cid, term, events, now));
+                self.note_event(i);
+            }
+            Err(ConfirmError::NotLeader) => {
+                if self.slots[i].node.role() == Role::Leader {
+                    return Err(self.violation(
+                        inv::OUTCOMES,
+                        format!("leader {} refused to confirm: not leader", self.id(i)),
+                    ));
+                }
+            }
+            Err(e) => {
+                return Err(self.violation(
+                    inv::HOST_CONTRACT,
+                    format!("confirm on running node {}: {e:?}", self.id(i)),
+                ));
+            }
+        }
+        self.after_step(i)
+    }
+
     fn fault(&mut self) -> Res<()> {
         let n = self.n();
         let roll = self.rng.below(100 + self.crash_weight);
@@ -2070,13 +2344,17 @@ impl Sim {
                 }
             }
             15..=24 => {
-                // isolate a node (often the leader)
+                // isolate a node (often the leader), or freeze its process for a while
                 let leaders = self.leaders();
                 let a = match self.pick(&leaders) {
                     Some(l) if self.rng.chance(500) => l,
                     _ => self.rng.below(n as u64) as usize,
                 };
-                self.isolate(a);
+                if self.rng.chance(250) {
+                    self.pause(a);
+                } else {
+                    self.isolate(a);
+                }
             }
             25..=44 => {
                 self.cut = [[false; MAX_NODES]; MAX_NODES];
@@ -2098,7 +2376,7 @@ impl Sim {
             65..=71 => {
                 // serviceCrashed on a leader
                 let leaders = self.leaders();
-                if let Some(l) = self.pick(&leaders) {
+                if let Some(l) = self.pick(&leaders).filter(|&l| !self.paused(l)) {
                     self.trace(format_args!("serviceCrashed on {}", self.id(l)));
                     let now = self.now;
                     self.note_event(l);
@@ -2109,7 +2387,7 @@ impl Sim {
             }
             72..=79 => {
                 let leaders = self.leaders();
-                if let Some(l) = self.pick(&leaders) {
+                if let Some(l) = self.pick(&leaders).filter(|&l| !self.paused(l)) {
                     let now = self.now;
                     // usually to the most up-to-date follower, sometimes to a chosen member
                     let to = if self.rng.chance(250) {
@@ -2177,6 +2455,9 @@ impl Sim {
     ///   under one configuration, and a candidate of the current term cannot win because every
     ///   member holds a version of that term.
     fn stable(&self, members: &[usize]) -> bool {
+        if members.iter().any(|&i| self.paused(i)) {
+            return false;
+        }
         let max = self.max_committed;
         let Some(&l) = members
             .iter()
