@@ -8,10 +8,16 @@
 //     message count carrying the data every heartbeat (raftq 1.0.0's syncData always does);
 //   - cost of one dispatched heartbeat on a follower, against a plain JS event bus like raftq's;
 //   - CPU of an idle cluster.
-// `node bench/addon.js` (RAFTQ_BENCH_RUNS sets the failover runs, default 20). Prints one table.
+// `node bench/addon.js [dir] [--json]` (dir: the checkout to load, its addon built; default
+// this one. RAFTQ_BENCH_RUNS sets the failover runs, default 20). Prints one table, or with
+// --json one line of JSON (what bench/guard.js reads).
 
-const { Raftq } = require('..');
-const { createMemoryCluster } = require('../examples/memory-cluster');
+const path = require('node:path');
+const args = process.argv.slice(2);
+const JSON_OUT = args.includes('--json');
+const DIR = path.resolve(args.find((a) => a !== '--json') || path.join(__dirname, '..'));
+const { Raftq } = require(DIR);
+const { createMemoryCluster } = require(path.join(DIR, 'examples', 'memory-cluster'));
 
 const RUNS = Number(process.env.RAFTQ_BENCH_RUNS || 20);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -185,6 +191,10 @@ async function main() {
   const wire = await wireBytes();
   const cost = await dispatchCost();
   const cpu = await idleCpu();
+  if (JSON_OUT) {
+    console.log(JSON.stringify({ dir: DIR, handoff: median(handoff), silent: median(silent), replication: median(lat), replicationP90: p(lat, 0.9), dispatch: cost.ours, jsBus: cost.jsBus, cpu }));
+    return;
+  }
   const f = (x, d = 1) => x.toFixed(d);
   const rows = [
     ['failover, serviceCrashed on the leader (hand-off)', `median ${f(median(handoff))} ms, p90 ${f(p(handoff, 0.9))} ms`, ''],

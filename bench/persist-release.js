@@ -2,10 +2,12 @@
 // Time from `persistAgent.persist` resolving to the held vote leaving the node (its
 // `voteResponse` listener running): what a follower adds to an election once its disk said yes.
 // A follower, a candidate asking for its vote at a new term each round; the persist resolves on
-// demand. `node bench/persist-release.js [dir]` (dir: the package to load, default ..).
+// demand. `node bench/persist-release.js [dir] [--json]` (dir: the package to load, default ..).
 const path = require('node:path');
 
-const dir = path.resolve(process.argv[2] || path.join(__dirname, '..'));
+const args = process.argv.slice(2);
+const JSON_OUT = args.includes('--json');
+const dir = path.resolve(args.find((a) => a !== '--json') || path.join(__dirname, '..'));
 const { Raftq } = require(dir);
 const N = Number(process.env.RAFTQ_BENCH_ROUNDS || 2000);
 
@@ -50,6 +52,10 @@ async function main() {
   await raft.destroy();
   times.sort((a, b) => a - b);
   const q = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
+  if (JSON_OUT) {
+    console.log(JSON.stringify({ dir, median: q(0.5), p90: q(0.9), rounds: N }));
+    return;
+  }
   console.log(`persist resolved -> held vote leaves (${N} rounds, ${dir}): median ${q(0.5).toFixed(1)} us, p90 ${q(0.9).toFixed(1)} us`);
 }
 
