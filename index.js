@@ -835,5 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.DestroyedError = nativeBinding.DestroyedError
+module.exports.NotLeaderError = nativeBinding.NotLeaderError
 module.exports.Raftq = nativeBinding.Raftq
+module.exports.SupersededError = nativeBinding.SupersededError
+module.exports.TimeoutError = nativeBinding.TimeoutError
 module.exports.RaftRole = nativeBinding.RaftRole

@@ -7,7 +7,7 @@ const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { execFile } = require('node:child_process');
 const { waitFor, tempDir, ROOT } = require('./_helpers');
-const { Raftq, RaftRole } = require('..');
+const { Raftq, RaftRole, NotLeaderError } = require('..');
 const { createMemoryCluster } = require('../examples/memory-cluster');
 
 /** no test may hang the run: each is bounded */
@@ -342,8 +342,9 @@ test('events and message fields (raftq fields kept, extras added, data only when
     for (const id of cluster.ids) {
       const r = recs.get(id);
       for (const l of r.log) assert.equal(typeof l.message, 'string');
-      assert.equal(r.leaderChanged.at(-1), leader, `node ${id} leaderChanged`);
-      assert.ok(r.dataChanged.some((d) => JSON.stringify(d) === JSON.stringify(value)), `node ${id} dataChanged with the value`);
+      assert.equal(r.leaderChanged.at(-1).leader, leader, `node ${id} leaderChanged`);
+      assert.equal(r.leaderChanged.at(-1).term, cluster.node(id).getTerm(), `node ${id} leaderChanged term`);
+      assert.ok(r.dataChanged.some((d) => JSON.stringify(d.data) === JSON.stringify(value) && d.term >= 1 && d.index >= 1), `node ${id} dataChanged with the value and its version`);
     }
 
     const st = cluster.node(leader).getStatus();
@@ -498,14 +499,14 @@ test('serviceCrashed logs "raft crashed: <reason>" and leaves a FOLLOWER without
 
 test('a lone leader: replicateData/replicate commit; transferLeadership/replicate on a follower resolve false', T, async () => {
   const { raft } = quietRaft({ minimumElectionTime: 20, maximumElectionTime: 40, heartbeat: 10 });
-  assert.equal(await raft.replicate({ a: 1 }), false, 'replicate before start');
+  await assert.rejects(raft.replicate({ a: 1 }), (e) => e instanceof NotLeaderError && e.leader === null, 'replicate before start');
   assert.equal(await raft.transferLeadership(), false, 'transfer before start');
   assert.equal(await raft.transferLeadership('nobody'), false, 'transfer to unknown');
   await raft.dispatch('serviceStarted', { node: { id: 1, time: 1 } });
   await waitFor(() => raft.getRole() === RaftRole.LEADER, 2000, 'lone node to lead');
   await raft.dispatch('replicateData', { a: 1 });
   assert.deepEqual(raft.getData(), { a: 1 });
-  assert.equal(await raft.replicate([1, 'two', null]), true);
+  assert.ok(await raft.replicate([1, 'two', null]));
   assert.deepEqual(raft.getData(), [1, 'two', null]);
   assert.equal(await raft.transferLeadership(), false, 'no one to transfer to');
   await raft.destroy();

@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { waitFor, delay } = require('./_helpers');
-const { Raftq, RaftRole } = require('..');
+const { Raftq, RaftRole, NotLeaderError } = require('..');
 
 /** no test may hang the run: each is bounded */
 const T = { timeout: 30000 };
@@ -182,7 +182,7 @@ test('a 3-node cluster with a secret elects and replicates; string, Buffer and U
   const c = makeCluster([1, 2, 3], (id) => ({ secret: secrets[id], cluster: 'alpha' }));
   await c.start();
   const leader = await c.waitForLeader();
-  assert.equal(await c.node(leader).replicate({ hello: 'auth' }), true, 'replicate commits');
+  assert.ok(await c.node(leader).replicate({ hello: 'auth' }), 'replicate commits');
   await waitFor(() => c.ids.every((id) => c.node(id).getData().hello === 'auth'), 3000, 'every node holds the value');
   for (const id of c.ids) {
     const s = c.node(id).getStatus();
@@ -203,7 +203,7 @@ test('without a secret nothing changes: no tag on any body, nothing counted', T,
   const c = makeCluster([1, 2, 3]);
   await c.start();
   const leader = await c.waitForLeader();
-  assert.equal(await c.node(leader).replicate({ plain: true }), true);
+  assert.ok(await c.node(leader).replicate({ plain: true }));
   assert.ok(c.sent.length > 0);
   for (const m of c.sent) assert.equal('tag' in m.body, false, `${m.event} has no tag field`);
   for (const id of c.ids) assert.equal(c.node(id).getStatus().unauthenticated, 0);
@@ -216,7 +216,7 @@ test('tags are deterministic and cover ids (with their JS type), cluster, channe
   const c = makeCluster(ids, () => ({ secret, cluster: 'det' }));
   await c.start();
   const leader = await c.waitForLeader();
-  assert.equal(await c.node(leader).replicate({ list: [1, 2, 3], text: 'é ✓', nested: { a: null } }), true);
+  assert.ok(await c.node(leader).replicate({ list: [1, 2, 3], text: 'é ✓', nested: { a: null } }));
   await waitFor(() => ids.every((id) => c.node(id).getData().text === 'é ✓'), 3000, 'replicated');
   // a few unchanged heartbeats
   await waitFor(() => c.sent.filter((m) => m.event === 'syncData' && m.body.data === undefined).length >= 12, 3000, 'heartbeats');
@@ -269,7 +269,7 @@ async function impersonation(attackerOptions, victimOptions, expectTakeover) {
   const victim = makeCluster([1, 2, 3], () => victimOptions, { timing: CALM });
   await victim.start();
   const leader = await victim.waitForLeader();
-  assert.equal(await victim.node(leader).replicate({ owner: 'victim' }), true);
+  assert.ok(await victim.node(leader).replicate({ owner: 'victim' }));
   await waitFor(() => victim.ids.every((id) => victim.node(id).getData().owner === 'victim'), 3000, 'victim replicated');
   const settled = () => {
     const v = JSON.stringify(victim.node(leader).getStatus().version);
@@ -280,7 +280,7 @@ async function impersonation(attackerOptions, victimOptions, expectTakeover) {
   const changes = [];
   for (const id of victim.ids) {
     victim.node(id).subscribe('roleChanged', (r) => changes.push(`${id} role ${r}`));
-    victim.node(id).subscribe('dataChanged', (d) => changes.push(`${id} data ${JSON.stringify(d)}`));
+    victim.node(id).subscribe('dataChanged', (d) => changes.push(`${id} data ${JSON.stringify(d.data)}`));
   }
 
   const evil = makeCluster([1, 2, 3], () => attackerOptions, {
@@ -294,7 +294,7 @@ async function impersonation(attackerOptions, victimOptions, expectTakeover) {
   });
   await evil.start();
   const evilLeader = await evil.waitForLeader();
-  assert.equal(await evil.node(evilLeader).replicate({ owner: 'attacker', n: 2 }), true, 'the attacker cluster works');
+  assert.ok(await evil.node(evilLeader).replicate({ owner: 'attacker', n: 2 }), 'the attacker cluster works');
   // enough forged traffic of every kind reached the victims
   await waitFor(() => delivered.withData >= 2 && delivered.voteRequest >= 2 && delivered.voteResponse >= 1 && delivered.dataResponse >= 2 && delivered.syncData >= 20, 3000, 'forged traffic');
   await evil.destroy();
@@ -317,7 +317,7 @@ async function impersonation(attackerOptions, victimOptions, expectTakeover) {
   }
   // the victim cluster still works
   const l = await victim.waitForLeader();
-  assert.equal(await victim.node(l).replicate({ owner: 'victim', n: 2 }), true);
+  assert.ok(await victim.node(l).replicate({ owner: 'victim', n: 2 }));
 }
 
 test('tampered data or fields in a correctly tagged syncData are dropped; the real value gets through', T, async () => {
@@ -327,7 +327,7 @@ test('tampered data or fields in a correctly tagged syncData are dropped; the re
   const f = c.ids.find((id) => id !== leader);
   const term = c.node(f).getStatus().term;
   const seen = [];
-  c.node(f).subscribe('dataChanged', (d) => seen.push(JSON.stringify(d)));
+  c.node(f).subscribe('dataChanged', (d) => seen.push(JSON.stringify(d.data)));
   // every syncData to f keeps its tag but not its content: forged data, or a higher term
   c.setFilter((event, body, from, to) => {
     if (event !== 'syncData' || to !== f) return body;
@@ -339,7 +339,7 @@ test('tampered data or fields in a correctly tagged syncData are dropped; the re
     }
     return body;
   });
-  assert.equal(await c.node(leader).replicate({ v: 'real' }), true, 'commits with the other follower');
+  assert.ok(await c.node(leader).replicate({ v: 'real' }), 'commits with the other follower');
   await waitFor(() => c.node(f).getStatus().unauthenticated >= 3, 3000, 'tampered bodies dropped');
   assert.equal(c.node(f).getStatus().term, term, 'the follower kept its term');
   assert.ok(!seen.includes(JSON.stringify({ v: 'forged' })), 'the forged value never showed');
@@ -512,7 +512,7 @@ test('cluster: the persisted body carries it; a restored body of another cluster
     assert.ok(b.logs.includes(expected), `logged: ${b.logs.join(' | ')}`);
     assert.ok(!b.logs.includes('raft started'));
     assert.equal(b.r.getStatus().term, 0, 'not started');
-    assert.equal(await b.r.replicate({ v: 2 }), false);
+    await assert.rejects(b.r.replicate({ v: 2 }), NotLeaderError, 'not started: NotLeaderError');
     await b.r.destroy();
     assert.equal(stored.cluster, 'alpha', 'the other cluster did not overwrite the state');
     assert.equal(stored.term, 4);

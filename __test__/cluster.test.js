@@ -4,7 +4,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { waitFor, waitForAgreedLeader, withTimeout, delay } = require('./_helpers');
-const { Raftq, RaftRole } = require('..');
+const { Raftq, RaftRole, NotLeaderError } = require('..');
 const { createMemoryCluster } = require('../examples/memory-cluster');
 
 const TIMING = { heartbeat: 10, minimumElectionTime: 100, maximumElectionTime: 200 };
@@ -109,7 +109,7 @@ test('(c) replicateData on the leader commits and every node converges; a follow
   const cluster = createMemoryCluster({ size: 4, ...TIMING });
   const watch = watchLeaders(cluster);
   const changes = new Map(cluster.ids.map((id) => [id, []]));
-  for (const id of cluster.ids) cluster.node(id).subscribe('dataChanged', (d) => changes.get(id).push(JSON.stringify(d)));
+  for (const id of cluster.ids) cluster.node(id).subscribe('dataChanged', (d) => changes.get(id).push(JSON.stringify(d.data)));
   try {
     await cluster.start();
     const leader = await waitForAgreedLeader(cluster, 1000);
@@ -139,8 +139,8 @@ test('(c) replicateData on the leader commits and every node converges; a follow
     await waitFor(() => cluster.ids.every((id) => same(cluster.node(id).getData(), burst.at(-1))), 1000, 'every node to hold the last of the burst');
 
     // replicate() reports success
-    assert.equal(await cluster.node(leader).replicate({ via: 'replicate' }), true);
-    assert.equal(await cluster.node(follower).replicate({ via: 'follower' }), false);
+    assert.ok(await cluster.node(leader).replicate({ via: 'replicate' }));
+    await assert.rejects(cluster.node(follower).replicate({ via: 'follower' }), (e) => e instanceof NotLeaderError && e.leader === leader);
     assert.deepEqual(cluster.node(leader).getData(), { via: 'replicate' });
 
     // committed data survives the leader's crash
@@ -211,7 +211,7 @@ test('(d2) a leader cut off from its majority steps down; the majority elects an
     assert.notEqual(next, old);
     await waitFor(() => cluster.node(old).getRole() !== RaftRole.LEADER, 2 * TIMING.maximumElectionTime + 200, 'the isolated leader to step down (check quorum)');
     // the isolated old leader cannot commit anything
-    const stale = await withTimeout(cluster.node(old).replicate({ v: 'lost' }), 1000, 'timeout');
+    const stale = await withTimeout(cluster.node(old).replicate({ v: 'lost' }).then(() => true, () => false), 1000, 'timeout');
     assert.notEqual(stale, true, 'a minority cannot commit');
     await cluster.node(next).dispatch('replicateData', { v: 'after' });
     cluster.heal();
@@ -223,7 +223,7 @@ test('(d2) a leader cut off from its majority steps down; the majority elects an
   }
 });
 
-test('replicate on a leader that lost its majority resolves false within an election timeout; the new majority\'s history wins', { timeout: 30000 }, async () => {
+test('replicate on a leader that lost its majority rejects within replicateTimeout, replicateData resolves within an election timeout; the new majority\'s history wins', { timeout: 30000 }, async () => {
   const cluster = createMemoryCluster({ size: 4, ...TIMING });
   const watch = watchLeaders(cluster);
   try {
@@ -232,10 +232,11 @@ test('replicate on a leader that lost its majority resolves false within an elec
     await cluster.node(old).dispatch('replicateData', { v: 'committed' });
     cluster.isolate(old);
     const t0 = Date.now();
-    const ok = await withTimeout(cluster.node(old).replicate({ v: 'lost' }), 2000, 'hung');
+    const ok = await withTimeout(cluster.node(old).replicate({ v: 'lost' }).then(() => true, () => false), 2000, 'hung');
     const elapsed = Date.now() - t0;
     assert.equal(ok, false, 'not committed without a majority');
-    assert.ok(elapsed <= TIMING.maximumElectionTime + SLACK, `resolved after ${elapsed} ms`);
+    // replicate(): TimeoutError after replicateTimeout (default 5 x maximumElectionTime)
+    assert.ok(elapsed <= 5 * TIMING.maximumElectionTime + SLACK, `resolved after ${elapsed} ms`);
     const t1 = Date.now();
     await withTimeout(cluster.node(old).dispatch('replicateData', { v: 'lost too' }), 2000, 'hung');
     assert.ok(Date.now() - t1 <= TIMING.maximumElectionTime + SLACK, 'replicateData resolved within an election timeout');
@@ -322,7 +323,7 @@ test('lossy network (20% drops, setImmediate delivery): one leader per term, dat
     let finalValue;
     for (let i = 0; i < 10 && !committed; i++) {
       const l = await waitForAgreedLeader(cluster, 3000);
-      committed = await cluster.node(l).replicate({ final: i });
+      committed = await cluster.node(l).replicate({ final: i }).then(() => true, () => false);
       if (committed) finalValue = { final: i };
     }
     assert.ok(committed, 'a value was committed within 10 attempts');
@@ -414,7 +415,7 @@ test('chaos: duplicated, delayed, reordered and dropped messages plus leader cra
     for (let k = 0; Date.now() - t0 < 4000; k++) {
       const leader = ids.find((id) => nodes[id].getRole() === RaftRole.LEADER);
       if (leader !== undefined) {
-        if (await nodes[leader].replicate({ k })) lastCommitted = k;
+        if (await nodes[leader].replicate({ k }).then(() => true, () => false)) lastCommitted = k;
         if (rand() < 0.05) {
           crashes++;
           await nodes[leader].dispatch('serviceCrashed', { reason: 'chaos' });

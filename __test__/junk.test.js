@@ -610,7 +610,7 @@ async function assertHealthy(cluster, value, what, logs) {
   try {
     while (!committed && Date.now() < deadline) {
       leader = await cluster.waitForLeader(Math.max(1, deadline - Date.now()));
-      committed = await cluster.node(leader).replicate(value);
+      committed = await cluster.node(leader).replicate(value).then(() => true, () => false);
     }
     assert.ok(committed, 'a replicate commits on the agreed leader');
     await waitFor(() => cluster.ids.every((id) => cluster.node(id).getData() === value), 5000, 'every node shows the committed value');
@@ -1042,7 +1042,7 @@ test(`junk on a 3-node cluster with a secret: nothing untagged gets in, nothing 
       const leader = await cluster.waitForLeader(Math.max(1, deadline - Date.now()));
       const v = { legit: ++n, ...extra };
       legit.add(v);
-      if (await cluster.node(leader).replicate(v)) {
+      if (await cluster.node(leader).replicate(v).then(() => true, () => false)) {
         await waitFor(() => CLUSTER_IDS.every((id) => cluster.node(id).getData() === v), 5000, 'every node shows the value');
         return leader;
       }
@@ -1306,12 +1306,12 @@ test('a value JSON cannot hold is rejected on the leader (every persist agent wo
     cyclic.self = cyclic;
     for (const bad of [10n, cyclic, { nested: [1, 2n] }, Symbol('s'), () => 1]) {
       const before = raft.getStatus().version;
-      assert.equal(await raft.replicate(bad), false, `replicate(${typeof bad}) resolved true`);
+      await assert.rejects(raft.replicate(bad), TypeError, `replicate(${typeof bad}) did not reject with a TypeError`);
       assert.deepEqual(raft.getStatus().version, before, 'no version was made');
     }
     const rejected = logs.get(leader).filter((m) => m.startsWith('raft rejected replicateData: the data must be a JSON value'));
     assert.equal(rejected.length, 5, JSON.stringify(logs.get(leader).slice(-8)));
-    assert.equal(await raft.replicate({ ok: true }), true, 'a JSON value still commits');
+    assert.ok(await raft.replicate({ ok: true }), 'a JSON value still commits');
     await waitFor(() => cluster.ids.every((id) => JSON.stringify(cluster.node(id).getData()) === '{"ok":true}'), 3000, 'every node on the JSON value');
   } finally {
     await cluster.destroy();
@@ -1380,7 +1380,7 @@ test(
       while (!committed && Date.now() - t0 < 15000) {
         const leader = cluster.agreedLeader();
         if (leader === undefined) await delay(20);
-        else committed = await cluster.node(leader).replicate({ slow: true });
+        else committed = await cluster.node(leader).replicate({ slow: true }).then(() => true, () => false);
       }
       const all = [...logs.values()].flat();
       t.diagnostic(`after ${Date.now() - t0} ms: committed ${committed}; ${all.filter((m) => m === 'node become LEADER').length} leaders elected, ${all.filter((m) => m.startsWith('leader lost its majority')).length} lost their majority; terms ${cluster.ids.map((id) => cluster.node(id).getStatus().term).join('/')}`);

@@ -5,17 +5,23 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { waitFor } = require('./_helpers');
 const { createMemoryCluster } = require('../examples/memory-cluster');
+const { TimeoutError } = require('..');
 
 const T = { timeout: 20000 };
 
-test('replicate() resolves true once committed, and the values of older versions are released', T, async () => {
+test('replicate() resolves with the committed version, and the values of older versions are released', T, async () => {
   const c = createMemoryCluster({ size: 3 });
   try {
     await c.start();
     const leader = await c.waitForLeader();
     const results = [];
     for (let i = 0; i < 300; i++) results.push(await c.node(leader).replicate({ i }));
-    assert.deepEqual(new Set(results), new Set([true]));
+    // each a version { term, index } of this leader's term, the indexes growing
+    const term = c.node(leader).getTerm();
+    results.forEach((v, i) => {
+      assert.equal(v.term, term, `write ${i} in the leader's term`);
+      if (i > 0) assert.ok(v.index > results[i - 1].index, `write ${i} after write ${i - 1}`);
+    });
     await waitFor(() => c.ids.every((id) => c.node(id).getData().i === 299), 3000);
     // every node holds the values of the versions its core still needs: a handful, not 300
     await waitFor(() => c.ids.every((id) => c.node(id).getStatus().values <= 3), 3000);
@@ -25,17 +31,17 @@ test('replicate() resolves true once committed, and the values of older versions
   }
 });
 
-test('replicate() on a leader cut off from everyone resolves false (not committed in time)', T, async () => {
+test('replicate() on a leader cut off from everyone rejects with TimeoutError (not committed in time)', T, async () => {
   const c = createMemoryCluster({ size: 3 });
   try {
     await c.start();
     const leader = await c.waitForLeader();
     c.isolate(leader);
     const t0 = Date.now();
-    const ok = await c.node(leader).replicate({ lost: true });
-    assert.equal(ok, false);
-    // decided by the core within an election timeout (maximumElectionTime 200 ms), with slack
-    assert.ok(Date.now() - t0 < 2000, `decided after ${Date.now() - t0} ms`);
+    await assert.rejects(c.node(leader).replicate({ lost: true }), (e) => e instanceof TimeoutError && e.code === 'TIMEOUT');
+    // decided by the core after replicateTimeout (default 5 x maximumElectionTime = 1000 ms), with slack
+    assert.ok(Date.now() - t0 >= 900, `decided after ${Date.now() - t0} ms, before the timeout`);
+    assert.ok(Date.now() - t0 < 3000, `decided after ${Date.now() - t0} ms`);
   } finally {
     await c.destroy();
   }

@@ -56,6 +56,38 @@ export interface RaftqOptions {
    * stored in the persisted state: a node does not start from another cluster's state.
    */
   cluster?: string;
+  /** Extra: pre-vote before an election (a rejoining node does not disrupt the leader). Default true. */
+  preVote?: boolean;
+  /** Extra: a leader that has not heard from a majority for an election timeout steps down. Default true. */
+  checkQuorum?: boolean;
+  /** Extra: `replicate()` rejects with `TimeoutError` when not committed within this many ms. Default `5 * maximumElectionTime`. */
+  replicateTimeout?: number;
+  /** Extra: the lowest level of `log` lines emitted. Default `'debug'` (every line). */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+/** Extra: `replicate()` was called on a node that is not the leader. */
+export interface NotLeaderError extends Error {
+  readonly code: 'NOT_LEADER';
+  /** The leader this node knows of, or null. */
+  readonly leader: RaftNodeId | null;
+}
+
+/** Extra: the version was not committed within `replicateTimeout` (it may still commit: watch `dataChanged`). */
+export interface TimeoutError extends Error {
+  readonly code: 'TIMEOUT';
+  readonly version: RaftVersion | null;
+}
+
+/** Extra: a newer leader's data replaced the version. */
+export interface SupersededError extends Error {
+  readonly code: 'SUPERSEDED';
+  readonly version: RaftVersion | null;
+}
+
+/** Extra: the node was destroyed. */
+export interface DestroyedError extends Error {
+  readonly code: 'DESTROYED';
 }
 
 /** Fields every outgoing message carries. */
@@ -129,10 +161,10 @@ export interface RaftMessageType {
   dataResponseReceived: RaftDataResponseBody;
   roleChanged: RaftRole;
   log: RaftLogBody;
-  /** Extra: the data `getData()` returns changed. */
-  dataChanged: any;
+  /** Extra: the data `getData()` returns changed (committed data; on the leader, its own write once committed). */
+  dataChanged: RaftDataChanged;
   /** Extra: the known leader changed. */
-  leaderChanged: RaftNodeId | null;
+  leaderChanged: RaftLeaderChanged;
 }
 
 export type RaftEventType = keyof RaftMessageType;
@@ -140,6 +172,61 @@ export type RaftEventType = keyof RaftMessageType;
 export interface RaftVersion {
   term: number;
   index: number;
+}
+
+export interface RaftDataChanged {
+  data: any;
+  term: number;
+  index: number;
+}
+
+export interface RaftLeaderChanged {
+  leader: RaftNodeId | null;
+  term: number;
+}
+
+/** Extra: the leader's view of one follower. */
+export interface RaftFollowerProgress {
+  id: RaftNodeId;
+  /** The newest version it acknowledged in this term (null: none yet). */
+  matchVersion: RaftVersion | null;
+  /** ms since its last response in this term (null: none yet). */
+  lastContactMs: number | null;
+  /** It answered within the last `minimumElectionTime` ms. */
+  reachable: boolean;
+  /** Its acknowledged version is behind the commit point. */
+  lagging: boolean;
+}
+
+/** Extra: a latency histogram (ms); `buckets` are cumulative, the last `le` is `Infinity`. */
+export interface RaftHistogram {
+  buckets: { le: number; count: number }[];
+  sum: number;
+  count: number;
+}
+
+/** Extra: counters (since the node was created) and gauges. */
+export interface RaftMetrics {
+  term: number;
+  role: RaftRole;
+  isLeader: boolean;
+  preVotesStarted: number;
+  electionsStarted: number;
+  electionsWon: number;
+  leaderChanges: number;
+  /** Messages stepped / sent, by channel (`voteRequest`, `voteResponse`, `syncData`, `dataResponse`). */
+  messagesIn: Record<string, number>;
+  messagesOut: Record<string, number>;
+  /** Incoming messages rejected or ignored, by reason. */
+  rejected: Record<string, number>;
+  dropped: number;
+  proposals: { committed: number; superseded: number; timedOut: number; stopped: number };
+  commitLatencyMs: RaftHistogram;
+  confirmations: { confirmed: number; failed: number };
+  pausesDetected: number;
+  persist: { calls: number; failures: number; inFlight: number; pending: number; latencyMs: RaftHistogram };
+  /** Leader only: each follower's progress and `lag` (versions behind the commit point). */
+  followers: (RaftFollowerProgress & { lag: number })[];
 }
 
 /** Extra: a snapshot of the node. */
@@ -153,7 +240,18 @@ export interface RaftStatus {
   version: RaftVersion;
   commit: RaftVersion;
   members: RaftNodeId[];
-  persist: { requested: number; done: number };
+  persist: {
+    requested: number;
+    done: number;
+    /** Calls in flight (0 or 1) and a request waiting behind it (0 or 1). */
+    inFlight: number;
+    pending: number;
+    calls: number;
+    failures: number;
+    /** Latency of the last call and the mean (ms; null before the first). */
+    lastMs: number | null;
+    meanMs: number | null;
+  };
   /** Malformed incoming messages rejected so far. */
   rejected: number;
   /** Replies held until a persist completes (the newest per destination and channel, 256 at most). */
@@ -166,4 +264,10 @@ export interface RaftStatus {
   unauthenticated: number;
   /** Data values held (one per version the core still needs; the others are released). */
   values: number;
+  /** Leader: a majority answered within the last `minimumElectionTime` ms (false after a pause until it has again). False elsewhere. */
+  leaseValid: boolean;
+  /** Followers: ms since the leader was last heard from (null if no leader known, and on the leader). */
+  lastLeaderContactMs: number | null;
+  /** Leader only: each follower's progress (empty elsewhere). */
+  followers: RaftFollowerProgress[];
 }

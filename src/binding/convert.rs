@@ -5,7 +5,7 @@ use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
 use napi::JsString;
 use napi::{Result, ValueType};
 use raftq_core::wire::{self, Field, Fields};
-use raftq_core::{Message, Output, Version};
+use raftq_core::{Message, Output, ProposalFailure, Version};
 use std::cell::Cell;
 
 /// The longest string id accepted, in UTF-16 code units (JS `length`). Every message names its
@@ -180,13 +180,23 @@ pub enum Rec<'env> {
         data: Option<Unknown<'env>>,
     },
     Role(u32),
-    Leader(Option<String>),
-    /// What `getData()` shows changed, to this value.
-    Data(Unknown<'env>),
+    /// The known leader changed (the term it leads, as far as this node knows).
+    Leader(Option<String>, u64),
+    /// What `getData()` shows changed, to this value of this version.
+    Data(Unknown<'env>, Version),
     Log(String),
     Proposal {
         version: Version,
         committed: bool,
+        failure: Option<ProposalFailure>,
+        latency_ms: u64,
+    },
+    /// The commit point advanced (what a timed-out proposal's fate is read from).
+    Committed(Version),
+    /// A `confirmLeadership()` request is decided.
+    Confirmed {
+        id: u64,
+        confirmed: bool,
     },
     Transfer {
         succeeded: bool,
@@ -197,6 +207,8 @@ pub enum Rec<'env> {
 pub struct Records<'env> {
     pub list: Vec<Rec<'env>>,
     pub values: Values<'env>,
+    /// The node's term once the outputs were taken (what `leaderChanged` reports).
+    pub term: u64,
 }
 
 impl<'env> Records<'env> {
@@ -204,6 +216,7 @@ impl<'env> Records<'env> {
         Records {
             list: Vec::new(),
             values,
+            term: 0,
         }
     }
 
@@ -240,20 +253,28 @@ impl<'env> Records<'env> {
             // the persist queue takes them before (`Inner::take_outputs`)
             Output::Persist { .. } => return Ok(()),
             Output::RoleChanged(role) => Rec::Role(role as u32),
-            Output::LeaderChanged(leader) => Rec::Leader(leader),
+            Output::LeaderChanged(leader) => Rec::Leader(leader, self.term),
             Output::Alias { version, copy_of } => {
                 let value = self.values.get(copy_of)?;
                 return self.values.set(version, value);
             }
-            Output::DataChanged(v) => Rec::Data(self.values.get(v)?),
-            // the host needs nothing of a commit: its effects come as Proposal, Data, Released
-            Output::Committed(_) => return Ok(()),
+            Output::DataChanged(v) => Rec::Data(self.values.get(v)?, v),
+            // the effects of a commit come as Proposal, Data, Released; the class reads the
+            // fate of timed-out proposals from it
+            Output::Committed(c) => Rec::Committed(c),
             Output::Log(line) => Rec::Log(line),
             Output::Proposal {
-                version, committed, ..
-            } => Rec::Proposal { version, committed },
-            // issue 8's confirmLeadership(): not wired into the class yet
-            Output::Confirmed { .. } => return Ok(()),
+                version,
+                committed,
+                failure,
+                latency_ms,
+            } => Rec::Proposal {
+                version,
+                committed,
+                failure,
+                latency_ms,
+            },
+            Output::Confirmed { id, confirmed } => Rec::Confirmed { id, confirmed },
             Output::TransferEnded { succeeded } => Rec::Transfer { succeeded },
             Output::Released(v) => return self.values.release(v),
         };

@@ -27,6 +27,41 @@ impl Deferred {
         // SAFETY: N-API call on the JS thread; the deferred is consumed once
         check(unsafe { sys::napi_resolve_deferred(env.raw(), self.0, value.raw()) })
     }
+
+    pub fn reject(self, env: &Env, reason: Unknown) -> Result<()> {
+        // SAFETY: N-API call on the JS thread; the deferred is consumed once
+        check(unsafe { sys::napi_reject_deferred(env.raw(), self.0, reason.raw()) })
+    }
+}
+
+/// `new globalThis[class](message)` (`Error`, `TypeError`, ...).
+pub fn new_error<'env>(env: &'env Env, class: &str, message: &str) -> Result<Unknown<'env>> {
+    let global = env.get_global()?;
+    let c: Unknown = global.get_named_property_unchecked(class)?;
+    let m = napi::bindgen_prelude::ToNapiValue::into_unknown(message, env)?;
+    new_instance(env, &c, &[m])
+}
+
+/// `new constructor(...args)`, the error (a pending exception) propagated.
+pub fn new_instance<'env>(
+    env: &'env Env,
+    constructor: &Unknown<'env>,
+    args: &[Unknown<'env>],
+) -> Result<Unknown<'env>> {
+    let argv: Vec<sys::napi_value> = args.iter().map(|a| a.raw()).collect();
+    let mut out = std::ptr::null_mut();
+    // SAFETY: raw N-API call on the JS thread with values of this env
+    check(unsafe {
+        sys::napi_new_instance(
+            env.raw(),
+            constructor.raw(),
+            argv.len(),
+            argv.as_ptr(),
+            &mut out,
+        )
+    })?;
+    // SAFETY: a value napi just created in this env
+    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), out) })
 }
 
 fn check(status: sys::napi_status) -> Result<()> {

@@ -5,6 +5,7 @@
 
 mod auth;
 mod convert;
+mod errors;
 mod js;
 pub mod persist;
 mod raftq;
@@ -18,7 +19,7 @@ use napi::bindgen_prelude::{ObjectRef, ToNapiValue};
 use napi::threadsafe_function::UnknownReturnValue;
 use napi::{Env, Error, Result, Status};
 use raftq_core::{wire, Channel, Config, Message, Node, StepOutcome, Version, NOT_A_MEMBER};
-use raftq_core::{ProposeError, TransferError};
+use raftq_core::{ConfirmError, Metrics, ProposeError, TransferError};
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Mutex};
 use strangers::Strangers;
@@ -337,12 +338,13 @@ impl Engine {
         &self,
         env: &'env Env,
         value: Unknown,
-    ) -> Result<(std::result::Result<Version, &'static str>, Records<'env>)> {
+        timeout_ms: u64,
+    ) -> Result<(std::result::Result<Version, ProposeError>, Records<'env>)> {
         let mut recs = Records::new(self.values(env)?);
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
         let outcome = match self.steppable(&mut inner) {
-            Some(node) => node.propose(now),
+            Some(node) => node.propose_with_timeout(now, timeout_ms),
             None => Err(ProposeError::NotStarted),
         };
         let result = match outcome {
@@ -350,12 +352,66 @@ impl Engine {
                 recs.values.set(v, value)?;
                 Ok(v)
             }
-            Err(e) => Err(propose_refusal(e)),
+            Err(e) => Err(e),
         };
         self.finish(&mut recs, &mut inner)?;
         drop(inner);
         persist::kick(&self.shared, env)?;
         Ok((result, recs))
+    }
+
+    /// `confirmLeadership()`: the request's id (its `Confirmed` record follows), or why not.
+    pub fn confirm<'env>(
+        &self,
+        env: &'env Env,
+    ) -> Result<(std::result::Result<u64, ConfirmError>, Records<'env>)> {
+        let mut recs = Records::new(self.values(env)?);
+        let now = self.shared.now_ms();
+        let mut inner = self.shared.lock();
+        let outcome = match self.steppable(&mut inner) {
+            Some(node) => node.confirm_leadership(now),
+            None => Err(ConfirmError::NotStarted),
+        };
+        self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
+        Ok((outcome, recs))
+    }
+
+    /// `maximumElectionTime` (ms).
+    pub fn election_max(&self) -> u64 {
+        self.shared.lock().config.election_max
+    }
+
+    /// The current term (0 before the first start).
+    pub fn term(&self) -> u64 {
+        self.shared.lock().node.as_ref().map_or(0, |n| n.term())
+    }
+
+    /// The known leader's key (the core's view), for errors.
+    pub fn leader_key(&self) -> Option<String> {
+        let inner = self.shared.lock();
+        inner.node.as_ref().and_then(|n| n.leader().cloned())
+    }
+
+    /// The counters for `getMetrics()`: the core's, the persist queue's, and a status.
+    pub fn metrics(&self) -> EngineMetrics {
+        let now = self.shared.now_ms();
+        let inner = self.shared.lock();
+        EngineMetrics {
+            core: inner
+                .node
+                .as_ref()
+                .map(|n| n.metrics().clone())
+                .unwrap_or_default(),
+            status: inner.node.as_ref().map(|n| n.status_at(now)),
+            persist: inner.persist.stats.clone(),
+            persist_in_flight: u32::from(inner.persist.in_flight.is_some()),
+            persist_pending: u32::from(inner.persist.pending.is_some()),
+            rejected: inner.rejected,
+            strangers: self.strangers().count,
+            unauthenticated: self.auth.as_ref().map_or(0, |a| a.total()),
+        }
     }
 
     /// `serviceCrashed`.
@@ -444,8 +500,9 @@ impl Engine {
             .obj
             .get_property_names()?
             .get_array_length()?;
+        let now = self.shared.now_ms();
         let inner = self.shared.lock();
-        let core = inner.node.as_ref().map(|n| n.status());
+        let core = inner.node.as_ref().map(|n| n.status_at(now));
         let members = match &core {
             Some(s) => s.members.clone(),
             None => inner.pending_members.iter().cloned().collect(),
@@ -457,6 +514,9 @@ impl Engine {
             strangers: self.strangers().count,
             unauthenticated: self.auth.as_ref().map_or(0, |a| a.total()),
             values,
+            persist: inner.persist.stats.clone(),
+            persist_in_flight: u32::from(inner.persist.in_flight.is_some()),
+            persist_pending: u32::from(inner.persist.pending.is_some()),
         })
     }
 
@@ -656,6 +716,7 @@ impl Engine {
         if self.stopped.get() {
             return Ok(());
         }
+        recs.term = inner.node.as_ref().map_or(0, |n| n.term());
         recs.outputs(outs)?;
         self.shared.rearm_if_earlier(inner.next_deadline());
         Ok(())
@@ -671,6 +732,21 @@ pub struct EngineStatus {
     pub strangers: u64,
     pub unauthenticated: u64,
     pub values: u32,
+    pub persist: persist::PersistStats,
+    pub persist_in_flight: u32,
+    pub persist_pending: u32,
+}
+
+/// What `Engine::metrics` reads.
+pub struct EngineMetrics {
+    pub core: Metrics,
+    pub status: Option<raftq_core::Status<String>>,
+    pub persist: persist::PersistStats,
+    pub persist_in_flight: u32,
+    pub persist_pending: u32,
+    pub rejected: u64,
+    pub strangers: u64,
+    pub unauthenticated: u64,
 }
 
 impl Drop for Engine {
@@ -685,7 +761,7 @@ impl Drop for Engine {
 }
 
 /// Why `replicateData` was refused, for the `log` line.
-fn propose_refusal(e: ProposeError) -> &'static str {
+pub fn propose_refusal(e: ProposeError) -> &'static str {
     match e {
         ProposeError::NotStarted => "the node is not started",
         ProposeError::NotLeader => "not the leader",

@@ -105,6 +105,45 @@ pub struct PersistQueue {
     pub waiters: Vec<Waiter>,
     /// `options.cluster`, written into every body.
     pub cluster: Option<String>,
+    /// Calls, failures and latencies (for `getStatus()` and `getMetrics()`).
+    pub stats: PersistStats,
+}
+
+/// Upper bounds (ms) of the latency histograms' buckets (`+Inf` is implied).
+pub const LATENCY_BUCKETS_MS: [u64; 10] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+
+/// A latency histogram in milliseconds: counts per bucket (not cumulative; the last one is
+/// `+Inf`), the sum and the count.
+#[derive(Clone, Debug, Default)]
+pub struct Histogram {
+    pub buckets: [u64; LATENCY_BUCKETS_MS.len() + 1],
+    pub sum: u64,
+    pub count: u64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, ms: u64) {
+        let i = LATENCY_BUCKETS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(LATENCY_BUCKETS_MS.len());
+        if let Some(b) = self.buckets.get_mut(i) {
+            *b += 1;
+        }
+        self.sum = self.sum.saturating_add(ms);
+        self.count += 1;
+    }
+}
+
+/// What the persist queue measured.
+#[derive(Clone, Debug, Default)]
+pub struct PersistStats {
+    /// Calls of `persistAgent.persist` that settled.
+    pub calls: u64,
+    pub failures: u64,
+    /// The latency of the last settled call (ms).
+    pub last_ms: Option<u64>,
+    pub latency: Histogram,
 }
 
 impl PersistQueue {
@@ -389,9 +428,16 @@ fn finished(
             js,
             ..
         } = &mut *inner;
-        let Some(InFlight { req, .. }) = q.in_flight.take() else {
+        let Some(InFlight { req, started, .. }) = q.in_flight.take() else {
             return Ok(());
         };
+        let took = now.saturating_sub(started);
+        q.stats.calls += 1;
+        q.stats.last_ms = Some(took);
+        q.stats.latency.observe(took);
+        if result.is_err() {
+            q.stats.failures += 1;
+        }
         match result {
             Ok(()) => {
                 q.failures = 0;

@@ -8,7 +8,9 @@
 //! (`n:<number>` / `s:<string>`) decodes back to the id.
 
 use super::convert::{id_key, type_name, JsFields, Rec, Records};
+use super::errors::{self, Kind};
 use super::js::{self, Builtins, Deferred};
+use super::persist::{Histogram, LATENCY_BUCKETS_MS};
 use super::restore;
 use super::{millis, Decoded, Engine, Restored};
 use napi::bindgen_prelude::{
@@ -17,7 +19,7 @@ use napi::bindgen_prelude::{
 };
 use napi::{Env, Error, JsValue, Result, Status, UnknownRef, ValueType};
 use napi_derive::napi;
-use raftq_core::{wire, Channel, Config, Message, Role, Version};
+use raftq_core::{wire, Channel, Config, Message, ProposalFailure, ProposeError, Role, Version};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -69,7 +71,71 @@ pub fn module_exports(exports: Object, env: Env) -> Result<()> {
     let object: Object = global.get_named_property_unchecked("Object")?;
     let freeze: Unknown = object.get_named_property_unchecked("freeze")?;
     js::call(&env, &freeze, &object.to_unknown(), &[roles.to_unknown()])?;
+    let mut exports = exports;
+    errors::install(&mut exports, &env)?;
     Ok(())
+}
+
+/// `replicateTimeout`'s default, in multiples of `maximumElectionTime`: long enough for a
+/// new leader to be elected and catch up, short enough to tell the app in seconds.
+const DEFAULT_REPLICATE_TIMEOUT: u64 = 5;
+
+const LOG_DEBUG: u8 = 0;
+const LOG_INFO: u8 = 1;
+const LOG_WARN: u8 = 2;
+const LOG_ERROR: u8 = 3;
+const LOG_SILENT: u8 = 4;
+
+fn log_level_of(name: &str) -> Option<u8> {
+    match name {
+        "debug" => Some(LOG_DEBUG),
+        "info" => Some(LOG_INFO),
+        "warn" => Some(LOG_WARN),
+        "error" => Some(LOG_ERROR),
+        "silent" => Some(LOG_SILENT),
+        _ => None,
+    }
+}
+
+/// The level of a `log` line, by what it reports: failures of the node or the app's agent are
+/// errors; input it refused and conditions the app should look at are warnings; role, leader
+/// and lifecycle changes are info; the rest (ignored inputs, routine protocol steps) debug.
+fn line_level(line: &str) -> u8 {
+    const ERROR: [&str; 4] = [
+        "raft internal error",
+        "persist failed",
+        "raft crashed",
+        "raft error",
+    ];
+    const WARN: [&str; 7] = [
+        "raft rejected",
+        "strangers",
+        "stranger",
+        "unauthenticated",
+        "has not settled",
+        "raft cannot sign",
+        "timed out",
+    ];
+    const INFO: [&str; 9] = [
+        "raft initialized",
+        "raft destroyed",
+        "raft started",
+        "leader",
+        "candidate",
+        "follower",
+        "term",
+        "raft replicate",
+        "raft destroy",
+    ];
+    if ERROR.iter().any(|p| line.contains(p)) {
+        LOG_ERROR
+    } else if WARN.iter().any(|p| line.contains(p)) {
+        LOG_WARN
+    } else if INFO.iter().any(|p| line.contains(p)) {
+        LOG_INFO
+    } else {
+        LOG_DEBUG
+    }
 }
 
 /// Throw a `TypeError` (what raftq's constructor checks throw).
@@ -79,6 +145,55 @@ fn type_error(env: &Env, msg: String) -> Error {
     } else {
         Error::new(Status::InvalidArg, msg)
     }
+}
+
+/// A leader's view of a follower, for `getStatus()` and `getMetrics()`.
+fn progress_object<'env>(
+    env: &'env Env,
+    p: &raftq_core::MemberProgress<String>,
+) -> Result<Object<'env>> {
+    let mut f = Object::new(env)?;
+    f.set_named_property("id", id_of(env, &p.id)?)?;
+    match p.match_version {
+        Some(v) => f.set_named_property("matchVersion", version_object(env, v)?)?,
+        None => f.set_named_property("matchVersion", js::null(env)?)?,
+    }
+    match p.last_contact {
+        Some(ms) => f.set_named_property("lastContactMs", ms as f64)?,
+        None => f.set_named_property("lastContactMs", js::null(env)?)?,
+    }
+    f.set_named_property("reachable", p.reachable)?;
+    f.set_named_property("lagging", p.lagging)?;
+    Ok(f)
+}
+
+/// `{ buckets: [{ le, count }] (cumulative, the last le: Infinity), sum, count }`.
+fn histogram_object<'env>(env: &'env Env, h: &Histogram) -> Result<Object<'env>> {
+    let mut o = Object::new(env)?;
+    let mut buckets = env.create_array(0)?;
+    let mut total = 0u64;
+    for (i, c) in h.buckets.iter().enumerate() {
+        total += c;
+        let mut b = Object::new(env)?;
+        let le = LATENCY_BUCKETS_MS
+            .get(i)
+            .map_or(f64::INFINITY, |x| *x as f64);
+        b.set_named_property("le", le)?;
+        b.set_named_property("count", total as f64)?;
+        buckets.insert(b)?;
+    }
+    o.set_named_property("buckets", buckets)?;
+    o.set_named_property("sum", h.sum as f64)?;
+    o.set_named_property("count", h.count as f64)?;
+    Ok(o)
+}
+
+/// `{ term, index }`.
+fn version_object(env: &Env, v: Version) -> Result<Unknown<'_>> {
+    let mut x = Object::new(env)?;
+    x.set_named_property("term", v.term as f64)?;
+    x.set_named_property("index", v.index as f64)?;
+    Ok(x.to_unknown())
 }
 
 /// A key back to the node id in its JS type.
@@ -135,6 +250,12 @@ struct Bus {
     /// `replicate()` Promises by version, `transferLeadership()` Promises oldest first.
     waiters: HashMap<Version, Deferred>,
     transfer_waiters: VecDeque<Deferred>,
+    /// `confirmLeadership()` Promises by request id.
+    confirm_waiters: HashMap<u64, Deferred>,
+    /// Versions whose `replicate()` timed out, until a commit point decides them.
+    timed_out: Vec<Version>,
+    /// Commit latency of this node's committed proposals.
+    commit_latency: Histogram,
     /// `persistAgent.restore` bound to the agent.
     restore: Option<UnknownRef>,
     /// The engine's wake-up function (emits what the timer task or a persist produced).
@@ -151,6 +272,10 @@ pub struct State {
     /// `minimumElectionTime / 2`: every outgoing body's `timeout`.
     timeout: f64,
     cluster: Option<String>,
+    /// `replicate()`'s timeout (ms).
+    replicate_timeout: u64,
+    /// Log lines below this level are not emitted.
+    log_level: u8,
 }
 
 /// raftq's `Raftq` class.
@@ -167,6 +292,8 @@ struct Options<'env> {
     secret: Option<Vec<u8>>,
     cluster: Option<String>,
     timeout: f64,
+    replicate_timeout: u64,
+    log_level: u8,
 }
 
 fn options<'env>(env: &'env Env, options: &Unknown<'env>) -> Result<Options<'env>> {
@@ -285,12 +412,78 @@ fn options<'env>(env: &'env Env, options: &Unknown<'env>) -> Result<Options<'env
             ))
         }
     };
-    let config = Config::new(
+    let mut config = Config::new(
         millis("heartbeat", times[0])?,
         millis("minimumElectionTime", times[1])?,
         millis("maximumElectionTime", times[2])?,
     )
     .map_err(|e| type_error(env, format!("Raftq: {e}")))?;
+    for (name, slot) in [
+        ("preVote", &mut config.pre_vote),
+        ("checkQuorum", &mut config.check_quorum),
+    ] {
+        let v: Unknown = o.get_named_property_unchecked(name)?;
+        match v.get_type()? {
+            ValueType::Undefined => *slot = true,
+            // SAFETY: the type was checked
+            ValueType::Boolean => *slot = unsafe { v.cast::<bool>()? },
+            _ => {
+                return Err(type_error(
+                    env,
+                    format!(
+                        "Raftq: options.{name} must be a boolean (got {})",
+                        js::describe(env, &v)
+                    ),
+                ))
+            }
+        }
+    }
+    let rt: Unknown = o.get_named_property_unchecked("replicateTimeout")?;
+    let replicate_timeout = match rt.get_type()? {
+        ValueType::Undefined => config
+            .election_max
+            .saturating_mul(DEFAULT_REPLICATE_TIMEOUT),
+        ValueType::Number => {
+            // SAFETY: the type was checked
+            let n = unsafe { rt.cast::<f64>()? };
+            if n.is_finite() && n > 0.0 && n <= wire::MAX_SAFE_INTEGER {
+                n.ceil() as u64
+            } else {
+                return Err(type_error(
+                    env,
+                    format!("Raftq: options.replicateTimeout must be a number > 0 (ms) (got {n})"),
+                ));
+            }
+        }
+        _ => {
+            return Err(type_error(
+                env,
+                format!(
+                    "Raftq: options.replicateTimeout must be a number > 0 (ms) (got {})",
+                    js::describe(env, &rt)
+                ),
+            ))
+        }
+    };
+    let ll: Unknown = o.get_named_property_unchecked("logLevel")?;
+    let log_level = match ll.get_type()? {
+        ValueType::Undefined => LOG_DEBUG,
+        _ => {
+            let name = string_of(&ll)?;
+            match name.as_deref().and_then(log_level_of) {
+                Some(l) => l,
+                None => {
+                    return Err(type_error(
+                        env,
+                        format!(
+                            "Raftq: options.logLevel must be one of 'debug', 'info', 'warn', 'error', 'silent' (got {})",
+                            js::describe(env, &ll)
+                        ),
+                    ))
+                }
+            }
+        }
+    };
     Ok(Options {
         config,
         agent,
@@ -298,6 +491,8 @@ fn options<'env>(env: &'env Env, options: &Unknown<'env>) -> Result<Options<'env
         secret,
         cluster,
         timeout: times[1] / 2.0,
+        replicate_timeout,
+        log_level,
     })
 }
 
@@ -337,6 +532,9 @@ impl Raftq {
             unreadable: 0,
             waiters: HashMap::new(),
             transfer_waiters: VecDeque::new(),
+            confirm_waiters: HashMap::new(),
+            timed_out: Vec::new(),
+            commit_latency: Histogram::default(),
             restore: Some(o.restore.create_ref()?),
             wake: None,
         };
@@ -347,6 +545,8 @@ impl Raftq {
             me: me.clone(),
             timeout: o.timeout,
             cluster: o.cluster,
+            replicate_timeout: o.replicate_timeout,
+            log_level: o.log_level,
         });
         // the wake-up: what the timer task or a completed persist produced, emitted
         let weak = state.me.clone();
@@ -518,15 +718,18 @@ impl Raftq {
         self.state.status(env)
     }
 
-    /// Extra: replicate `data` from the leader; true once it is committed.
+    /// Extra: replicate `data` from the leader. Resolves with the committed version; rejects
+    /// with `NotLeaderError` (`.leader`: the known leader), `TimeoutError` (not committed
+    /// within `replicateTimeout`; it may still commit), `SupersededError`, `DestroyedError`,
+    /// or a `TypeError` for data that is not JSON.
     #[napi(
         catch_unwind,
         ts_args_type = "data: any",
-        ts_return_type = "Promise<boolean>"
+        ts_return_type = "Promise<RaftVersion>"
     )]
     pub fn replicate<'env>(&self, env: &'env Env, data: Unknown<'env>) -> Result<Unknown<'env>> {
         let s = &self.state;
-        match s.replicate(env, data) {
+        match s.replicate(env, data, s.replicate_timeout) {
             Ok(p) => Ok(p),
             Err(e) => {
                 let why = match js::take_exception(env) {
@@ -534,9 +737,41 @@ impl Raftq {
                     None => e.reason.clone(),
                 };
                 s.log(env, &format!("raft error in replicate: {why}"));
+                let err = env.create_error(Error::from_reason(why))?;
+                s.rejected(env, err.to_unknown())
+            }
+        }
+    }
+
+    /// Extra: the current term (only grows; a fencing token for leader-only work).
+    #[napi(catch_unwind)]
+    pub fn get_term(&self) -> f64 {
+        self.state.engine.term() as f64
+    }
+
+    /// Extra: check with a majority, in one heartbeat round, that this node still leads in its
+    /// term. `false` at once when it is not the leader (or not started, or destroyed); `false`
+    /// within `maximumElectionTime` ms when it is cut off or deposed.
+    #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
+    pub fn confirm_leadership<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let s = &self.state;
+        match s.confirm(env) {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                let why = match js::take_exception(env) {
+                    Some(thrown) => js::describe(env, &thrown),
+                    None => e.reason.clone(),
+                };
+                s.log(env, &format!("raft error in confirmLeadership: {why}"));
                 s.settled(env, false)
             }
         }
+    }
+
+    /// Extra: counters, gauges and histograms (see `RaftMetrics`).
+    #[napi(catch_unwind, ts_return_type = "RaftMetrics")]
+    pub fn get_metrics<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        self.state.metrics(env)
     }
 
     /// Extra: hand leadership over (to `id`, or the most up-to-date follower); true once
@@ -780,6 +1015,9 @@ impl State {
         if !self.has_listeners("log") {
             return;
         }
+        if self.log_level > LOG_DEBUG && line_level(message) < self.log_level {
+            return;
+        }
         let r = (|| -> Result<()> {
             let mut o = Object::new(env)?;
             o.set_named_property("message", message)?;
@@ -788,6 +1026,25 @@ impl State {
         if r.is_err() {
             js::take_exception(env);
         }
+    }
+
+    /// A Promise already rejected with `reason`.
+    fn rejected<'env>(&self, env: &'env Env, reason: Unknown<'env>) -> Result<Unknown<'env>> {
+        let (d, p) = Deferred::new(env)?;
+        d.reject(env, reason)?;
+        Ok(p)
+    }
+
+    /// A `replicate()` Promise rejected with a typed error.
+    fn rejected_with<'env>(
+        &self,
+        env: &'env Env,
+        kind: Kind,
+        message: &str,
+        extra: Option<Unknown<'env>>,
+    ) -> Result<Unknown<'env>> {
+        let e = errors::make(env, kind, message, extra)?;
+        self.rejected(env, e)
     }
 
     /// A Promise already resolved with `value`.
@@ -871,7 +1128,11 @@ impl State {
                 self.ack_node(env, message)?;
                 Ok(None)
             }
-            "replicateData" => self.replicate(env, message).map(Some),
+            // raftq's shape: decided within the core's own bound (an election timeout)
+            "replicateData" => {
+                let bound = self.engine.election_max();
+                self.replicate(env, message, bound).map(Some)
+            }
             "serviceStarted" => self.service_started(env, message),
             "serviceCrashed" => {
                 self.service_crashed(env, message)?;
@@ -1255,7 +1516,10 @@ impl State {
             old.unref(env)?;
         }
         if had_leader {
-            self.emit(env, "leaderChanged", js::null(env)?)?;
+            let mut o = Object::new(env)?;
+            o.set_named_property("leader", js::null(env)?)?;
+            o.set_named_property("term", self.engine.term() as f64)?;
+            self.emit(env, "leaderChanged", o.to_unknown())?;
         }
         self.apply(env, recs)
     }
@@ -1281,24 +1545,30 @@ impl State {
         self.apply(env, recs)
     }
 
-    fn replicate<'env>(&self, env: &'env Env, value: Unknown<'env>) -> Result<Unknown<'env>> {
-        let (live, leader) = {
+    fn replicate<'env>(
+        &self,
+        env: &'env Env,
+        value: Unknown<'env>,
+        timeout_ms: u64,
+    ) -> Result<Unknown<'env>> {
+        let (started, destroyed, leader) = {
             let bus = self.bus.borrow();
-            (
-                bus.started && !bus.destroyed,
-                bus.role == Role::Leader as u32,
-            )
+            (bus.started, bus.destroyed, bus.role == Role::Leader as u32)
         };
-        if !live {
+        if destroyed {
+            self.log(env, "raft ignored replicateData: the node is destroyed");
+            return self.rejected_with(env, Kind::Destroyed, "the node is destroyed", None);
+        }
+        if !started {
             self.log(env, "raft ignored replicateData: the node is not started");
-            return self.settled(env, false);
+            let n = js::null(env)?;
+            return self.rejected_with(env, Kind::NotLeader, "the node is not started", Some(n));
         }
         if value.get_type()? == ValueType::Undefined {
-            self.log(
-                env,
-                "raft rejected replicateData: the data must not be undefined",
-            );
-            return self.settled(env, false);
+            let msg = "raft rejected replicateData: the data must not be undefined";
+            self.log(env, msg);
+            let e = js::new_error(env, "TypeError", msg)?;
+            return self.rejected(env, e);
         }
         // checked on the leader only (elsewhere it is ignored anyway, at no cost): a value JSON
         // cannot hold would make every node's persist agent fail on it, for good
@@ -1312,23 +1582,64 @@ impl State {
                 Err(why) => Some(why),
             };
             if let Some(p) = problem {
-                self.log(
-                    env,
-                    &format!("raft rejected replicateData: the data must be a JSON value ({p})"),
-                );
-                return self.settled(env, false);
+                let msg =
+                    format!("raft rejected replicateData: the data must be a JSON value ({p})");
+                self.log(env, &msg);
+                let e = js::new_error(env, "TypeError", &msg)?;
+                return self.rejected(env, e);
             }
         }
-        let (result, recs) = self.engine.propose(env, value)?;
+        let (result, recs) = self.engine.propose(env, value, timeout_ms)?;
         match result {
-            Err(reason) => {
+            Err(e) => {
+                let reason = super::propose_refusal(e);
                 self.log(env, &format!("raft ignored replicateData: {reason}"));
                 self.apply(env, recs)?;
-                self.settled(env, false)
+                match e {
+                    ProposeError::Exhausted => {
+                        let err = env.create_error(Error::from_reason(reason))?;
+                        self.rejected(env, err.to_unknown())
+                    }
+                    ProposeError::NotLeader
+                    | ProposeError::NotStarted
+                    | ProposeError::Transferring => {
+                        let known = self.leader(env)?;
+                        let msg = match self.engine.leader_key() {
+                            Some(_) if !matches!(e, ProposeError::Transferring) => {
+                                format!("{reason}; the leader is {}", js::describe(env, &known))
+                            }
+                            _ => reason.to_string(),
+                        };
+                        self.rejected_with(env, Kind::NotLeader, &msg, Some(known))
+                    }
+                }
             }
             Ok(v) => {
                 let (d, p) = Deferred::new(env)?;
                 self.bus.borrow_mut().waiters.insert(v, d);
+                self.apply(env, recs)?;
+                Ok(p)
+            }
+        }
+    }
+
+    /// `confirmLeadership()`.
+    fn confirm<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        {
+            let bus = self.bus.borrow();
+            if !bus.started || bus.destroyed {
+                return self.settled(env, false);
+            }
+        }
+        let (result, recs) = self.engine.confirm(env)?;
+        match result {
+            Err(_) => {
+                self.apply(env, recs)?;
+                self.settled(env, false)
+            }
+            Ok(id) => {
+                let (d, p) = Deferred::new(env)?;
+                self.bus.borrow_mut().confirm_waiters.insert(id, d);
                 self.apply(env, recs)?;
                 Ok(p)
             }
@@ -1391,17 +1702,33 @@ impl State {
             match r {
                 Rec::Send { to, msg, data } => self.send(env, &to, &msg, data)?,
                 Rec::Role(role) => self.set_role(env, role)?,
-                Rec::Leader(leader) => {
+                Rec::Leader(leader, term) => {
                     self.bus.borrow_mut().leader = leader;
                     let id = self.leader(env)?;
-                    self.emit(env, "leaderChanged", id)?;
+                    let mut o = Object::new(env)?;
+                    o.set_named_property("leader", id)?;
+                    o.set_named_property("term", term as f64)?;
+                    self.emit(env, "leaderChanged", o.to_unknown())?;
                 }
-                Rec::Data(value) => self.emit(env, "dataChanged", value)?,
+                Rec::Data(value, v) => {
+                    let mut o = Object::new(env)?;
+                    o.set_named_property("data", value)?;
+                    o.set_named_property("term", v.term as f64)?;
+                    o.set_named_property("index", v.index as f64)?;
+                    self.emit(env, "dataChanged", o.to_unknown())?
+                }
                 Rec::Log(line) => self.log(env, &line),
-                Rec::Proposal { version, committed } => {
-                    let d = self.bus.borrow_mut().waiters.remove(&version);
+                Rec::Proposal {
+                    version,
+                    committed,
+                    failure,
+                    latency_ms,
+                } => self.proposal(env, version, committed, failure, latency_ms)?,
+                Rec::Committed(c) => self.committed(env, c),
+                Rec::Confirmed { id, confirmed } => {
+                    let d = self.bus.borrow_mut().confirm_waiters.remove(&id);
                     if let Some(d) = d {
-                        d.resolve(env, committed.into_unknown(env)?)?;
+                        d.resolve(env, confirmed.into_unknown(env)?)?;
                     }
                 }
                 Rec::Transfer { succeeded } => {
@@ -1413,6 +1740,86 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// A proposal decided: settle its `replicate()` Promise.
+    fn proposal(
+        &self,
+        env: &Env,
+        version: Version,
+        committed: bool,
+        failure: Option<ProposalFailure>,
+        latency_ms: u64,
+    ) -> Result<()> {
+        let (d, destroyed) = {
+            let mut bus = self.bus.borrow_mut();
+            if committed {
+                bus.commit_latency.observe(latency_ms);
+            }
+            if failure == Some(ProposalFailure::TimedOut) {
+                bus.timed_out.push(version);
+            }
+            (bus.waiters.remove(&version), bus.destroyed)
+        };
+        let Some(d) = d else {
+            return Ok(());
+        };
+        let v = version_object(env, version)?;
+        if committed {
+            return d.resolve(env, v);
+        }
+        let at = format!("{}:{}", version.term, version.index);
+        let e = match failure {
+            Some(ProposalFailure::Superseded) => errors::make(
+                env,
+                Kind::Superseded,
+                &format!("version {at} was replaced by a newer leader's data"),
+                Some(v),
+            )?,
+            Some(ProposalFailure::TimedOut) => errors::make(
+                env,
+                Kind::Timeout,
+                &format!("version {at} was not committed in time (it may still commit)"),
+                Some(v),
+            )?,
+            _ if destroyed => errors::make(env, Kind::Destroyed, "the node is destroyed", None)?,
+            _ => {
+                let n = js::null(env)?;
+                errors::make(
+                    env,
+                    Kind::NotLeader,
+                    &format!("the node restarted before version {at} was decided"),
+                    Some(n),
+                )?
+            }
+        };
+        d.reject(env, e)
+    }
+
+    /// The commit point advanced: what it proves about timed-out proposals is logged.
+    fn committed(&self, env: &Env, c: Version) {
+        let decided: Vec<(Version, bool)> = {
+            let mut bus = self.bus.borrow_mut();
+            let mut out = Vec::new();
+            bus.timed_out.retain(|v| match v.fate_under(c) {
+                Some(f) => {
+                    out.push((*v, f));
+                    false
+                }
+                None => true,
+            });
+            out
+        };
+        for (v, f) in decided {
+            let what = if f { "committed" } else { "superseded" };
+            self.log(
+                env,
+                &format!(
+                    "raft replicate: version {}:{} (timed out earlier) was {what}",
+                    v.term, v.index
+                ),
+            );
+        }
     }
 
     fn set_role(&self, env: &Env, role: u32) -> Result<()> {
@@ -1564,6 +1971,118 @@ impl State {
         o.set_named_property("dropped", dropped as f64)?;
         o.set_named_property("unauthenticated", st.unauthenticated as f64)?;
         o.set_named_property("values", st.values)?;
+        o.set_named_property("leaseValid", core.is_some_and(|c| c.lease_valid))?;
+        match core.and_then(|c| c.last_leader_contact) {
+            Some(ms) => o.set_named_property("lastLeaderContactMs", ms as f64)?,
+            None => o.set_named_property("lastLeaderContactMs", js::null(env)?)?,
+        }
+        let mut followers = env.create_array(0)?;
+        if let Some(c) = core {
+            for p in &c.progress {
+                if p.id == c.id {
+                    continue;
+                }
+                followers.insert(progress_object(env, p)?)?;
+            }
+        }
+        o.set_named_property("followers", followers)?;
+        persist.set_named_property("inFlight", st.persist_in_flight)?;
+        persist.set_named_property("pending", st.persist_pending)?;
+        persist.set_named_property("calls", st.persist.calls as f64)?;
+        persist.set_named_property("failures", st.persist.failures as f64)?;
+        match st.persist.last_ms {
+            Some(ms) => persist.set_named_property("lastMs", ms as f64)?,
+            None => persist.set_named_property("lastMs", js::null(env)?)?,
+        }
+        let h = &st.persist.latency;
+        if h.count > 0 {
+            persist.set_named_property("meanMs", h.sum as f64 / h.count as f64)?;
+        } else {
+            persist.set_named_property("meanMs", js::null(env)?)?;
+        }
+        Ok(o)
+    }
+
+    /// `getMetrics()`.
+    fn metrics<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let m = self.engine.metrics();
+        let (dropped, unreadable, commit_latency, role) = {
+            let bus = self.bus.borrow();
+            (
+                bus.dropped,
+                bus.unreadable,
+                bus.commit_latency.clone(),
+                bus.role,
+            )
+        };
+        let c = &m.core;
+        let mut o = Object::new(env)?;
+        let n = |x: u64| x as f64;
+        o.set_named_property("term", n(m.status.as_ref().map_or(0, |s| s.term)))?;
+        o.set_named_property("role", role)?;
+        o.set_named_property("isLeader", role == Role::Leader as u32)?;
+        o.set_named_property("preVotesStarted", n(c.pre_votes_started))?;
+        o.set_named_property("electionsStarted", n(c.elections_started))?;
+        o.set_named_property("electionsWon", n(c.elections_won))?;
+        o.set_named_property("leaderChanges", n(c.leader_changes))?;
+        let mut msg_in = Object::new(env)?;
+        let mut msg_out = Object::new(env)?;
+        for ch in Channel::ALL {
+            msg_in.set_named_property(ch.outgoing_event(), n(c.messages_in(ch)))?;
+            msg_out.set_named_property(ch.outgoing_event(), n(c.messages_out(ch)))?;
+        }
+        o.set_named_property("messagesIn", msg_in)?;
+        o.set_named_property("messagesOut", msg_out)?;
+        let mut rejected = Object::new(env)?;
+        for (reason, count) in &c.rejected {
+            rejected.set_named_property(reason, n(*count))?;
+        }
+        if m.rejected + unreadable > 0 {
+            rejected.set_named_property("malformed", n(m.rejected + unreadable))?;
+        }
+        if m.strangers > 0 {
+            // counted by the core under its own reason too; kept as the binding's total
+            rejected.set_named_property("stranger", n(m.strangers))?;
+        }
+        if m.unauthenticated > 0 {
+            rejected.set_named_property("unauthenticated", n(m.unauthenticated))?;
+        }
+        o.set_named_property("rejected", rejected)?;
+        o.set_named_property("dropped", n(dropped))?;
+        let mut proposals = Object::new(env)?;
+        proposals.set_named_property("committed", n(c.proposals_committed))?;
+        proposals.set_named_property("superseded", n(c.proposals_superseded))?;
+        proposals.set_named_property("timedOut", n(c.proposals_timed_out))?;
+        proposals.set_named_property("stopped", n(c.proposals_stopped))?;
+        o.set_named_property("proposals", proposals)?;
+        o.set_named_property("commitLatencyMs", histogram_object(env, &commit_latency)?)?;
+        let mut confirmations = Object::new(env)?;
+        confirmations.set_named_property("confirmed", n(c.confirmations_true))?;
+        confirmations.set_named_property("failed", n(c.confirmations_false))?;
+        o.set_named_property("confirmations", confirmations)?;
+        o.set_named_property("pausesDetected", n(c.pauses_detected))?;
+        let mut persist = Object::new(env)?;
+        persist.set_named_property("calls", n(m.persist.calls))?;
+        persist.set_named_property("failures", n(m.persist.failures))?;
+        persist.set_named_property("inFlight", m.persist_in_flight)?;
+        persist.set_named_property("pending", m.persist_pending)?;
+        persist.set_named_property("latencyMs", histogram_object(env, &m.persist.latency)?)?;
+        o.set_named_property("persist", persist)?;
+        let mut followers = env.create_array(0)?;
+        if let Some(st) = &m.status {
+            let commit = st.committed.index;
+            for p in &st.progress {
+                if p.id == st.id {
+                    continue;
+                }
+                let mut f = progress_object(env, p)?;
+                // versions behind the commit point (the index counts versions)
+                let lag = commit.saturating_sub(p.match_version.map_or(0, |v| v.index));
+                f.set_named_property("lag", n(lag))?;
+                followers.insert(f)?;
+            }
+        }
+        o.set_named_property("followers", followers)?;
         Ok(o)
     }
 
@@ -1576,7 +2095,8 @@ impl State {
             bus.restoring = 0;
             bus.start_gen += 1;
             let waiters: Vec<Deferred> = bus.waiters.drain().map(|(_, d)| d).collect();
-            let transfers: Vec<Deferred> = bus.transfer_waiters.drain(..).collect();
+            let mut transfers: Vec<Deferred> = bus.transfer_waiters.drain(..).collect();
+            transfers.extend(bus.confirm_waiters.drain().map(|(_, d)| d));
             (was, waiters, transfers)
         };
         // the final state goes through the persist queue (after the call in flight, never
@@ -1588,7 +2108,11 @@ impl State {
             };
             self.log(env, &format!("raft internal error: {why}"));
         }
-        for d in waiters.into_iter().chain(transfers) {
+        for d in waiters {
+            let e = errors::make(env, Kind::Destroyed, "the node is destroyed", None)?;
+            d.reject(env, e)?;
+        }
+        for d in transfers {
             d.resolve(env, false.into_unknown(env)?)?;
         }
         let (done, promise) = Deferred::new(env)?;
