@@ -354,6 +354,11 @@ const server = http.createServer((req, res) => {
     });
     return;
   }
+  if (url === '/favicon.ico') {
+    res.writeHead(204);
+    res.end();
+    return;
+  }
   const f = files[url];
   if (!f || req.method !== 'GET') {
     res.writeHead(404, { 'content-type': 'text/plain' });
