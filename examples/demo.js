@@ -440,6 +440,25 @@ function sameData(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/**
+ * Write `value` until it is committed (a leader may lose its majority under load and leave a
+ * write uncommitted: ask whoever leads next, as a client would), or throw after `ms`.
+ */
+async function writeUntil(value, ms, what) {
+  const deadline = Date.now() + ms;
+  let tries = 0;
+  for (;;) {
+    await refresh();
+    if (leadersNow().length === 1) {
+      tries += 1;
+      const r = await write(value, { quiet: true });
+      if (r.ok) return tries > 1 ? ` (after ${tries} tries)` : '';
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not committed within ${ms} ms (${tries} tries)`);
+    await delay(100);
+  }
+}
+
 async function scenario() {
   const step = (text) => say(`[script] ${text}`);
   const ok = (text) => say(`[script]   ok: ${text}`);
@@ -452,9 +471,9 @@ async function scenario() {
 
   step('write through the leader');
   const v1 = { step: 'first write', at: Date.now() };
-  if (!(await write(v1, { quiet: true })).ok) throw new Error('first write not committed');
+  const t1 = await writeUntil(v1, 15000, 'the first write');
   await until(() => all.every((p) => sameData(nodes.get(p).view && nodes.get(p).view.data, v1)), 10000, 'every node to have the first write');
-  ok('committed, every node has it');
+  ok(`committed${t1}, every node has it`);
 
   step(`kill -9 the leader ${first}`);
   signalNode(first, 'SIGKILL');
@@ -468,15 +487,15 @@ async function scenario() {
 
   step('write with one node down');
   const v2 = { step: 'write with a node down', at: Date.now() };
-  if (!(await write(v2, { quiet: true })).ok) throw new Error('write with one node down not committed');
-  ok('committed by 3 of 4');
+  const t2 = await writeUntil(v2, 15000, 'the write with a node down');
+  ok(`committed by 3 of 4${t2}`);
 
   step(`restart ${first}: it rejoins from ${path.join(dir, `${first}.json`)}`);
   start(first);
   await until(() => agreedLeader(all) && sameData(nodes.get(first).view.data, v2), 15000, `${first} to rejoin and catch up`);
   ok(`${first} is back as ${nodes.get(first).view.roleName.toLowerCase()} with the latest write`);
 
-  const victim = agreedLeader(all);
+  const victim = await until(() => agreedLeader(all), 15000, 'all nodes to agree on one leader');
   step(`cut the leader ${victim} off from the others`);
   await nodeAction(victim, 'cut');
   const others = all.filter((p) => p !== victim);
@@ -488,9 +507,9 @@ async function scenario() {
   await until(() => nodes.get(victim).view && nodes.get(victim).view.roleName !== 'LEADER', 10000, `${victim} to step down`);
   ok(`${victim}, alone, stepped down (${nodes.get(victim).view.roleName.toLowerCase()})`);
   const v3 = { step: 'write during the cut', at: Date.now() };
-  if (!(await write(v3, { quiet: true })).ok) throw new Error('write during the cut not committed');
+  const t3 = await writeUntil(v3, 15000, 'the write during the cut');
   if (sameData(nodes.get(victim).view.data, v3)) throw new Error(`${victim} got a write while cut off`);
-  ok(`write committed on the majority side; ${victim} did not get it`);
+  ok(`write committed on the majority side${t3}; ${victim} did not get it`);
 
   step(`heal ${victim}`);
   await nodeAction(victim, 'heal');
@@ -499,7 +518,7 @@ async function scenario() {
 
   step('last write');
   const v4 = { step: 'last write', at: Date.now() };
-  if (!(await write(v4, { quiet: true })).ok) throw new Error('last write not committed');
+  const t4 = await writeUntil(v4, 15000, 'the last write');
   await until(
     () =>
       all.every((p) => {
@@ -509,7 +528,7 @@ async function scenario() {
     10000,
     'every node to have the last write, in memory and in its file',
   );
-  ok(`every node has the last write, in memory and on disk: ${JSON.stringify(v4)}`);
+  ok(`every node has the last write${t4}, in memory and on disk: ${JSON.stringify(v4)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -571,6 +590,10 @@ async function main() {
     } catch (err) {
       say(`[script] FAILED: ${err.message}`);
       say(summaryLine());
+      for (const p of ports) {
+        const v = nodes.get(p).view;
+        say(`[script]   ${p}: ${v ? `${v.roleName} term ${v.status.term}, leader ${v.leader}, members ${v.status.members.join(',')}${v.cut ? ', cut' : ''}` : nodes.get(p).proc}`);
+      }
       clearTimeout(limit);
       await stop(1);
     }

@@ -6,6 +6,7 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const cards = new Map(); // port -> card element
 let state = null;
 let skew = 0; // server clock - page clock, from the last state frame
+const pending = new Set(); // ports with an action under way (their buttons wait for it)
 
 function short(value, max = 160) {
   const text = value === undefined ? 'undefined' : JSON.stringify(value);
@@ -27,7 +28,7 @@ function card(port) {
   el.dataset.port = port;
   $('.port', el).textContent = port;
   for (const b of el.querySelectorAll('button')) {
-    b.addEventListener('click', () => nodeAction(port, b.dataset.action === 'cut' && el.classList.contains('cut') ? 'heal' : b.dataset.action, b));
+    b.addEventListener('click', () => nodeAction(port, b.dataset.action === 'cut' && el.classList.contains('cut') ? 'heal' : b.dataset.action));
   }
   $('#nodes').appendChild(el);
   cards.set(port, el);
@@ -77,9 +78,11 @@ function renderNode(n) {
     pel.append(v);
   }
   const running = n.proc !== 'down';
-  $('.stop', el).disabled = !running;
-  $('.kill', el).disabled = !running;
-  $('.cut', el).disabled = !n.answering;
+  const busy = pending.has(n.port);
+  $('.stop', el).disabled = busy || !running;
+  $('.kill', el).disabled = busy || !running;
+  $('.restart', el).disabled = busy;
+  $('.cut', el).disabled = busy || !n.answering;
   $('.cut', el).textContent = n.cut ? 'heal' : 'cut off';
 }
 
@@ -155,14 +158,16 @@ async function post(url, body) {
   return res.json();
 }
 
-async function nodeAction(port, action, button) {
-  button.disabled = true;
+async function nodeAction(port, action) {
+  pending.add(port);
+  render();
   try {
     const r = await post(`/api/node/${port}/${action}`);
     if (!r.ok) $('#write-result').textContent = `${action} ${port}: ${r.error || 'failed'}`;
   } catch (err) {
     $('#write-result').textContent = `${action} ${port}: ${err.message}`;
   } finally {
+    pending.delete(port);
     render();
   }
 }

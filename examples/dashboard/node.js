@@ -136,18 +136,27 @@ raft.subscribe('dataChanged', () => {
   event('data', { version, commit });
 });
 
-// node endpoints must be known before starting: ack every reachable peer, then start
+// Node endpoints must be known before starting: ack every reachable peer, then start. A peer
+// that refuses the connection is not up yet (it acks us when it starts); a peer that did not
+// answer in time may have added us all the same, so ask it again until it answers: otherwise
+// the two would disagree on who is a member (it would count us, we would not count it).
+async function ackPeer(justMe, node) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      await client.post(`http://${host}:${node.id}/raft/action/ackNode`, justMe, { timeout: 1000 });
+      await raft.dispatch('ackNode', node);
+      return;
+    } catch (err) {
+      if (err.code === 'ECONNREFUSED') return;
+    }
+  }
+  log(`peer ${node.id} did not answer our ackNode`);
+}
+
 async function startServer() {
   const justMe = { id: port, time: Date.now() };
   const others = cluster.filter((p) => p !== port).map((p) => ({ id: p, time: Date.now() }));
-  await Promise.all(
-    others.map((node) =>
-      client
-        .post(`http://${host}:${node.id}/raft/action/ackNode`, justMe, { timeout: 200 })
-        .then(() => raft.dispatch('ackNode', node))
-        .catch(() => {}),
-    ),
-  );
+  await Promise.all(others.map((node) => ackPeer(justMe, node)));
   await raft.dispatch('serviceStarted', { node: justMe });
   event('started', {});
 }
