@@ -225,8 +225,10 @@ let autoWrite = !scriptMode;
 async function write(value, { quiet = false } = {}) {
   const t0 = Date.now();
   let target = leadersNow()[0];
+  let why = 'no leader';
   for (let attempt = 0; attempt < 2 && target; attempt++) {
     const r = await request('POST', target, '/data', value, 2000);
+    why = !r ? `no answer from ${target}` : r.body && r.body.ok === false ? `${target} could not commit it` : `${target} answered ${r.status}`;
     if (r && r.status === 200 && r.body && r.body.ok) {
       const c = r.body.commit || {};
       const text = `write ${JSON.stringify(value)} committed by ${target} (term ${c.term}, index ${c.index}) in ${Date.now() - t0} ms`;
@@ -235,8 +237,8 @@ async function write(value, { quiet = false } = {}) {
     }
     target = r && r.status === 409 && r.body && r.body.leader != null ? String(r.body.leader) : null;
   }
-  timeline('write', null, `write ${JSON.stringify(value)} not committed (${target ? 'no answer' : 'no leader'})`, { quiet });
-  return { ok: false };
+  timeline('write', null, `write ${JSON.stringify(value)} not committed (${why})`, { quiet });
+  return { ok: false, error: why };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,6 +278,9 @@ async function api(req, res, url) {
     res.end(JSON.stringify(body));
   };
   if (req.method !== 'POST') return send(405, { ok: false });
+  // only this page's own fetch() calls: a JSON content type cannot come from another site's
+  // form without a CORS preflight, which this server never grants
+  if (!/^application\/json\b/.test(req.headers['content-type'] || '')) return send(415, { ok: false });
   let text = '';
   for await (const c of req) {
     text += c;
@@ -340,6 +345,12 @@ async function nodeAction(port, action) {
 
 const server = http.createServer((req, res) => {
   const url = req.url.split('?')[0];
+  // a page served under another host name (DNS rebinding) gets nothing
+  if (!/^(127\.0\.0\.1|localhost)(:\d+)?$/.test(req.headers.host || '')) {
+    res.writeHead(403, { 'content-type': 'text/plain' });
+    res.end('forbidden');
+    return;
+  }
   if (url === '/events') {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(`retry: 1000\nevent: hello\ndata: ${JSON.stringify({ state: snapshot(), history })}\n\n`);

@@ -186,7 +186,7 @@ $('#write-form').addEventListener('submit', async (e) => {
     const r = await post('/api/write', { value });
     $('#write-result').textContent = r.ok
       ? `committed by ${r.leader} at term ${r.commit.term}, index ${r.commit.index}`
-      : 'not committed (no leader right now?)';
+      : `not committed: ${r.error || 'no leader right now'}`;
   } catch (err) {
     $('#write-result').textContent = err.message;
   }

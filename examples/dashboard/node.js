@@ -29,7 +29,7 @@ const log = (text) => console.log(`[${new Date().toISOString()}] ${text}`);
 const event = (type, fields) => console.log(`@raftq ${JSON.stringify({ type, at: Date.now(), ...fields })}`);
 
 const app = express();
-app.use(express.json({ limit: '10mb' }));
+app.use(express.json({ limit: '10mb', strict: false })); // any JSON value can be written, not only objects
 const client = axios.create({ httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8 }) });
 
 let cut = false;
