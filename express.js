@@ -33,6 +33,7 @@ const CHANNELS = {
 };
 const INPUTS = new Set(Object.values(CHANNELS));
 const DEFAULT_TIMEOUT = 1000;
+const LOG_INTERVAL = 10000;
 const PROMETHEUS = 'text/plain; version=0.0.4; charset=utf-8';
 
 function describe(e) {
@@ -82,15 +83,28 @@ function raftRouter(raft, options = {}) {
   const urlOf = options.url || ((node) => defaultUrl(node, host, basePath));
 
   const stats = { sent: 0, failed: 0, received: 0, rejected: 0, inFlight: 0 };
-  /** peers whose last send failed (key: typeof:id) -> true; reported once until a send works */
-  const unreachable = new Set();
   const log = (message) => {
     raft.dispatch('log', { message }).catch(() => {});
   };
 
+  /** per destination: is it failing, when was a failure last logged, how many since */
+  const peerState = new Map();
+  const stateOf = (destination) => {
+    const key = `${typeof destination.id}:${destination.id}`;
+    let st = peerState.get(key);
+    if (!st) {
+      if (peerState.size >= 1024) peerState.clear();
+      st = { failing: false, logged: false, lastLogAt: -Infinity, unlogged: 0 };
+      peerState.set(key, st);
+    }
+    return st;
+  };
+
+  // A peer that stays unreachable fails on every heartbeat: the log gets its first failure,
+  // then at most one line per LOG_INTERVAL (with the count in between), and one line when a
+  // send works again. Every failure is counted in stats() and passed to `onSendError`.
   function failed(event, message, destination, err) {
     stats.failed++;
-    const key = `${typeof destination.id}:${destination.id}`;
     if (onSendError) {
       try {
         onSendError(err, event, message);
@@ -98,9 +112,28 @@ function raftRouter(raft, options = {}) {
         /* the app's reporter must not break the transport */
       }
     }
-    if (!unreachable.has(key)) {
-      unreachable.add(key);
-      log(`raft transport: cannot send ${event} to ${destination.id}: ${describe(err)}`);
+    const st = stateOf(destination);
+    st.failing = true;
+    const now = Date.now();
+    if (now - st.lastLogAt >= LOG_INTERVAL) {
+      const more = st.unlogged ? ` (and ${st.unlogged} more failed sends since the last report)` : '';
+      log(`raft transport: cannot send ${event} to ${destination.id}: ${describe(err)}${more}`);
+      st.lastLogAt = now;
+      st.logged = true;
+      st.unlogged = 0;
+    } else {
+      st.unlogged++;
+    }
+  }
+
+  function delivered(destination) {
+    stats.sent++;
+    const st = stateOf(destination);
+    if (!st.failing) return;
+    st.failing = false;
+    if (st.logged) {
+      st.logged = false;
+      log(`raft transport: ${destination.id} reachable again`);
     }
   }
 
@@ -138,9 +171,7 @@ function raftRouter(raft, options = {}) {
                 : '';
           throw new Error(`HTTP ${res.status}${hint}`);
         }
-        stats.sent++;
-        const key = `${typeof destination.id}:${destination.id}`;
-        if (unreachable.delete(key)) log(`raft transport: ${destination.id} reachable again`);
+        delivered(destination);
       })
       .catch((err) => failed(event, message, destination, err))
       .finally(() => {
@@ -185,7 +216,9 @@ function raftRouter(raft, options = {}) {
     router.get('/metrics', async (req, res) => {
       try {
         const text = await metrics();
-        res.status(200).type(metricsContentType).send(String(text));
+        // as given (express's res.type() would reorder its parameters)
+        res.status(200).setHeader('Content-Type', metricsContentType);
+        res.end(String(text));
       } catch (err) {
         res.status(500).type('text/plain').send(`metrics failed: ${describe(err)}\n`);
       }
