@@ -11,6 +11,7 @@
 //
 //   POST /raft/action/<channel>  raft traffic        GET /raft/status  this node's status
 //   POST /data                   replicate the JSON body on the leader (409 + leader elsewhere)
+//   GET  /data                   the data as this node has it
 
 const express = require('express');
 const { Raftq, RaftRole } = require('raftq-native');
@@ -36,6 +37,7 @@ raft.subscribe('log', ({ message }) => {
 
 const app = express();
 app.use('/raft', raftRouter(raft, { host }));
+app.get('/data', (req, res) => res.json(raft.getData()));
 app.post('/data', express.json(), async (req, res) => {
   if (raft.getRole() !== RaftRole.LEADER) return res.status(409).json({ ok: false, leader: raft.getLeader() });
   res.json({ ok: await raft.replicate(req.body), leader: raft.getLeader() });
