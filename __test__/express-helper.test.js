@@ -66,7 +66,8 @@ async function startNode(port, peers, { options = {}, routerOptions = {}, start 
   const app = express();
   app.use('/raft', router);
   const server = await listen(app, port);
-  const node = { id: String(port), port, raft, router, server, logs };
+  const node = { id: String(port), port, raft, router, server, logs, connections: 0 };
+  server.on('connection', () => node.connections++);
   node.stop = async () => {
     router.close();
     await raft.destroy();
@@ -159,6 +160,16 @@ test('3 nodes with a secret over raftRouter: one leader, a write reaches all; un
     assert.equal(st.unauthenticated, 0, `${n.id} dropped none of its peers' signed bodies`);
     assert.ok(n.router.stats().received > 0 && n.router.stats().sent > 0, `${n.id} sent and received`);
   }
+
+  // keep-alive: the heartbeats travel over a few reused connections, not one per message
+  const follower0 = nodes.find((n) => n !== leader);
+  const c0 = follower0.connections;
+  const r0 = follower0.router.stats().received;
+  await waitFor(() => follower0.router.stats().received >= r0 + 100, 10000, '100 more messages received by a follower', 10);
+  const inbound = follower0.connections - c0;
+  const messages = follower0.router.stats().received - r0;
+  console.log(`keep-alive: ${inbound} new connections for ${messages} messages (before: ${c0} for ${r0})`);
+  assert.ok(inbound <= messages / 4, `${inbound} new connections for ${messages} messages`);
 
   // /status over HTTP: the raft's status plus the transport's counters
   const st = await getJson(leader.port, '/raft/status');
