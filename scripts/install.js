@@ -47,13 +47,19 @@ function isDependencyInstall() {
 
 /** { error: null, file } when the package's binding loads (in a fresh process), else { error }. */
 function loadError() {
+  // the message, then the causes napi-rs's generated loader chains onto it (one per file tried)
   const probe =
     `try { require(${JSON.stringify(PKG_DIR)}); } catch (e) {` +
-    ` process.stderr.write(String((e && e.message) || e)); process.exit(3); }` +
+    ` const m = []; for (let c = e, i = 0; c && i < 6; c = c.cause, i++) m.push(String((c && c.message) || c));` +
+    ` process.stderr.write(m.join('\\n')); process.exit(3); }` +
     ` process.stdout.write(Object.keys(require.cache).find((k) => k.endsWith('.node')) || '');`;
   const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status === 0) return { error: null, file: r.stdout.trim() };
-  const lines = `${r.stderr || ''}`.trim().split('\n').slice(0, 4);
+  const lines = `${r.stderr || ''}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^(Require stack:|- )/.test(l))
+    .slice(0, 8);
   return { error: lines.join('\n    ') || `exit status ${r.status}`, file: null };
 }
 
