@@ -5,8 +5,9 @@
 // scripts enabled (so raftq-native's own `install` script runs, and must not build anything).
 // The app then runs a 3-node Express cluster over HTTP on 127.0.0.1, once through require()
 // and once through `import { Raftq, RaftRole } from 'raftq-native'`.
-// Also: without the platform package and without a toolchain, the install stops with a message
-// naming the platform and what to install.
+// Without the platform package the install script builds the addon from the shipped Rust
+// sources when cargo is on PATH (the app then runs on that build), and without cargo it stops
+// the install with a message naming the platform and what to install.
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -18,6 +19,7 @@ const { ROOT, freePorts, tempDir, spawnLogged, killAll, withTimeout } = require(
 const FIXTURES = path.join(__dirname, 'fixtures', 'pack');
 const INSTALL_MS = 240_000; // npm install; express may come from the registry on a cold cache
 const APP_MS = 45_000; // the app gives up by itself after 20 s
+const BUILD_MS = 900_000; // a release build (LTO) from a cold target dir on a loaded 2-core box
 
 function platformArchAbi() {
   const { platform, arch } = process;
@@ -37,6 +39,7 @@ const scratch = [];
 const procs = [];
 let packed; // { main, platforms: { [SUFFIX]: tarball } }
 let env; // the environment of every npm and app process: no cargo, no outer npm's settings
+let envWithCargo; // the same with this machine's PATH: cargo on it
 
 /** Where `name` is on PATH, or null. */
 function which(name, pathVar) {
@@ -69,10 +72,18 @@ function toolchainFreeEnv() {
   const dirs = (process.env.PATH || '')
     .split(path.delimiter)
     .filter((d) => d && !['cargo', 'rustc', 'rustup'].some((b) => fs.existsSync(path.join(d, b))));
-  const out = { ...process.env, PATH: [bin, ...dirs].join(path.delimiter) };
+  const out = withoutOuterNpm({ ...process.env, PATH: [bin, ...dirs].join(path.delimiter) });
+  for (const k of Object.keys(out)) {
+    if (/^(CARGO|RUSTUP|RUSTC)/.test(k)) delete out[k];
+  }
+  return out;
+}
+
+function withoutOuterNpm(vars) {
+  const out = { ...vars };
   for (const k of Object.keys(out)) {
     // lower-case npm_* only: upper-case NPM_CONFIG_* are the user's own settings (a mirror, a CA)
-    if (/^(npm_|CARGO|RUSTUP|RUSTC|INIT_CWD$)/.test(k)) delete out[k];
+    if (/^(npm_|INIT_CWD$)/.test(k)) delete out[k];
   }
   return out;
 }
@@ -121,16 +132,43 @@ function makeApp(prefix, dependencies) {
   return app;
 }
 
-const npmInstall = (app, extra) =>
+const npmInstall = (app, extra, { withCargo = false, ms = INSTALL_MS } = {}) =>
   run(
     'npm',
     ['install', '--no-audit', '--no-fund', '--foreground-scripts', '--loglevel=notice', ...extra],
-    { cwd: app, env },
-    INSTALL_MS,
+    { cwd: app, env: withCargo ? envWithCargo : env },
+    ms,
   );
+
+/** Run the fixture app `entry` in `app` on 3 free ports; returns its milestones by step. */
+async function runApp(app, entry, appEnv) {
+  const ports = await freePorts(3);
+  const r = await run(
+    process.execPath,
+    [entry],
+    { cwd: app, env: { ...appEnv, RAFTQ_APP_PORTS: ports.join(','), RAFTQ_APP_DIR: path.join(app, 'data') } },
+    APP_MS,
+  );
+  assert.equal(r.code, 0, `${entry} failed:\n${r.output}`);
+  const steps = Object.fromEntries(
+    r.lines
+      .filter((l) => l.stream === 'stdout' && l.text.startsWith('{'))
+      .map((l) => JSON.parse(l.text))
+      .map((s) => [s.step, s]),
+  );
+  const label = entry.endsWith('.mjs') ? 'esm' : 'cjs';
+  assert.equal(steps.loaded && steps.loaded.label, label, `${entry} started:\n${r.output}`);
+  assert.equal(steps.loaded.leaderName, 'LEADER', 'RaftRole imported with its reverse mapping');
+  assert.ok(steps.leader && ports.map(String).includes(steps.leader.leader), `${entry}: a leader among ${ports}`);
+  assert.equal(steps.replicated && steps.replicated.value.written, label, `${entry}: the write replicated`);
+  assert.deepEqual(steps.replicated.nodes, ports.map(String));
+  assert.ok(steps.done, `${entry} shut its nodes down`);
+  return steps;
+}
 
 before(async () => {
   env = toolchainFreeEnv();
+  envWithCargo = withoutOuterNpm(process.env);
   const addon = path.join(ROOT, `raftq-native.${SUFFIX}.node`);
   assert.ok(fs.existsSync(addon), `the built addon ${addon} exists (run \`npm run build\` first)`);
   const out = tempDir('raftq-native-tarballs-');
@@ -222,39 +260,19 @@ test('installed from the tarballs with no toolchain, the prebuilt binding runs a
   assert.deepEqual(nodeFiles(prebuiltDir), [path.join(prebuiltDir, `raftq-native.${SUFFIX}.node`)]);
 
   for (const entry of ['app.cjs', 'app.mjs']) {
-    const ports = await freePorts(3);
-    const label = entry.endsWith('.mjs') ? 'esm' : 'cjs';
-    const r = await run(
-      process.execPath,
-      [entry],
-      { cwd: app, env: { ...env, RAFTQ_APP_PORTS: ports.join(','), RAFTQ_APP_DIR: path.join(app, 'data') } },
-      APP_MS,
-    );
-    assert.equal(r.code, 0, `${entry} failed:\n${r.output}`);
-    const steps = Object.fromEntries(
-      r.lines
-        .filter((l) => l.stream === 'stdout' && l.text.startsWith('{'))
-        .map((l) => JSON.parse(l.text))
-        .map((s) => [s.step, s]),
-    );
-    assert.equal(steps.loaded.label, label);
+    const steps = await runApp(app, entry, env);
     assert.equal(
       fs.realpathSync(steps.loaded.addon),
       path.join(prebuiltDir, `raftq-native.${SUFFIX}.node`),
       `${entry} loaded the binding from node_modules/${PLATFORM_PKG}`,
     );
-    assert.equal(steps.loaded.leaderName, 'LEADER', 'RaftRole imported with its reverse mapping');
-    assert.ok(ports.map(String).includes(steps.leader.leader), `${entry}: a leader among ${ports}`);
-    assert.deepEqual(steps.replicated.value.written, label, `${entry}: the write replicated`);
-    assert.deepEqual(steps.replicated.nodes, ports.map(String));
-    assert.ok(steps.done, `${entry} shut its nodes down`);
   }
 });
 
 test('without a prebuilt package and without a toolchain, the install stops and says what is missing', async () => {
-  // --offline: the optional platform package cannot be fetched, as on a platform with none
+  // --omit=optional: no platform package, as on a platform with none
   const app = makeApp('raftq-native-bare-', { 'raftq-native': `file:${packed.main}` });
-  const inst = await npmInstall(app, ['--offline']);
+  const inst = await npmInstall(app, ['--offline', '--omit=optional']);
   assert.notEqual(inst.code, 0, `npm install must fail:\n${inst.output}`);
   assert.match(inst.output, new RegExp(`no usable prebuilt binary for ${SUFFIX} \\(platform ${process.platform}, arch ${process.arch}`));
   assert.match(inst.output, /`cargo` is not on PATH/);
@@ -262,4 +280,25 @@ test('without a prebuilt package and without a toolchain, the install stops and 
   assert.match(inst.output, new RegExp(`Prebuilt packages exist for: .*${SUFFIX}`));
   const installed = path.join(app, 'node_modules', 'raftq-native');
   assert.ok(!fs.existsSync(installed) || nodeFiles(installed).length === 0, 'no .node was built');
+});
+
+test('without a prebuilt package but with cargo on PATH, the install builds the addon from the shipped sources', async () => {
+  const cargo = spawnSync('cargo', ['--version'], { env: envWithCargo, encoding: 'utf8' });
+  assert.equal(cargo.status, 0, `this test needs cargo on PATH (${cargo.error ? cargo.error.message : cargo.stderr})`);
+  const expressVersion = JSON.parse(
+    fs.readFileSync(require.resolve('express/package.json', { paths: [ROOT] }), 'utf8'),
+  ).version;
+  const app = makeApp('raftq-native-src-', { 'raftq-native': `file:${packed.main}`, express: expressVersion });
+  const inst = await npmInstall(app, ['--prefer-offline', '--omit=optional'], { withCargo: true, ms: BUILD_MS });
+  assert.equal(inst.code, 0, `npm install failed:\n${inst.output}`);
+  const installed = path.join(app, 'node_modules', 'raftq-native');
+  const built = path.join(installed, `raftq-native.${SUFFIX}.node`);
+  assert.equal(fs.existsSync(path.join(app, 'node_modules', PLATFORM_PKG)), false, 'no platform package');
+  assert.match(inst.output, new RegExp(`building the addon for ${SUFFIX} from source`));
+  assert.match(inst.output, /Finished `release` profile/);
+  assert.ok(inst.output.includes(`raftq-native: built ${built}`), inst.output);
+  assert.deepEqual(nodeFiles(installed), [built], 'the one .node is the one built');
+  assert.equal(fs.existsSync(path.join(installed, 'target')), false, 'the cargo target dir is removed');
+  const steps = await runApp(app, 'app.cjs', env); // runs without cargo, on the built addon
+  assert.equal(fs.realpathSync(steps.loaded.addon), built);
 });
