@@ -65,7 +65,7 @@ function loadError() {
 
 /** Whether `cmd --version` runs (i.e. `cmd` is on PATH). */
 function hasCommand(cmd) {
-  const r = spawnSync(cmd, ['--version'], { stdio: 'ignore', shell: process.platform === 'win32' });
+  const r = spawnSync(cmd, ['--version'], { stdio: 'ignore' });
   return r.status === 0;
 }
 
@@ -86,23 +86,40 @@ function cdylibName() {
   return `lib${CRATE_LIB}.so`;
 }
 
+/** The Rust target of this Node process (which may differ from the toolchain's host, e.g. an
+ * x64 Node under Rosetta 2 on an arm64 Mac), or null to build for the host. */
+function rustTarget() {
+  const { platform, arch } = process;
+  const cpu = { x64: 'x86_64', arm64: 'aarch64' }[arch];
+  if (!cpu) return null;
+  if (platform === 'darwin') return `${cpu}-apple-darwin`;
+  if (platform === 'win32') return `${cpu}-pc-windows-msvc`;
+  if (platform === 'linux') return `${cpu}-unknown-linux-${isMusl() ? 'musl' : 'gnu'}`;
+  return null;
+}
+
 /** cargo build --release of the addon crate, then copy it where the loader looks first. */
 function buildFromSource(suffix) {
   const ownTarget = !process.env.CARGO_TARGET_DIR;
   const targetDir = process.env.CARGO_TARGET_DIR || path.join(PKG_DIR, 'target');
-  console.log(`raftq-native: building the addon for ${suffix} from source with cargo (this takes a few minutes)`);
-  const r = spawnSync('cargo', ['build', '--release', '--locked', '-p', 'raftq-native', '--target-dir', targetDir], {
-    cwd: PKG_DIR,
-    stdio: 'inherit',
-    shell: process.platform === 'win32',
-  });
+  const triple = rustTarget();
+  const env = { ...process.env };
+  // musl targets link statically by default, which rules out a cdylib
+  if (triple && triple.endsWith('-musl')) env.RUSTFLAGS = `${env.RUSTFLAGS || ''} -C target-feature=-crt-static`.trim();
+  console.log(
+    `raftq-native: building the addon for ${suffix} from source with cargo${triple ? ` (--target ${triple})` : ''}` +
+      ' (this takes a few minutes)',
+  );
+  const args = ['build', '--release', '--locked', '-p', 'raftq-native', '--target-dir', targetDir];
+  if (triple) args.push('--target', triple);
+  const r = spawnSync('cargo', args, { cwd: PKG_DIR, env, stdio: 'inherit' });
   if (r.status !== 0) {
     fail(
-      `raftq-native: \`cargo build --release\` failed (${r.error ? r.error.message : `exit status ${r.status}`}); ` +
-        'see the compiler output above.',
+      `raftq-native: \`cargo ${args.join(' ')}\` failed (${r.error ? r.error.message : `exit status ${r.status}`}); ` +
+        `see the compiler output above.${triple ? ` If the target is missing: rustup target add ${triple}` : ''}`,
     );
   }
-  const built = path.join(targetDir, 'release', cdylibName());
+  const built = path.join(targetDir, ...(triple ? [triple] : []), 'release', cdylibName());
   const dest = path.join(PKG_DIR, `${BINARY_NAME}.${suffix}.node`);
   fs.copyFileSync(built, dest);
   // the build tree is hundreds of MB and of no use once the addon is copied out
