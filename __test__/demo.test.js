@@ -16,12 +16,19 @@ test('npm run demo: election, failover, rejoin from disk, convergence; stops by 
   const child = spawn(process.execPath, [path.join(ROOT, 'examples', 'demo.js')], {
     env: { ...process.env, RAFTQ_PORTS: ports.join(','), RAFTQ_DEMO_SECONDS: '15', RAFTQ_DIR: dir },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group: a timeout kills its nodes too
   });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
   child.stderr.setEncoding('utf8').on('data', (c) => (out += c));
   const code = await new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    const kill = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, 45_000);
     child.on('exit', (c) => {
       clearTimeout(kill);
       resolve(c);
@@ -53,4 +60,47 @@ test('npm run demo: election, failover, rejoin from disk, convergence; stops by 
   assert.ok(shown.every((d) => d === shown[0] && /"counter":\d+/.test(d)), `converged: ${last}`);
   const counters = status.map((l) => Number((l.match(/"counter":(\d+)/) || [])[1] || 0));
   assert.ok(Math.max(...counters) >= 10, `writes kept committing through the failover:\n${out}`);
+});
+
+// `npm run demo -- --script`: the fixed scenario (elect, write, kill -9 the leader, new leader,
+// restart, cut the leader off, new leader on the majority side, heal, write, every node has the
+// last write in memory and on disk), no browser; exit 0 only when every check passed.
+test('npm run demo -- --script: the scripted scenario passes its checks and exits 0', { timeout: 180_000 }, async () => {
+  const [dash, ...ports] = (await freePorts(5)).map(String);
+  const child = spawn(process.execPath, [path.join(ROOT, 'examples', 'demo.js'), '--script'], {
+    env: { ...process.env, RAFTQ_PORTS: ports.join(','), RAFTQ_DASHBOARD_PORT: dash, RAFTQ_DIR: tempDir('raftq-script-test-') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group: a timeout kills its nodes too
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c) => (out += c));
+  const code = await new Promise((resolve) => {
+    const kill = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, 150_000);
+    child.on('exit', (c) => {
+      clearTimeout(kill);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 0, `--script exited with ${code}:\n${out}`);
+  assert.match(out.split('\n')[0], /^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/);
+  for (const re of [
+    /ok: \d+ is leader, term \d+, all 4 nodes agree/,
+    /kill -9 the leader (\d+)[\s\S]*ok: \d+ is the new leader/,
+    /ok: \d+ is back as (follower|leader) with the latest write/,
+    /ok: \d+ leads the majority side/,
+    /ok: write committed on the majority side[^;\n]*; \d+ did not get it/,
+    /ok: \d+ is back and has the write it missed/,
+    /ok: every node has the last write[^,\n]*, in memory and on disk/,
+    /all checks passed/,
+  ]) {
+    assert.match(out, re);
+  }
+  assert.doesNotMatch(out, /FAILED/);
 });

@@ -10,7 +10,9 @@
 //      (3..51 nodes: first leader, next leader after the leader's crash handler);
 //   2. the core's own step rate (cargo bench, raftq-native only; skipped without cargo);
 //   3. over HTTP (bench/http.js: four bench/demo-node.js processes, the README demo shape):
-//      wire bytes/s and CPU at steady state, replication latency, graceful and hard failover.
+//      wire bytes/s and CPU at steady state, replication latency, graceful and hard failover;
+//   4. issue 7's guard (bench/guard.js): dispatch cost, hand-off, replication and persist ->
+//      vote, this checkout against RAFTQ_BEFORE=<dir> (an earlier checkout, addon built).
 // Prints a Markdown table (with machine, Node, date, command, load average) and writes
 // bench/results/latest.json and bench/results/bench-<time>.json.
 //
@@ -426,9 +428,16 @@ async function main() {
     markLoad(`after HTTP ${l.name}`);
   }
 
+  progress(`issue 7 guard (bench/guard.js${env.RAFTQ_BEFORE ? `, before = ${env.RAFTQ_BEFORE}` : ''})`);
+  const guard = require('./guard');
+  const guardRows = guard.rows(guard.measure());
+  res.guard = guardRows;
+
   const m = meta(base);
   const rows = buildRows(res.native, res.raftq, res.hop);
   printTable(m, rows, Boolean(base));
+  console.log(`\nThe Rust class against an earlier checkout (bench/guard.js; RAFTQ_BEFORE=<dir> sets the before column):\n`);
+  console.log(guard.table(guardRows));
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
   const doc = { meta: { ...m, seconds: (now() - T0) / 1000, load: loads }, rows, results: res };

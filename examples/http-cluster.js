@@ -15,11 +15,10 @@
 //   POST /data                  replicate the JSON body (on the leader; 409 + leader elsewhere)
 
 const http = require('node:http');
-const path = require('node:path');
-const { mkdir, readFile, writeFile, rename } = require('node:fs/promises');
 const axios = require('axios');
 const express = require('express');
 const { Raftq, RaftRole } = require('..');
+const { filePersistAgent } = require('./persist-file');
 
 const env = process.env;
 const cluster = (env.RAFTQ_PORTS || '5050,5051,5052,5053').split(',').map((p) => p.trim()).filter(Boolean);
@@ -32,6 +31,7 @@ const log = (text) => console.log(`[${new Date().toISOString()}] ${text}`);
 function bootstrap() {
   const app = express();
   app.use(express.json({ limit: '10mb' }));
+  const files = filePersistAgent(dir);
   const client = axios.create({ httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8 }) });
 
   const raft = new Raftq({
@@ -39,13 +39,12 @@ function bootstrap() {
     minimumElectionTime: num(env.RAFTQ_MIN_ELECTION, 200),
     maximumElectionTime: num(env.RAFTQ_MAX_ELECTION, 800),
     persistAgent: {
+      // examples/persist-file.js: write atomically (temp file, fsync, rename, fsync the folder);
+      // restore gives undefined only when there is no file, and throws on anything else (a
+      // corrupt file must not restart the node with its term and vote forgotten)
       async persist(node, data) {
-        // write-then-rename: a kill -9 mid-write never leaves a torn file behind
         try {
-          await mkdir(dir, { recursive: true });
-          const p = path.resolve(dir, `${node.id}.json`);
-          await writeFile(`${p}.tmp`, JSON.stringify(data));
-          await rename(`${p}.tmp`, p);
+          await files.persist(node, data);
         } catch (err) {
           log(`failed to persist data: ${err}`);
           // unlike the README's agent, report it: raftq-native then holds back what depends on
@@ -53,14 +52,7 @@ function bootstrap() {
           throw err;
         }
       },
-      async restore(node) {
-        try {
-          const file = await readFile(path.resolve(dir, `${node.id}.json`));
-          return JSON.parse(file.toString('utf8'));
-        } catch {
-          return undefined;
-        }
-      },
+      restore: (node) => files.restore(node),
     },
   });
 

@@ -90,6 +90,14 @@ pub fn null(env: &Env) -> Result<Unknown<'_>> {
     Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), out) })
 }
 
+/// Whether an exception is pending (a getter threw while something was read).
+pub fn exception_pending(env: &Env) -> bool {
+    let mut pending = false;
+    // SAFETY: N-API call on the JS thread
+    unsafe { sys::napi_is_exception_pending(env.raw(), &mut pending) };
+    pending
+}
+
 /// The exception a failed N-API call left pending, cleared.
 pub fn take_exception(env: &Env) -> Option<Unknown<'_>> {
     let mut pending = false;

@@ -1209,6 +1209,10 @@ impl State {
             digest.as_ref().map(|d| d.as_slice()),
             data,
         )?;
+        if js::exception_pending(env) {
+            // reading the tag threw: reported as unreadable by `dispatch`
+            return Err(Error::new(Status::PendingException, "the tag threw"));
+        }
         if let Some(recs) = recs {
             self.apply(env, recs)?;
         }
