@@ -325,6 +325,6 @@ test('examples/in-memory.js runs: a leader, the write on all 3, another leader a
   const second = /^new leader: (\w), data \{"greeting":"hello","at":1\}$/m.exec(r.out);
   assert.ok(first && second, r.out);
   assert.notEqual(second[1], first[1]);
-  assert.match(r.out, /^write committed: true$/m);
+  assert.match(r.out, /^write committed at version \d+:\d+$/m);
   for (const id of ['a', 'b', 'c']) assert.match(r.out, new RegExp(`^${id} has \\{"greeting":"hello","at":1\\}$`, 'm'));
 });

@@ -16,7 +16,7 @@
 import express from 'express';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Raftq, RaftRole } from 'raftq-native';
+import { Raftq, NotLeaderError } from 'raftq-native';
 import type { RaftNode, RaftPersistAgent, RaftPersistentData } from 'raftq-native';
 import { raftRouter } from 'raftq-native/express';
 
@@ -94,11 +94,14 @@ app.get('/data', (req, res) => {
   res.json(raft.getData());
 });
 app.post('/data', express.json(), async (req, res) => {
-  if (raft.getRole() !== RaftRole.LEADER) {
-    res.status(409).json({ ok: false, leader: raft.getLeader() });
-    return;
+  try {
+    const version = await raft.replicate(req.body); // { term, index } once committed
+    res.json({ ok: true, version, leader: raft.getLeader() });
+  } catch (e) {
+    // NotLeaderError names the leader to retry at; a TimeoutError's write may still commit
+    const code = e instanceof NotLeaderError ? 409 : 503;
+    res.status(code).json({ ok: false, error: e instanceof Error ? e.message : String(e), leader: raft.getLeader() });
   }
-  res.json({ ok: await raft.replicate(req.body), leader: raft.getLeader() });
 });
 
 const ports = env.RAFTQ_PORT ? [env.RAFTQ_PORT] : cluster;

@@ -14,7 +14,7 @@
 //   GET  /data                   the data as this node has it
 
 const express = require('express');
-const { Raftq, RaftRole } = require('raftq-native');
+const { Raftq, NotLeaderError } = require('raftq-native');
 const { raftRouter } = require('raftq-native/express');
 const { filePersistAgent } = require('./persist-file');
 
@@ -39,8 +39,13 @@ const app = express();
 app.use('/raft', raftRouter(raft, { host }));
 app.get('/data', (req, res) => res.json(raft.getData()));
 app.post('/data', express.json(), async (req, res) => {
-  if (raft.getRole() !== RaftRole.LEADER) return res.status(409).json({ ok: false, leader: raft.getLeader() });
-  res.json({ ok: await raft.replicate(req.body), leader: raft.getLeader() });
+  try {
+    const version = await raft.replicate(req.body); // { term, index } once committed
+    res.json({ ok: true, version, leader: raft.getLeader() });
+  } catch (e) {
+    // NotLeaderError names the leader to retry at; a TimeoutError's write may still commit
+    res.status(e instanceof NotLeaderError ? 409 : 503).json({ ok: false, error: e.code || e.message, leader: raft.getLeader() });
+  }
 });
 
 const ports = env.RAFTQ_PORT ? [env.RAFTQ_PORT] : cluster;

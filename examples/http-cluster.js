@@ -17,7 +17,7 @@
 const http = require('node:http');
 const axios = require('axios');
 const express = require('express');
-const { Raftq, RaftRole } = require('..');
+const { Raftq, RaftRole, NotLeaderError } = require('..');
 const { filePersistAgent } = require('./persist-file');
 
 const env = process.env;
@@ -75,12 +75,13 @@ function bootstrap() {
   });
 
   app.post('/data', async (req, res) => {
-    if (raft.getRole() !== RaftRole.LEADER) {
-      res.status(409).json({ ok: false, leader: raft.getLeader() });
-      return;
+    try {
+      await raft.replicate(req.body); // resolves { term, index } once committed
+      res.json({ ok: true, leader: raft.getLeader() });
+    } catch (e) {
+      // NotLeaderError names the leader to retry at; a TimeoutError's write may still commit
+      res.status(e instanceof NotLeaderError ? 409 : 503).json({ ok: false, leader: raft.getLeader() });
     }
-    const ok = await raft.replicate(req.body);
-    res.json({ ok, leader: raft.getLeader() });
   });
 
   const mapping = {

@@ -59,8 +59,8 @@ async function main() {
   const first = agreedLeader();
   console.log(`leader: ${first}`);
 
-  const committed = await nodes.get(first).replicate({ greeting: 'hello', at: 1 });
-  console.log(`write committed: ${committed}`);
+  const version = await nodes.get(first).replicate({ greeting: 'hello', at: 1 });
+  console.log(`write committed at version ${version.term}:${version.index}`);
   await until('the value on every node', () => [...nodes.values()].every((n) => n.getData().greeting === 'hello'));
   for (const [id, raft] of nodes) console.log(`${id} has ${JSON.stringify(raft.getData())}`);
 

@@ -16,7 +16,7 @@ const path = require('node:path');
 const { mkdir, readFile, writeFile, rename, open } = require('node:fs/promises');
 const axios = require('axios');
 const express = require('express');
-const { Raftq, RaftRole } = require('../..');
+const { Raftq, RaftRole, NotLeaderError } = require('../..');
 
 const env = process.env;
 const cluster = (env.RAFTQ_PORTS || '5050,5051,5052,5053').split(',').map((p) => p.trim()).filter(Boolean);
@@ -100,12 +100,13 @@ app.get('/raft/status', (req, res) => {
 });
 
 app.post('/data', async (req, res) => {
-  if (raft.getRole() !== RaftRole.LEADER) {
-    res.status(409).json({ ok: false, leader: raft.getLeader() });
-    return;
+  try {
+    const version = await raft.replicate(req.body); // { term, index } once committed
+    res.json({ ok: true, leader: raft.getLeader(), commit: version });
+  } catch (e) {
+    // NotLeaderError names the leader to retry at; a TimeoutError's write may still commit
+    res.status(e instanceof NotLeaderError ? 409 : 503).json({ ok: false, error: e.code || e.message, leader: raft.getLeader() });
   }
-  const ok = await raft.replicate(req.body);
-  res.json({ ok, leader: raft.getLeader(), commit: raft.getStatus().commit });
 });
 
 app.post('/demo/cut', (req, res) => {
@@ -130,7 +131,7 @@ for (const [ev, incoming] of Object.entries(mapping)) {
 
 raft.subscribe('log', ({ message }) => log(message));
 raft.subscribe('roleChanged', (role) => event('role', { role: RaftRole[role], term: raft.getStatus().term }));
-raft.subscribe('leaderChanged', (leader) => event('leader', { leader, term: raft.getStatus().term }));
+raft.subscribe('leaderChanged', ({ leader, term }) => event('leader', { leader, term }));
 raft.subscribe('dataChanged', () => {
   const { version, commit } = raft.getStatus();
   event('data', { version, commit });
