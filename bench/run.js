@@ -11,7 +11,9 @@
 //   2. the core's own step rate (cargo bench, raftq-native only; skipped without cargo);
 //   3. over HTTP (bench/http.js: four bench/demo-node.js processes, the README demo shape):
 //      wire bytes/s and CPU at steady state, replication latency, graceful and hard failover;
-//   4. issue 7's guard (bench/guard.js): dispatch cost, hand-off, replication and persist ->
+//   4. issue 8's leadership rows (bench/leadership.js): replicate() -> dataChanged on every
+//      follower, confirmLeadership();
+//   5. issue 7's guard (bench/guard.js): dispatch cost, hand-off, replication and persist ->
 //      vote, this checkout against RAFTQ_BEFORE=<dir> (an earlier checkout, addon built).
 // Prints a Markdown table (with machine, Node, date, command, load average) and writes
 // bench/results/latest.json and bench/results/bench-<time>.json.
@@ -428,6 +430,9 @@ async function main() {
     markLoad(`after HTTP ${l.name}`);
   }
 
+  progress('issue 8: replicate() -> dataChanged on every follower, confirmLeadership() (bench/leadership.js)');
+  res.leadership = await inprocLike([path.join(__dirname, 'leadership.js'), '--json']);
+
   progress(`issue 7 guard (bench/guard.js${env.RAFTQ_BEFORE ? `, before = ${env.RAFTQ_BEFORE}` : ''})`);
   const guard = require('./guard');
   const guardRows = guard.rows(guard.measure());
@@ -438,6 +443,16 @@ async function main() {
   printTable(m, rows, Boolean(base));
   console.log(`\nThe Rust class against an earlier checkout (bench/guard.js; RAFTQ_BEFORE=<dir> sets the before column):\n`);
   console.log(guard.table(guardRows));
+  const L = res.leadership;
+  const fmt = (x) => (x && typeof x.p50 === 'number' ? `median ${x.p50.toFixed(3)} ms, p90 ${x.p90.toFixed(3)} ms` : 'n/a');
+  console.log(`\nLeadership and versions (bench/leadership.js, in memory, 4 nodes):\n`);
+  if (L.error) console.log(`(failed: ${L.error})`);
+  else {
+    console.log('| measure | raftq-native |\n|---|---|');
+    console.log(`| replicate() -> dataChanged on every follower | ${fmt(L.toFollowers)} |`);
+    console.log(`| replicate() -> resolved { term, index } on the leader | ${fmt(L.toCommit)} |`);
+    console.log(`| confirmLeadership() -> true | ${fmt(L.confirm)} |`);
+  }
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
   const doc = { meta: { ...m, seconds: (now() - T0) / 1000, load: loads }, rows, results: res };
