@@ -195,6 +195,15 @@ pub fn describe(env: &Env, e: &Unknown) -> String {
     }
 }
 
+/// What a failed call means for a log line: the exception it left pending (cleared), or the
+/// error's own reason.
+pub fn why(env: &Env, e: &Error) -> String {
+    match take_exception(env) {
+        Some(thrown) => describe(env, &thrown),
+        None => e.reason.clone(),
+    }
+}
+
 /// `String(v)`.
 pub fn to_string(v: &Unknown) -> Result<String> {
     if v.get_type()? == ValueType::Symbol {

@@ -296,6 +296,34 @@ struct Options<'env> {
     log_level: u8,
 }
 
+/// A duration option in ms: `None` when absent, else a number > 0 and at most 2^53 - 1.
+fn millis_option(env: &Env, o: &Object, name: &str) -> Result<Option<f64>> {
+    let v: Unknown = o.get_named_property_unchecked(name)?;
+    match v.get_type()? {
+        ValueType::Undefined => Ok(None),
+        ValueType::Number => {
+            // SAFETY: the type was checked
+            let n = unsafe { v.cast::<f64>()? };
+            if n.is_finite() && n > 0.0 && n <= wire::MAX_SAFE_INTEGER {
+                Ok(Some(n))
+            } else {
+                Err(millis_error(env, name, &Some(v)))
+            }
+        }
+        _ => Err(millis_error(env, name, &Some(v))),
+    }
+}
+
+fn millis_error(env: &Env, name: &str, v: &Option<Unknown>) -> Error {
+    let got = v
+        .as_ref()
+        .map_or("undefined".to_string(), |v| js::describe(env, v));
+    type_error(
+        env,
+        format!("Raftq: options.{name} must be a number > 0 and at most 2^53 - 1 ms (got {got})"),
+    )
+}
+
 fn options<'env>(env: &'env Env, options: &Unknown<'env>) -> Result<Options<'env>> {
     if !is_object(options)? {
         return Err(type_error(env, "Raftq: options must be an object".into()));
@@ -307,25 +335,8 @@ fn options<'env>(env: &'env Env, options: &Unknown<'env>) -> Result<Options<'env
         .iter()
         .enumerate()
     {
-        let v: Unknown = o.get_named_property_unchecked(name)?;
-        let n = if v.get_type()? == ValueType::Number {
-            // SAFETY: the type was checked
-            Some(unsafe { v.cast::<f64>()? })
-        } else {
-            None
-        };
-        match n {
-            Some(n) if n.is_finite() && n > 0.0 && n <= wire::MAX_SAFE_INTEGER => times[i] = n,
-            _ => {
-                return Err(type_error(
-                    env,
-                    format!(
-                    "Raftq: options.{name} must be a number > 0 and at most 2^53 - 1 ms (got {})",
-                    js::describe(env, &v)
-                ),
-                ))
-            }
-        }
+        times[i] = millis_option(env, &o, name)?
+            .ok_or_else(|| millis_error(env, name, &js::undefined(env).ok()))?;
     }
     if times[1] > times[2] {
         return Err(type_error(
@@ -438,32 +449,11 @@ fn options<'env>(env: &'env Env, options: &Unknown<'env>) -> Result<Options<'env
             }
         }
     }
-    let rt: Unknown = o.get_named_property_unchecked("replicateTimeout")?;
-    let replicate_timeout = match rt.get_type()? {
-        ValueType::Undefined => config
+    let replicate_timeout = match millis_option(env, &o, "replicateTimeout")? {
+        None => config
             .election_max
             .saturating_mul(DEFAULT_REPLICATE_TIMEOUT),
-        ValueType::Number => {
-            // SAFETY: the type was checked
-            let n = unsafe { rt.cast::<f64>()? };
-            if n.is_finite() && n > 0.0 && n <= wire::MAX_SAFE_INTEGER {
-                n.ceil() as u64
-            } else {
-                return Err(type_error(
-                    env,
-                    format!("Raftq: options.replicateTimeout must be a number > 0 (ms) (got {n})"),
-                ));
-            }
-        }
-        _ => {
-            return Err(type_error(
-                env,
-                format!(
-                    "Raftq: options.replicateTimeout must be a number > 0 (ms) (got {})",
-                    js::describe(env, &rt)
-                ),
-            ))
-        }
+        Some(n) => n.ceil() as u64,
     };
     let ll: Unknown = o.get_named_property_unchecked("logLevel")?;
     let log_level = match ll.get_type()? {
@@ -689,10 +679,7 @@ impl Raftq {
         match s.dispatch(env, r#type, message) {
             Ok(p) => Ok(p),
             Err(e) => {
-                let why = match js::take_exception(env) {
-                    Some(thrown) => js::describe(env, &thrown),
-                    None => e.reason.clone(),
-                };
+                let why = js::why(env, &e);
                 s.log(env, &format!("raft internal error: {why}"));
                 s.b.resolved.get_value(env)
             }
@@ -732,10 +719,7 @@ impl Raftq {
         match s.replicate(env, data, s.replicate_timeout) {
             Ok(p) => Ok(p),
             Err(e) => {
-                let why = match js::take_exception(env) {
-                    Some(thrown) => js::describe(env, &thrown),
-                    None => e.reason.clone(),
-                };
+                let why = js::why(env, &e);
                 s.log(env, &format!("raft error in replicate: {why}"));
                 let err = env.create_error(Error::from_reason(why))?;
                 s.rejected(env, err.to_unknown())
@@ -758,10 +742,7 @@ impl Raftq {
         match s.confirm(env) {
             Ok(p) => Ok(p),
             Err(e) => {
-                let why = match js::take_exception(env) {
-                    Some(thrown) => js::describe(env, &thrown),
-                    None => e.reason.clone(),
-                };
+                let why = js::why(env, &e);
                 s.log(env, &format!("raft error in confirmLeadership: {why}"));
                 s.settled(env, false)
             }
@@ -794,10 +775,7 @@ impl Raftq {
         match s.transfer(env, id) {
             Ok(p) => Ok(p),
             Err(e) => {
-                let why = match js::take_exception(env) {
-                    Some(thrown) => js::describe(env, &thrown),
-                    None => e.reason.clone(),
-                };
+                let why = js::why(env, &e);
                 s.log(env, &format!("raft error in transferLeadership: {why}"));
                 s.settled(env, false)
             }
@@ -1066,10 +1044,7 @@ impl State {
             Ok(Some(p)) => tasks.push(p),
             Ok(None) => {}
             Err(e) => {
-                let why = match js::take_exception(env) {
-                    Some(thrown) => js::describe(env, &thrown),
-                    None => e.reason.clone(),
-                };
+                let why = js::why(env, &e);
                 let shown = match &name {
                     Some(n) => n.clone(),
                     None => js::describe(env, &r#type),
@@ -1374,10 +1349,7 @@ impl State {
             };
             let r = s.restore(env, gen, key, node_ref.clone(), waited, finish2.clone());
             if let Err(e) = r {
-                let why = match js::take_exception(env) {
-                    Some(t) => js::describe(env, &t),
-                    None => e.reason.clone(),
-                };
+                let why = js::why(env, &e);
                 s.not_started(env, gen, &format!("restore failed: {why}"));
                 finish2(env)?;
             }
@@ -1430,10 +1402,7 @@ impl State {
         let on_ok = js::once(env, "restored", move |env, r| {
             if let Some(s) = w1.upgrade() {
                 if let Err(e) = s.start(env, gen, &key, &node, r) {
-                    let why = match js::take_exception(env) {
-                        Some(t) => js::describe(env, &t),
-                        None => e.reason.clone(),
-                    };
+                    let why = js::why(env, &e);
                     s.not_started(env, gen, &format!("restore failed: {why}"));
                 }
             }
@@ -1499,10 +1468,7 @@ impl State {
         {
             Ok(recs) => recs,
             Err(e) => {
-                let why = match js::take_exception(env) {
-                    Some(t) => js::describe(env, &t),
-                    None => e.reason.clone(),
-                };
+                let why = js::why(env, &e);
                 self.not_started(env, gen, &why);
                 return Ok(());
             }
@@ -1690,10 +1656,7 @@ impl State {
             .drain(env)
             .and_then(|recs| self.apply(env, recs));
         if let Err(e) = r {
-            let why = match js::take_exception(env) {
-                Some(t) => js::describe(env, &t),
-                None => e.reason.clone(),
-            };
+            let why = js::why(env, &e);
             self.log(env, &format!("raft internal error: {why}"));
         }
     }
@@ -2106,10 +2069,7 @@ impl State {
         // the final state goes through the persist queue (after the call in flight, never
         // beside it), covering any request still pending
         if let Err(e) = self.engine.stop(env, was_started) {
-            let why = match js::take_exception(env) {
-                Some(t) => js::describe(env, &t),
-                None => e.reason.clone(),
-            };
+            let why = js::why(env, &e);
             self.log(env, &format!("raft internal error: {why}"));
         }
         for d in waiters {
