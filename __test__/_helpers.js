@@ -162,6 +162,18 @@ function spawnLogged(cmd, args, options = {}) {
   };
 }
 
+/** POST `body` as JSON to http://127.0.0.1:<port>/data (the examples' write route):
+ * `{ code, body }` of the answer. */
+async function postData(port, body, timeoutMs = 5000) {
+  const res = await fetch(`http://127.0.0.1:${port}/data`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { code: res.status, body: await res.json() };
+}
+
 /** Kill every still-running process of `procs` with SIGKILL and wait (bounded) for them. */
 async function killAll(procs) {
   for (const p of procs) p.kill('SIGKILL');
@@ -195,6 +207,7 @@ function canResolve(name) {
 }
 
 module.exports = {
+  postData,
   ROOT,
   waitFor,
   waitForAgreedLeader,

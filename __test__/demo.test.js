@@ -10,13 +10,13 @@ const { spawn } = require('node:child_process');
 const path = require('node:path');
 const { freePorts, tempDir, ROOT } = require('./_helpers');
 
-test('npm run demo: election, failover, rejoin from disk, convergence; stops by itself', { timeout: 60_000 }, async () => {
-  const ports = (await freePorts(4)).map(String);
-  const dir = tempDir('raftq-demo-test-');
-  const child = spawn(process.execPath, [path.join(ROOT, 'examples', 'demo.js')], {
-    env: { ...process.env, RAFTQ_PORTS: ports.join(','), RAFTQ_DEMO_SECONDS: '15', RAFTQ_DIR: dir },
+/** Run examples/demo.js with `args` and `env` in its own process group (a timeout kills its
+ * nodes too); `{ code, out }` once it exits, killed after `killAfterMs`. */
+async function runDemo(args, env, killAfterMs) {
+  const child = spawn(process.execPath, [path.join(ROOT, 'examples', 'demo.js'), ...args], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group: a timeout kills its nodes too
+    detached: true,
   });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
@@ -28,12 +28,19 @@ test('npm run demo: election, failover, rejoin from disk, convergence; stops by 
       } catch {
         /* gone */
       }
-    }, 45_000);
+    }, killAfterMs);
     child.on('exit', (c) => {
       clearTimeout(kill);
       resolve(c);
     });
   });
+  return { code, out };
+}
+
+test('npm run demo: election, failover, rejoin from disk, convergence; stops by itself', { timeout: 60_000 }, async () => {
+  const ports = (await freePorts(4)).map(String);
+  const dir = tempDir('raftq-demo-test-');
+  const { code, out } = await runDemo([], { RAFTQ_PORTS: ports.join(','), RAFTQ_DEMO_SECONDS: '15', RAFTQ_DIR: dir }, 45_000);
   assert.equal(code, 0, `demo exited with ${code}:\n${out}`);
 
   const status = out.split('\n').filter((l) => / leader=/.test(l));
@@ -67,27 +74,7 @@ test('npm run demo: election, failover, rejoin from disk, convergence; stops by 
 // last write in memory and on disk), no browser; exit 0 only when every check passed.
 test('npm run demo -- --script: the scripted scenario passes its checks and exits 0', { timeout: 180_000 }, async () => {
   const [dash, ...ports] = (await freePorts(5)).map(String);
-  const child = spawn(process.execPath, [path.join(ROOT, 'examples', 'demo.js'), '--script'], {
-    env: { ...process.env, RAFTQ_PORTS: ports.join(','), RAFTQ_DASHBOARD_PORT: dash, RAFTQ_DIR: tempDir('raftq-script-test-') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group: a timeout kills its nodes too
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c) => (out += c));
-  const code = await new Promise((resolve) => {
-    const kill = setTimeout(() => {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }, 150_000);
-    child.on('exit', (c) => {
-      clearTimeout(kill);
-      resolve(c);
-    });
-  });
+  const { code, out } = await runDemo(['--script'], { RAFTQ_PORTS: ports.join(','), RAFTQ_DASHBOARD_PORT: dash, RAFTQ_DIR: tempDir('raftq-script-test-') }, 150_000);
   assert.equal(code, 0, `--script exited with ${code}:\n${out}`);
   assert.match(out.split('\n')[0], /^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/);
   for (const re of [

@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFile } = require('node:child_process');
-const { waitFor, withTimeout, freePorts, tempDir, spawnLogged, killAll, canResolve, localBin, ROOT } = require('./_helpers');
+const { waitFor, withTimeout, freePorts, tempDir, spawnLogged, killAll, canResolve, localBin, postData, ROOT } = require('./_helpers');
 const { Raftq } = require('..');
 const { filePersistAgent } = require('../examples/persist-file');
 
@@ -134,16 +134,6 @@ async function getJson(port, p) {
   const res = await fetch(`http://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(1000) });
   if (!res.ok) throw new Error(`${p}: ${res.status} from ${port}`);
   return res.json();
-}
-
-async function postData(port, body) {
-  const res = await fetch(`http://127.0.0.1:${port}/data`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(5000),
-  });
-  return { code: res.status, body: await res.json() };
 }
 
 /** `n` processes of `script` (node args), configured as one cluster; elect, write, read back. */

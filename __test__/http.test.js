@@ -5,7 +5,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { waitFor, withTimeout, freePorts, tempDir, spawnLogged, killAll, canResolve, ROOT } = require('./_helpers');
+const { waitFor, withTimeout, freePorts, tempDir, spawnLogged, killAll, canResolve, postData, ROOT } = require('./_helpers');
 
 const EXAMPLE = path.join(ROOT, 'examples', 'http-cluster.js');
 const TIMING = { RAFTQ_HEARTBEAT: '50', RAFTQ_MIN_ELECTION: '150', RAFTQ_MAX_ELECTION: '300' };
@@ -24,16 +24,6 @@ async function status(port) {
   const res = await fetch(`http://127.0.0.1:${port}/raft/status`, { signal: AbortSignal.timeout(1000) });
   if (!res.ok) throw new Error(`status ${res.status} from ${port}`);
   return res.json();
-}
-
-async function postData(port, body) {
-  const res = await fetch(`http://127.0.0.1:${port}/data`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(3000),
-  });
-  return { code: res.status, body: await res.json() };
 }
 
 /** A cluster of example processes; `ports` is the whole configured cluster. */
