@@ -3,7 +3,7 @@
 
 use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
 use napi::JsString;
-use napi::{Result, ValueType};
+use napi::{JsValue, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields};
 use raftq_core::{Message, Output, ProposalFailure, Version};
 use std::cell::Cell;
@@ -12,20 +12,46 @@ use std::cell::Cell;
 /// sender: a bound on ids bounds what a sender can make the node hold or log.
 pub const ID_MAX_LEN: usize = 256;
 
-/// The one place where a JS node id becomes the core's id: `n:<number>` or `s:<string>`, so
-/// `0` and `'0'` stay different ids and both keep their JS type on the way back. `Err(reason)`
-/// for anything else (a bad id is rejected input); the reason completes "`<field>` ...".
-pub fn id_key(v: &Unknown) -> Result<std::result::Result<String, String>> {
+/// A node id inside the addon and the core: `n:<number>` or `s:<string>`, so `0` and `'0'`
+/// stay different ids and both keep their JS type on the way back. Shared, not copied: the ids
+/// of members and of this node are interned (`intern_key`), so a message from a member costs a
+/// lookup and a reference count, no allocation.
+pub type Key = std::sync::Arc<str>;
+
+/// The interned ids of this thread (members and self, as acked: the app decides how many).
+/// Beyond `INTERN_MAX` nothing more is interned (still correct, only not shared).
+const INTERN_MAX: usize = 65_536;
+
+thread_local! {
+    static INTERNED: std::cell::RefCell<std::collections::HashSet<Key>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
+/// The id's key text, built in a stack buffer, handed to `f`; `Err(reason)` for an invalid id
+/// (the reason completes "`<field>` ...").
+fn with_key_text<R>(
+    v: &Unknown,
+    f: impl FnOnce(&str) -> R,
+) -> Result<std::result::Result<R, String>> {
+    // "s:" + at most 256 UTF-16 units, each at most 3 UTF-8 bytes, + the NUL napi writes
+    let mut buf = [0u8; 2 + 3 * ID_MAX_LEN + 1];
     Ok(match v.get_type()? {
         ValueType::Number => {
             // SAFETY: the type was checked just above
             let n: f64 = unsafe { v.cast()? };
             if !n.is_finite() {
                 Err(ID_TYPE_REASON.to_string())
-            } else if n == 0.0 {
-                Ok("n:0".to_string()) // -0 === 0 in JS
             } else {
-                Ok(format!("n:{n}"))
+                use std::io::Write;
+                let mut cur = std::io::Cursor::new(&mut buf[..]);
+                // -0 === 0 in JS
+                let n = if n == 0.0 { 0.0 } else { n };
+                let ok = write!(cur, "n:{n}").is_ok();
+                let len = cur.position() as usize;
+                match std::str::from_utf8(&buf[..len]) {
+                    Ok(text) if ok => Ok(f(text)),
+                    _ => Err(ID_TYPE_REASON.to_string()),
+                }
             }
         }
         ValueType::String => {
@@ -38,12 +64,57 @@ pub fn id_key(v: &Unknown) -> Result<std::result::Result<String, String>> {
                     "must be at most {ID_MAX_LEN} characters long (got {len})"
                 ))
             } else {
-                // SAFETY: the type was checked just above
-                let s: String = unsafe { v.cast()? };
-                Ok(format!("s:{s}"))
+                buf[0] = b's';
+                buf[1] = b':';
+                let mut written = 0usize;
+                // SAFETY: N-API call on the JS thread; the buffer outlives it and its size is
+                // passed (napi writes at most size - 1 bytes and a NUL)
+                let status = unsafe {
+                    napi::sys::napi_get_value_string_utf8(
+                        js.value().env,
+                        js.value().value,
+                        buf[2..].as_mut_ptr().cast(),
+                        buf.len() - 2,
+                        &mut written,
+                    )
+                };
+                if status != napi::sys::Status::napi_ok {
+                    return Err(napi::Error::from_status(napi::Status::from(status)));
+                }
+                match std::str::from_utf8(&buf[..2 + written]) {
+                    Ok(text) => Ok(f(text)),
+                    Err(_) => Err(ID_TYPE_REASON.to_string()),
+                }
             }
         }
         _ => Err(ID_TYPE_REASON.to_string()),
+    })
+}
+
+/// The key of a node id (`Err(reason)` when invalid): the interned one when there is one, else
+/// a new one (not kept: ids from strangers are never remembered).
+pub fn id_key(v: &Unknown) -> Result<std::result::Result<Key, String>> {
+    with_key_text(v, |text| {
+        INTERNED
+            .with(|set| set.borrow().get(text).cloned())
+            .unwrap_or_else(|| Key::from(text))
+    })
+}
+
+/// The key of a member's or this node's id, interned (see `Key`).
+pub fn intern_key(v: &Unknown) -> Result<std::result::Result<Key, String>> {
+    with_key_text(v, |text| {
+        INTERNED.with(|set| {
+            let mut set = set.borrow_mut();
+            if let Some(k) = set.get(text) {
+                return k.clone();
+            }
+            let k = Key::from(text);
+            if set.len() < INTERN_MAX {
+                set.insert(k.clone());
+            }
+            k
+        })
     })
 }
 
@@ -175,13 +246,13 @@ impl<'env> Values<'env> {
 pub enum Rec<'env> {
     /// A message to a member; `data`: the value its version carries, when it carries one.
     Send {
-        to: String,
+        to: Key,
         msg: Message,
         data: Option<Unknown<'env>>,
     },
     Role(u32),
     /// The known leader changed (the term it leads, as far as this node knows).
-    Leader(Option<String>, u64),
+    Leader(Option<Key>, u64),
     /// What `getData()` shows changed, to this value of this version.
     Data(Unknown<'env>, Version),
     Log(String),
@@ -230,14 +301,14 @@ impl<'env> Records<'env> {
         self.values.set(v, data)
     }
 
-    pub fn outputs(&mut self, outs: Vec<Output<String>>) -> Result<()> {
+    pub fn outputs(&mut self, outs: Vec<Output<Key>>) -> Result<()> {
         for o in outs {
             self.output(o)?;
         }
         Ok(())
     }
 
-    fn output(&mut self, o: Output<String>) -> Result<()> {
+    fn output(&mut self, o: Output<Key>) -> Result<()> {
         let r = match o {
             Output::Send { to, msg } => {
                 let data = match msg {

@@ -13,6 +13,7 @@ mod restore;
 mod strangers;
 
 use crate::driver::{spawn_timers, Shared, Wake};
+pub use convert::Key;
 use convert::{version_key, Records, Values};
 use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
 use napi::bindgen_prelude::{ObjectRef, ToNapiValue};
@@ -59,14 +60,14 @@ pub struct Engine {
 
 /// The restored state `start` begins from (see `restore::parse`).
 pub struct Restored<'env> {
-    pub state: raftq_core::HardState<String>,
+    pub state: raftq_core::HardState<Key>,
     pub data: Unknown<'env>,
     /// The committed version's value, when it differs from `data`'s version.
     pub committed_data: Option<Unknown<'env>>,
 }
 
 /// A message read from a body: the sender's key and the message, or why it was rejected.
-pub type Decoded = std::result::Result<(String, Message), String>;
+pub type Decoded = std::result::Result<(Key, Message), String>;
 
 impl Engine {
     /// `secret` (the UTF-8 of a string secret, or its bytes) turns authentication on; `cluster`
@@ -124,7 +125,7 @@ impl Engine {
     }
 
     /// `ackNode` with a valid id's key: add (keep) or remove a member.
-    pub fn ack_node<'env>(&self, env: &'env Env, key: String, keep: bool) -> Result<Records<'env>> {
+    pub fn ack_node<'env>(&self, env: &'env Env, key: Key, keep: bool) -> Result<Records<'env>> {
         let mut recs = Records::new(self.values(env)?);
         if self.stopped.get() {
             return Ok(recs);
@@ -161,7 +162,7 @@ impl Engine {
     pub fn start<'env>(
         &self,
         env: &'env Env,
-        key: String,
+        key: Key,
         raft_node: Object,
         restored: Restored,
         wake: Unknown,
@@ -212,7 +213,7 @@ impl Engine {
         if !same_id {
             let seed = rand::random::<u64>();
             let mut node = Node::new(key, inner.config.clone(), seed);
-            let members: Vec<String> = match inner.node.take() {
+            let members: Vec<Key> = match inner.node.take() {
                 Some(mut old) => {
                     // what the old node promised ends with it
                     old.end_outcomes();
@@ -389,7 +390,7 @@ impl Engine {
     }
 
     /// The known leader's key (the core's view), for errors.
-    pub fn leader_key(&self) -> Option<String> {
+    pub fn leader_key(&self) -> Option<Key> {
         let inner = self.shared.lock();
         inner.node.as_ref().and_then(|n| n.leader().cloned())
     }
@@ -432,8 +433,8 @@ impl Engine {
     pub fn transfer<'env>(
         &self,
         env: &'env Env,
-        to: Option<String>,
-    ) -> Result<(std::result::Result<String, &'static str>, Records<'env>)> {
+        to: Option<Key>,
+    ) -> Result<(std::result::Result<Key, &'static str>, Records<'env>)> {
         let mut recs = Records::new(self.values(env)?);
         let now = self.shared.now_ms();
         let mut inner = self.shared.lock();
@@ -698,7 +699,7 @@ impl Engine {
     }
 
     /// The core, unless `destroy()` stopped the node or the core panicked (never stepped again).
-    fn steppable<'a>(&self, inner: &'a mut crate::driver::Inner) -> Option<&'a mut Node<String>> {
+    fn steppable<'a>(&self, inner: &'a mut crate::driver::Inner) -> Option<&'a mut Node<Key>> {
         if inner.failed || self.stopped.get() {
             None
         } else {
@@ -726,8 +727,8 @@ impl Engine {
 /// What `Engine::status` reads (ids as keys).
 pub struct EngineStatus {
     /// `None` before the first start.
-    pub core: Option<raftq_core::Status<String>>,
-    pub members: Vec<String>,
+    pub core: Option<raftq_core::Status<Key>>,
+    pub members: Vec<Key>,
     pub rejected: u64,
     pub strangers: u64,
     pub unauthenticated: u64,
@@ -740,7 +741,7 @@ pub struct EngineStatus {
 /// What `Engine::metrics` reads.
 pub struct EngineMetrics {
     pub core: Metrics,
-    pub status: Option<raftq_core::Status<String>>,
+    pub status: Option<raftq_core::Status<Key>>,
     pub persist: persist::PersistStats,
     pub persist_in_flight: u32,
     pub persist_pending: u32,

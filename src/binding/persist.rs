@@ -9,7 +9,7 @@
 //! threadsafe wake-up, before any JavaScript runs. Timers (the retry backoff, the watchdog that
 //! reports a call that has not settled after the longest election timeout) are the timer task's deadlines.
 
-use super::convert::Values;
+use super::convert::{Key, Values};
 use crate::driver::{Inner, Shared};
 use napi::bindgen_prelude::{
     FnArgs, Function, FunctionCallContext, JsObjectValue, Object, ToNapiValue, Unknown,
@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 pub struct Req {
     pub seq: u64,
     pub gen: u64,
-    pub state: HardState<String>,
+    pub state: HardState<Key>,
     /// `destroy()`'s final write: tried once.
     pub last: bool,
 }
@@ -148,7 +148,7 @@ pub struct PersistStats {
 
 impl PersistQueue {
     /// A Persist output of the core: it covers every request before it.
-    pub fn request(&mut self, seq: u64, state: HardState<String>) {
+    pub fn request(&mut self, seq: u64, state: HardState<Key>) {
         if self.destroyed {
             return;
         }
@@ -166,7 +166,7 @@ impl PersistQueue {
 
     /// `destroy()`: the final state, after the call in flight (never beside it), covering any
     /// request still pending; no backoff wait.
-    pub fn request_last(&mut self, state: Option<HardState<String>>) {
+    pub fn request_last(&mut self, state: Option<HardState<Key>>) {
         self.destroyed = true;
         self.retry_at = None;
         self.pending = state.map(|state| Req {
@@ -240,7 +240,7 @@ fn body<'env>(
     values: &Values<'env>,
     node: Option<&Unknown<'env>>,
     cluster: Option<&str>,
-    state: &HardState<String>,
+    state: &HardState<Key>,
 ) -> Result<Object<'env>> {
     let mut b = Object::new(env)?;
     b.set_named_property("term", state.term as f64)?;

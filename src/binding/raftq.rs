@@ -7,7 +7,7 @@
 //! is the core's; the persist queue is the engine's. Node ids keep their JS type: a key
 //! (`n:<number>` / `s:<string>`) decodes back to the id.
 
-use super::convert::{id_key, type_name, JsFields, Rec, Records};
+use super::convert::{id_key, intern_key, type_name, JsFields, Key, Rec, Records};
 use super::errors::{self, Kind};
 use super::js::{self, Builtins, Deferred};
 use super::persist::{Histogram, LATENCY_BUCKETS_MS};
@@ -150,7 +150,7 @@ fn type_error(env: &Env, msg: String) -> Error {
 /// A leader's view of a follower, for `getStatus()` and `getMetrics()`.
 fn progress_object<'env>(
     env: &'env Env,
-    p: &raftq_core::MemberProgress<String>,
+    p: &raftq_core::MemberProgress<Key>,
 ) -> Result<Object<'env>> {
     let mut f = Object::new(env)?;
     f.set_named_property("id", id_of(env, &p.id)?)?;
@@ -229,10 +229,10 @@ struct Bus {
     /// Per event name: the rejection handler of its listeners (reports on `log`).
     on_fail: HashMap<String, UnknownRef>,
     /// Members as acked, in order: key -> the `RaftNode` object.
-    members: Vec<(String, UnknownRef)>,
+    members: Vec<(Key, UnknownRef)>,
     role: u32,
-    leader: Option<String>,
-    self_key: Option<String>,
+    leader: Option<Key>,
+    self_key: Option<Key>,
     /// The `RaftNode` given to `serviceStarted`; the placeholder before.
     node: Option<UnknownRef>,
     placeholder: Option<UnknownRef>,
@@ -581,7 +581,7 @@ impl Raftq {
         let bus = self.state.bus.borrow();
         let mut out = env.create_array(0)?;
         for (key, node) in &bus.members {
-            if bus.self_key.as_deref() != Some(key.as_str()) {
+            if bus.self_key.as_deref() != Some(&**key) {
                 out.insert(node.get_value(env)?)?;
             }
         }
@@ -1210,7 +1210,7 @@ impl State {
         let time: Unknown = node.get_named_property_unchecked("time")?;
         let keep = js::truthy(&time)?;
         let id: Unknown = node.get_named_property_unchecked("id")?;
-        let key = match id_key(&id)? {
+        let key = match intern_key(&id)? {
             Ok(k) => k,
             Err(reason) => {
                 self.log(env, &format!("raft rejected ackNode: `id` {reason}"));
@@ -1292,7 +1292,7 @@ impl State {
             reject("`node` must be a RaftNode with a string or number id");
             return Ok(None);
         }
-        let key = match id_key(&id)? {
+        let key = match intern_key(&id)? {
             Ok(k) => k,
             Err(problem) => {
                 reject(&format!("`node.id` {problem}"));
@@ -1365,7 +1365,7 @@ impl State {
         &self,
         env: &Env,
         gen: u64,
-        key: String,
+        key: Key,
         node: NodeRef,
         waited: Unknown,
         finish: impl Fn(&Env) -> Result<()> + Clone + 'static,
@@ -1436,7 +1436,7 @@ impl State {
     }
 
     /// What `restore` returned is in: check it, start the core.
-    fn start(&self, env: &Env, gen: u64, key: &str, node: &NodeRef, r: Unknown) -> Result<()> {
+    fn start(&self, env: &Env, gen: u64, key: &Key, node: &NodeRef, r: Unknown) -> Result<()> {
         if self.superseded(gen) {
             return Ok(());
         }
@@ -1464,7 +1464,7 @@ impl State {
         };
         let recs = match self
             .engine
-            .start(env, key.to_string(), node_obj, restored, wake)
+            .start(env, key.clone(), node_obj, restored, wake)
         {
             Ok(recs) => recs,
             Err(e) => {
@@ -1479,7 +1479,7 @@ impl State {
             bus.restoring = 0;
             let old = bus.node.replace(new_ref);
             bus.started = true;
-            bus.self_key = Some(key.to_string());
+            bus.self_key = Some(key.clone());
             (bus.leader.take().is_some(), old)
         };
         if let Some(old) = old {
@@ -1819,7 +1819,7 @@ impl State {
             let Some(destination) = bus
                 .members
                 .iter()
-                .find(|(k, _)| k == to)
+                .find(|(k, _)| &**k == to)
                 .map(|(_, r)| r.get_value(env))
                 .transpose()?
             else {
@@ -1882,7 +1882,7 @@ impl State {
             x.set_named_property("index", v.index as f64)?;
             Ok(x)
         };
-        let key_id = |k: Option<&String>| -> Result<Unknown<'env>> {
+        let key_id = |k: Option<&Key>| -> Result<Unknown<'env>> {
             match k {
                 Some(k) => id_of(env, k),
                 None => js::null(env),

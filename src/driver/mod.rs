@@ -5,6 +5,7 @@
 //! through a threadsafe function (no payload) whose JS callback drains them.
 
 use crate::binding::persist::{JsRefs, PersistQueue};
+use crate::binding::Key;
 use napi::bindgen_prelude::spawn;
 use napi::threadsafe_function::{
     ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
@@ -42,9 +43,9 @@ pub struct Shared {
 pub struct Inner {
     pub config: Config,
     /// `None` until the first `serviceStarted` (the id is not known before).
-    pub node: Option<Node<String>>,
+    pub node: Option<Node<Key>>,
     /// Members acked before the core exists.
-    pub pending_members: BTreeSet<String>,
+    pub pending_members: BTreeSet<Key>,
     /// Malformed messages seen.
     pub rejected: u64,
     /// Log lines produced outside the core (timer task failures), drained with the outputs.
@@ -59,7 +60,7 @@ pub struct Inner {
     pub js: JsRefs,
     /// Outputs taken from the core on the JS thread before `index.js` drains them (the wake-up
     /// callback moves persist requests to the queue first).
-    pub stash: Vec<Output<String>>,
+    pub stash: Vec<Output<Key>>,
 }
 
 impl Shared {
@@ -147,7 +148,7 @@ impl Inner {
 
     /// The outputs for JS: what was stashed, then the core's; persist requests go to the
     /// queue instead (the caller starts the call once the lock is released).
-    pub fn take_outputs(&mut self) -> Vec<Output<String>> {
+    pub fn take_outputs(&mut self) -> Vec<Output<Key>> {
         let mut outs = std::mem::take(&mut self.stash);
         if let Some(node) = self.node.as_mut() {
             node.drain_outputs_into(&mut outs);
