@@ -159,6 +159,8 @@ pub fn type_name(t: ValueType) -> &'static str {
 /// An incoming message body read field by field (no serde: only the fields the core needs
 /// cross the boundary).
 pub struct JsFields<'a, 'env> {
+    pub env: &'a napi::Env,
+    pub b: &'a super::js::Builtins,
     pub obj: &'a Object<'env>,
     /// Whether `data` is present, when the caller read it already (read once).
     pub data: Option<bool>,
@@ -167,8 +169,15 @@ pub struct JsFields<'a, 'env> {
 }
 
 impl<'a, 'env> JsFields<'a, 'env> {
-    pub fn new(obj: &'a Object<'env>, data: Option<bool>) -> Self {
+    pub fn new(
+        env: &'a napi::Env,
+        b: &'a super::js::Builtins,
+        obj: &'a Object<'env>,
+        data: Option<bool>,
+    ) -> Self {
         JsFields {
+            env,
+            b,
             obj,
             data,
             thrown: Cell::new(false),
@@ -179,7 +188,7 @@ impl<'a, 'env> JsFields<'a, 'env> {
         if self.thrown.get() {
             return None;
         }
-        match self.obj.get_named_property_unchecked::<Unknown>(name) {
+        match self.b.prop(self.env, self.obj, name) {
             Ok(v) => Some(v),
             Err(_) => {
                 self.thrown.set(true);

@@ -204,6 +204,39 @@ pub fn why(env: &Env, e: &Error) -> String {
     }
 }
 
+/// A JS string's text: borrowed from `buf` when it fits, else owned; `None` for any other
+/// value. (Event names are short: most dispatches allocate nothing for them.)
+pub fn str_in<'b>(v: &Unknown, buf: &'b mut [u8]) -> Result<Option<std::borrow::Cow<'b, str>>> {
+    if v.get_type()? != ValueType::String {
+        return Ok(None);
+    }
+    let mut len = 0usize;
+    // SAFETY: N-API calls on the JS thread; the buffer outlives them and its size is passed
+    unsafe {
+        check(sys::napi_get_value_string_utf8(
+            v.value().env,
+            v.raw(),
+            std::ptr::null_mut(),
+            0,
+            &mut len,
+        ))?;
+        if len < buf.len() {
+            let mut written = 0usize;
+            check(sys::napi_get_value_string_utf8(
+                v.value().env,
+                v.raw(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut written,
+            ))?;
+            if let Ok(text) = std::str::from_utf8(&buf[..written]) {
+                return Ok(Some(std::borrow::Cow::Borrowed(text)));
+            }
+        }
+        Ok(Some(std::borrow::Cow::Owned(v.cast::<String>()?)))
+    }
+}
+
 /// `String(v)`.
 pub fn to_string(v: &Unknown) -> Result<String> {
     if v.get_type()? == ValueType::Symbol {
@@ -263,6 +296,39 @@ pub struct Builtins {
     pub noop: UnknownRef,
 }
 
+/// The property names the hot paths read and write, as C strings made at compile time
+/// (reading or setting a property by a Rust name through napi-rs copies it into a new C string
+/// every time; a JS string cannot be kept by reference before Node-API 10, and reading it back
+/// from an array costs more than V8's string-table lookup of a C string).
+const KEYS: [&std::ffi::CStr; 22] = [
+    c"term",
+    c"granted",
+    c"success",
+    c"preVote",
+    c"transfer",
+    c"lastTerm",
+    c"lastIndex",
+    c"data",
+    c"dataTerm",
+    c"dataIndex",
+    c"commitTerm",
+    c"commitIndex",
+    c"round",
+    c"candidate",
+    c"voter",
+    c"node",
+    c"id",
+    c"destination",
+    c"timeout",
+    c"tag",
+    c"time",
+    c"message",
+];
+
+fn key_index(name: &str) -> Option<usize> {
+    KEYS.iter().position(|k| k.to_bytes() == name.as_bytes())
+}
+
 thread_local! {
     /// One set per thread (a worker thread has its own environment), kept for its lifetime.
     /// (Leaked on purpose: dropping its references at thread exit, after the environment is
@@ -308,6 +374,39 @@ impl Builtins {
             resolved: resolved.create_ref()?,
             noop: noop.to_unknown().create_ref()?,
         })
+    }
+}
+
+impl Builtins {
+    /// `obj[name]` (a pending exception when a getter throws).
+    pub fn prop<'env>(&self, env: &'env Env, obj: &Object, name: &str) -> Result<Unknown<'env>> {
+        let Some(i) = key_index(name) else {
+            return obj.get_named_property_unchecked(name);
+        };
+        let mut out = std::ptr::null_mut();
+        // SAFETY: N-API call on the JS thread with values of this env; the name is NUL-terminated
+        check(unsafe {
+            sys::napi_get_named_property(env.raw(), obj.raw(), KEYS[i].as_ptr(), &mut out)
+        })?;
+        // SAFETY: a value of this env
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), out) })
+    }
+
+    /// `obj[name] = value`.
+    pub fn set_prop(&self, env: &Env, obj: &Object, name: &str, value: Unknown) -> Result<()> {
+        match key_index(name) {
+            // SAFETY: N-API call on the JS thread with values of this env; NUL-terminated name
+            Some(i) => check(unsafe {
+                sys::napi_set_named_property(env.raw(), obj.raw(), KEYS[i].as_ptr(), value.raw())
+            }),
+            None => {
+                let key = env.create_string(name)?.to_unknown();
+                // SAFETY: N-API call on the JS thread with values of this env
+                check(unsafe {
+                    sys::napi_set_property(env.raw(), obj.raw(), key.raw(), value.raw())
+                })
+            }
+        }
     }
 }
 

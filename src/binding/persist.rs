@@ -338,13 +338,14 @@ type Then<'env> =
 /// queue is open. On the JS thread, without the lock held (the agent may call back into the
 /// node).
 pub fn kick(shared: &Arc<Shared>, env: &Env) -> Result<()> {
-    let now = shared.now_ms();
-    let (state, persist, resolve, node, values, cluster) = {
+    let (now, state, persist, resolve, node, values, cluster) = {
         let mut inner = shared.lock();
         let q = &mut inner.persist;
         if q.in_flight.is_some() || q.closed || q.pending.is_none() {
             return Ok(());
         }
+        // the clock only when there is something to start (the usual step has nothing)
+        let now = shared.now_ms();
         if q.retry_at.is_some_and(|t| now < t) {
             return Ok(());
         }
@@ -364,6 +365,7 @@ pub fn kick(shared: &Arc<Shared>, env: &Env) -> Result<()> {
             r.as_ref().map(|r| r.get_value(env)).transpose()
         };
         (
+            now,
             state,
             get(&js.persist)?,
             get(&js.resolve)?,

@@ -1038,7 +1038,8 @@ impl State {
         r#type: Unknown<'env>,
         message: Unknown<'env>,
     ) -> Result<Unknown<'env>> {
-        let name = string_of(&r#type)?;
+        let mut buf = [0u8; 64];
+        let name = js::str_in(&r#type, &mut buf)?;
         let mut tasks: Vec<Unknown> = Vec::new();
         match self.input(env, name.as_deref(), message) {
             Ok(Some(p)) => tasks.push(p),
@@ -1046,7 +1047,7 @@ impl State {
             Err(e) => {
                 let why = js::why(env, &e);
                 let shown = match &name {
-                    Some(n) => n.clone(),
+                    Some(n) => n.to_string(),
                     None => js::describe(env, &r#type),
                 };
                 self.bus.borrow_mut().unreadable += 1;
@@ -1133,7 +1134,7 @@ impl State {
                 let body: Object = unsafe { message.cast()? };
                 // each field is read once: a getter may answer differently the second time
                 let data: Unknown = if channel == Channel::SyncData {
-                    body.get_named_property_unchecked(wire::DATA)?
+                    self.b.prop(env, &body, wire::DATA)?
                 } else {
                     u
                 };
@@ -1144,17 +1145,17 @@ impl State {
                     None
                 };
                 let field = channel.sender_field();
-                let sender: Unknown = body.get_named_property_unchecked(field)?;
+                let sender: Unknown = self.b.prop(env, &body, field)?;
                 let decoded = if !is_object(&sender)? {
                     Err(format!("field `{field}` must be a RaftNode object"))
                 } else {
                     // SAFETY: the type was checked
                     let sender: Object = unsafe { sender.cast()? };
-                    let id: Unknown = sender.get_named_property_unchecked("id")?;
+                    let id: Unknown = self.b.prop(env, &sender, "id")?;
                     match id_key(&id)? {
                         Err(reason) => Err(format!("field `{field}.id` {reason}")),
                         Ok(from) => {
-                            let fields = JsFields::new(&body, Some(has_data));
+                            let fields = JsFields::new(env, self.b, &body, Some(has_data));
                             let decoded = wire::decode(channel, &fields);
                             if fields.thrown.get() {
                                 return Err(Error::new(Status::PendingException, "a field threw"));
@@ -1814,44 +1815,58 @@ impl State {
     fn send(&self, env: &Env, to: &str, msg: &Message, data: Option<Unknown>) -> Result<()> {
         let channel = msg.channel();
         let event = channel.outgoing_event();
-        let (destination, node) = {
+        {
             let mut bus = self.bus.borrow_mut();
-            let Some(destination) = bus
+            if !bus.members.iter().any(|(k, _)| &**k == to) {
+                // only members are ever addressed (a removed member's held reply, say)
+                bus.dropped += 1;
+                return Ok(());
+            }
+        }
+        // the body is built only when someone listens
+        if !self.has_listeners(event) {
+            return Ok(());
+        }
+        let (destination, node) = {
+            let bus = self.bus.borrow();
+            let destination = bus
                 .members
                 .iter()
                 .find(|(k, _)| &**k == to)
                 .map(|(_, r)| r.get_value(env))
-                .transpose()?
-            else {
-                // only members are ever addressed (a removed member's held reply, say)
-                bus.dropped += 1;
-                return Ok(());
-            };
+                .transpose()?;
             let node = bus.node.as_ref().map(|n| n.get_value(env)).transpose()?;
             (destination, node)
         };
-        if !self.has_listeners(event) {
+        let Some(destination) = destination else {
             return Ok(());
-        }
+        };
         let mut body = Object::new(env)?;
         let mut err = Ok(());
         wire::encode(msg, |name, v| {
             if err.is_ok() {
                 err = match v {
-                    wire::Out::Number(n) => body.set_named_property(name, n as f64),
-                    wire::Out::Bool(b) => body.set_named_property(name, b),
+                    wire::Out::Number(n) => (n as f64)
+                        .into_unknown(env)
+                        .and_then(|v| self.b.set_prop(env, &body, name, v)),
+                    wire::Out::Bool(b) => b
+                        .into_unknown(env)
+                        .and_then(|v| self.b.set_prop(env, &body, name, v)),
                 };
             }
         });
         err?;
-        body.set_named_property("destination", destination)?;
-        body.set_named_property("timeout", self.timeout)?;
+        self.b.set_prop(env, &body, "destination", destination)?;
+        self.b
+            .set_prop(env, &body, "timeout", self.timeout.into_unknown(env)?)?;
         match node {
-            Some(n) => body.set_named_property(channel.sender_field(), n)?,
-            None => body.set_named_property(channel.sender_field(), ())?,
+            Some(n) => self.b.set_prop(env, &body, channel.sender_field(), n)?,
+            None => self
+                .b
+                .set_prop(env, &body, channel.sender_field(), js::undefined(env)?)?,
         }
         if let Some(d) = data {
-            body.set_named_property(wire::DATA, d)?;
+            self.b.set_prop(env, &body, wire::DATA, d)?;
         }
         if self.engine.authenticating() {
             let digest = match data {
