@@ -1,7 +1,7 @@
 //! Small N-API helpers the `Raftq` class needs on the JS thread: Promises resolved in place
 //! (not through a threadsafe function), calls that catch what the callee threw, and the
 //! JavaScript built-ins the event bus uses (`Promise.prototype.then`, `Promise.all`,
-//! `Function.prototype.bind`, `JSON.stringify`), looked up once per node.
+//! `JSON.stringify`, a listener runner and body factories), made once per thread.
 
 use napi::bindgen_prelude::{Function, FunctionCallContext, JsObjectValue, Object, Unknown};
 use napi::{sys, Env, Error, JsValue, Result, Status, UnknownRef, ValueType};
@@ -280,14 +280,20 @@ where
 
 /// The built-ins the bus uses, looked up once.
 pub struct Builtins {
+    /// `(l, p, f) => Promise.resolve().then(() => l(p)).then(undefined, f)`: runs a listener
+    /// in a microtask, its failure (thrown or rejected) to `f`; one call instead of four.
+    pub run_listener: UnknownRef,
+    /// Body factories by shape (see `body`): an object literal V8 builds with one hidden
+    /// class, where setting each property through N-API costs a call and a name lookup.
+    bodies: std::cell::RefCell<std::collections::HashMap<u64, UnknownRef>>,
+    /// `Function`, to make them.
+    function: UnknownRef,
     /// `Promise.prototype.then`
     pub then: UnknownRef,
     /// `Promise.all` bound to `Promise`
     pub all: UnknownRef,
     /// `Promise.resolve` bound to `Promise`
     pub resolve: UnknownRef,
-    /// `Function.prototype.bind`
-    pub bind: UnknownRef,
     /// `JSON.stringify` bound to `JSON`
     pub stringify: UnknownRef,
     /// A resolved Promise (of `undefined`): what `dispatch` returns when nothing waits.
@@ -357,19 +363,25 @@ impl Builtins {
             let bound = f.bind(*obj)?;
             bound.to_unknown().create_ref()
         };
-        let function: Object = global.get_named_property_unchecked("Function")?;
-        let fproto: Object = function.get_named_property_unchecked("prototype")?;
-        let bind: Unknown = fproto.get_named_property_unchecked("bind")?;
         let json: Object = global.get_named_property_unchecked("JSON")?;
         let resolve: Unknown = promise.get_named_property_unchecked("resolve")?;
         let resolved = call(env, &resolve, &promise.to_unknown(), &[])?;
         let noop: Function<Unknown, ()> =
             env.create_function_from_closure("noop", |_ctx: FunctionCallContext| Ok(()))?;
+        let function: Unknown = global.get_named_property_unchecked("Function")?;
+        let run_listener = compile(
+            env,
+            &function,
+            &["l", "p", "f"],
+            "return Promise.resolve().then(() => l(p)).then(undefined, f);",
+        )?;
         Ok(Builtins {
+            run_listener: run_listener.create_ref()?,
+            bodies: std::cell::RefCell::new(std::collections::HashMap::new()),
+            function: function.create_ref()?,
             then: then.create_ref()?,
             all: bind_of(&promise, "all")?,
             resolve: bind_of(&promise, "resolve")?,
-            bind: bind.create_ref()?,
             stringify: bind_of(&json, "stringify")?,
             resolved: resolved.create_ref()?,
             noop: noop.to_unknown().create_ref()?,
@@ -377,7 +389,72 @@ impl Builtins {
     }
 }
 
+/// `new Function(...params, body)`.
+fn compile<'env>(
+    env: &'env Env,
+    function: &Unknown<'env>,
+    params: &[&str],
+    body: &str,
+) -> Result<Unknown<'env>> {
+    let mut args = Vec::with_capacity(params.len() + 1);
+    for p in params {
+        args.push(env.create_string(p)?.to_unknown());
+    }
+    args.push(env.create_string(body)?.to_unknown());
+    new_instance(env, function, &args)
+}
+
 impl Builtins {
+    /// A message body: `{ <names[i]>: values[i]..., destination, timeout, <sender>: node }`,
+    /// built by a factory made once per shape. `names` and `sender` are the wire's field names
+    /// (identifiers from `KEYS`; anything else is refused).
+    pub fn body<'env>(
+        &self,
+        env: &'env Env,
+        names: &[&str],
+        values: &[Unknown<'env>],
+        sender: &str,
+        tail: [Unknown<'env>; 3],
+    ) -> Result<Unknown<'env>> {
+        let mut shape = 0u64;
+        for n in names.iter().chain(std::iter::once(&sender)) {
+            let i = key_index(n).ok_or_else(|| Error::from_reason(format!("unknown field {n}")))?;
+            shape |= 1 << i;
+        }
+        // the sender field has its own bit range: a name may be a field in one shape and the
+        // sender in another
+        shape |= (key_index(sender).unwrap_or(0) as u64) << 32;
+        let factory = match self.bodies.borrow().get(&shape) {
+            Some(f) => Some(f.get_value(env)?),
+            None => None,
+        };
+        let factory = match factory {
+            Some(f) => f,
+            None => {
+                let mut params: Vec<String> = (0..names.len()).map(|i| format!("v{i}")).collect();
+                params.extend(["d", "t", "s"].map(String::from));
+                let mut props: Vec<String> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| format!("{n}: v{i}"))
+                    .collect();
+                props.push("destination: d".into());
+                props.push("timeout: t".into());
+                props.push(format!("{sender}: s"));
+                let body = format!("return {{ {} }};", props.join(", "));
+                let refs: Vec<&str> = params.iter().map(|s| s.as_str()).collect();
+                let function = self.function.get_value(env)?;
+                let f = compile(env, &function, &refs, &body)?;
+                self.bodies.borrow_mut().insert(shape, f.create_ref()?);
+                f
+            }
+        };
+        let mut args: Vec<Unknown> = values.to_vec();
+        args.extend(tail);
+        let u = undefined(env)?;
+        call(env, &factory, &u, &args)
+    }
+
     /// `obj[name]` (a pending exception when a getter throws).
     pub fn prop<'env>(&self, env: &'env Env, obj: &Object, name: &str) -> Result<Unknown<'env>> {
         let Some(i) = key_index(name) else {

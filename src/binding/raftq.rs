@@ -966,12 +966,9 @@ impl State {
         payload: Unknown<'env>,
         on_fail: Unknown<'env>,
     ) -> Result<Unknown<'env>> {
-        let bind = self.b.bind.get_value(env)?;
+        let run = self.b.run_listener.get_value(env)?;
         let u = js::undefined(env)?;
-        let bound = js::call(env, &bind, &listener, &[u, payload])?;
-        let start = self.b.resolved.get_value(env)?;
-        let ran = js::then(env, self.b, &start, bound, u)?;
-        js::then(env, self.b, &ran, u, on_fail)
+        js::call(env, &run, &u, &[listener, payload, on_fail])
     }
 
     /// Emit an event to its listeners (each in a microtask).
@@ -1841,30 +1838,39 @@ impl State {
         let Some(destination) = destination else {
             return Ok(());
         };
-        let mut body = Object::new(env)?;
+        let mut names: Vec<&'static str> = Vec::with_capacity(8);
+        let mut values: Vec<Unknown> = Vec::with_capacity(8);
         let mut err = Ok(());
         wire::encode(msg, |name, v| {
             if err.is_ok() {
-                err = match v {
-                    wire::Out::Number(n) => (n as f64)
-                        .into_unknown(env)
-                        .and_then(|v| self.b.set_prop(env, &body, name, v)),
-                    wire::Out::Bool(b) => b
-                        .into_unknown(env)
-                        .and_then(|v| self.b.set_prop(env, &body, name, v)),
+                let value = match v {
+                    wire::Out::Number(n) => (n as f64).into_unknown(env),
+                    wire::Out::Bool(b) => b.into_unknown(env),
                 };
+                match value {
+                    Ok(v) => {
+                        names.push(name);
+                        values.push(v);
+                    }
+                    Err(e) => err = Err(e),
+                }
             }
         });
         err?;
-        self.b.set_prop(env, &body, "destination", destination)?;
-        self.b
-            .set_prop(env, &body, "timeout", self.timeout.into_unknown(env)?)?;
-        match node {
-            Some(n) => self.b.set_prop(env, &body, channel.sender_field(), n)?,
-            None => self
-                .b
-                .set_prop(env, &body, channel.sender_field(), js::undefined(env)?)?,
-        }
+        let sender = match node {
+            Some(n) => n,
+            None => js::undefined(env)?,
+        };
+        let timeout = self.timeout.into_unknown(env)?;
+        let built = self.b.body(
+            env,
+            &names,
+            &values,
+            channel.sender_field(),
+            [destination, timeout, sender],
+        )?;
+        // SAFETY: the factory returns an object literal
+        let body: Object = unsafe { built.cast()? };
         if let Some(d) = data {
             self.b.set_prop(env, &body, wire::DATA, d)?;
         }
@@ -1879,7 +1885,7 @@ impl State {
                     .map_err(|e| e.reason.clone())
             });
             match tag {
-                Ok(tag) => body.set_named_property("tag", tag)?,
+                Ok(tag) => self.b.set_prop(env, &body, "tag", tag.into_unknown(env)?)?,
                 Err(why) => self.log(env, &format!("raft cannot sign {event}: {why}")),
             }
         }
