@@ -739,14 +739,8 @@ impl Raftq {
     #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
     pub fn confirm_leadership<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
         let s = &self.state;
-        match s.confirm(env) {
-            Ok(p) => Ok(p),
-            Err(e) => {
-                let why = js::why(env, &e);
-                s.log(env, &format!("raft error in confirmLeadership: {why}"));
-                s.settled(env, false)
-            }
-        }
+        let r = s.confirm(env);
+        s.or_false(env, "confirmLeadership", r)
     }
 
     /// Extra: counters, gauges and histograms (see `RaftMetrics`).
@@ -772,14 +766,8 @@ impl Raftq {
             Some(id) => id,
             None => js::undefined(env)?,
         };
-        match s.transfer(env, id) {
-            Ok(p) => Ok(p),
-            Err(e) => {
-                let why = js::why(env, &e);
-                s.log(env, &format!("raft error in transferLeadership: {why}"));
-                s.settled(env, false)
-            }
-        }
+        let r = s.transfer(env, id);
+        s.or_false(env, "transferLeadership", r)
     }
 }
 
@@ -1020,6 +1008,21 @@ impl State {
     ) -> Result<Unknown<'env>> {
         let e = errors::make(env, kind, message, extra)?;
         self.rejected(env, e)
+    }
+
+    /// A method's Promise, or, when the method failed, the failure on `log` and a Promise of
+    /// `false` (the extras never throw).
+    fn or_false<'env>(
+        &self,
+        env: &'env Env,
+        what: &str,
+        r: Result<Unknown<'env>>,
+    ) -> Result<Unknown<'env>> {
+        r.or_else(|e| {
+            let why = js::why(env, &e);
+            self.log(env, &format!("raft error in {what}: {why}"));
+            self.settled(env, false)
+        })
     }
 
     /// A Promise already resolved with `value`.
