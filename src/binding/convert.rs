@@ -118,6 +118,16 @@ pub fn intern_key(v: &Unknown) -> Result<std::result::Result<Key, String>> {
     })
 }
 
+/// A key back to the node id in its JS type (the inverse of `id_key`).
+pub fn key_to_id<'env>(env: &'env napi::Env, key: &str) -> Result<Unknown<'env>> {
+    use napi::bindgen_prelude::ToNapiValue;
+    match key.split_at_checked(2) {
+        Some(("n:", n)) => n.parse::<f64>().unwrap_or(f64::NAN).into_unknown(env),
+        Some(("s:", s)) => s.into_unknown(env),
+        _ => key.into_unknown(env),
+    }
+}
+
 const ID_TYPE_REASON: &str = "must be a string or a finite number";
 
 /// A key as the id reads in a log line: the string or the number itself, control characters

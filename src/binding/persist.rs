@@ -9,7 +9,7 @@
 //! threadsafe wake-up, before any JavaScript runs. Timers (the retry backoff, the watchdog that
 //! reports a call that has not settled after the longest election timeout) are the timer task's deadlines.
 
-use super::convert::{Key, Values};
+use super::convert::{key_to_id, Key, Values};
 use crate::driver::{Inner, Shared};
 use napi::bindgen_prelude::{
     FnArgs, Function, FunctionCallContext, JsObjectValue, Object, ToNapiValue, Unknown,
@@ -225,15 +225,6 @@ impl PersistQueue {
     }
 }
 
-/// The key of a node id back to the id in its JS type (`n:<number>` / `s:<string>`).
-fn key_to_id<'env>(env: &'env Env, key: &str) -> Result<Unknown<'env>> {
-    match key.split_at_checked(2) {
-        Some(("n:", n)) => n.parse::<f64>().unwrap_or(f64::NAN).into_unknown(env),
-        Some(("s:", s)) => s.into_unknown(env),
-        _ => key.into_unknown(env),
-    }
-}
-
 /// The body `persistAgent.persist` receives.
 fn body<'env>(
     env: &'env Env,
@@ -294,42 +285,6 @@ fn describe(env: &Env, e: Option<Unknown>) -> String {
     text.unwrap_or_else(|_| "unknown error".to_string())
 }
 
-/// Call `f` (with `this` undefined); `Err` with the thrown value (cleared) if it threw.
-fn call_catching<'env>(
-    env: &'env Env,
-    f: &Unknown<'env>,
-    args: &[Unknown<'env>],
-) -> std::result::Result<Unknown<'env>, Unknown<'env>> {
-    let raw_env = env.raw();
-    let argv: Vec<napi::sys::napi_value> = args.iter().map(|a| a.raw()).collect();
-    let mut this = std::ptr::null_mut();
-    let mut out = std::ptr::null_mut();
-    // SAFETY: raw N-API calls on the JS thread with values of this env
-    unsafe {
-        napi::sys::napi_get_undefined(raw_env, &mut this);
-        let status = napi::sys::napi_call_function(
-            raw_env,
-            this,
-            f.raw(),
-            argv.len(),
-            argv.as_ptr(),
-            &mut out,
-        );
-        if status == napi::sys::Status::napi_ok {
-            return Ok(Unknown::from_raw_unchecked(raw_env, out));
-        }
-        let mut thrown = std::ptr::null_mut();
-        let mut pending = false;
-        napi::sys::napi_is_exception_pending(raw_env, &mut pending);
-        if pending {
-            napi::sys::napi_get_and_clear_last_exception(raw_env, &mut thrown);
-        } else {
-            napi::sys::napi_get_undefined(raw_env, &mut thrown);
-        }
-        Err(Unknown::from_raw_unchecked(raw_env, thrown))
-    }
-}
-
 /// `Promise.prototype.then` with both reactions.
 type Then<'env> =
     Function<'env, FnArgs<(Function<'env, (), ()>, Function<'env, (), ()>)>, Unknown<'env>>;
@@ -387,7 +342,8 @@ pub fn kick(shared: &Arc<Shared>, env: &Env) -> Result<()> {
     };
     // SAFETY: created from a function (`bind`)
     let resolve: Function<Unknown, Object> = unsafe { resolve.cast()? };
-    let returned = match call_catching(env, &persist, &[node_arg, b.to_unknown()]) {
+    let returned = match super::js::call_catching(env, &persist, None, &[node_arg, b.to_unknown()])
+    {
         Ok(r) => r,
         Err(thrown) => {
             let reason = describe(env, Some(thrown));

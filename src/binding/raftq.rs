@@ -7,7 +7,7 @@
 //! is the core's; the persist queue is the engine's. Node ids keep their JS type: a key
 //! (`n:<number>` / `s:<string>`) decodes back to the id.
 
-use super::convert::{id_key, intern_key, type_name, JsFields, Key, Rec, Records};
+use super::convert::{id_key, intern_key, key_to_id, type_name, JsFields, Key, Rec, Records};
 use super::errors::{self, Kind};
 use super::js::{self, Builtins, Deferred};
 use super::persist::{Histogram, LATENCY_BUCKETS_MS};
@@ -153,7 +153,7 @@ fn progress_object<'env>(
     p: &raftq_core::MemberProgress<Key>,
 ) -> Result<Object<'env>> {
     let mut f = Object::new(env)?;
-    f.set_named_property("id", id_of(env, &p.id)?)?;
+    f.set_named_property("id", key_to_id(env, &p.id)?)?;
     match p.match_version {
         Some(v) => f.set_named_property("matchVersion", version_object(env, v)?)?,
         None => f.set_named_property("matchVersion", js::null(env)?)?,
@@ -194,15 +194,6 @@ fn version_object(env: &Env, v: Version) -> Result<Unknown<'_>> {
     x.set_named_property("term", v.term as f64)?;
     x.set_named_property("index", v.index as f64)?;
     Ok(x.to_unknown())
-}
-
-/// A key back to the node id in its JS type.
-fn id_of<'env>(env: &'env Env, key: &str) -> Result<Unknown<'env>> {
-    match key.split_at_checked(2) {
-        Some(("n:", n)) => n.parse::<f64>().unwrap_or(f64::NAN).into_unknown(env),
-        Some(("s:", s)) => s.into_unknown(env),
-        _ => key.into_unknown(env),
-    }
 }
 
 fn is_object(v: &Unknown) -> Result<bool> {
@@ -1805,7 +1796,7 @@ impl State {
 
     fn leader<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
         match &self.bus.borrow().leader {
-            Some(k) => id_of(env, k),
+            Some(k) => key_to_id(env, k),
             None => js::null(env),
         }
     }
@@ -1908,7 +1899,7 @@ impl State {
         };
         let key_id = |k: Option<&Key>| -> Result<Unknown<'env>> {
             match k {
-                Some(k) => id_of(env, k),
+                Some(k) => key_to_id(env, k),
                 None => js::null(env),
             }
         };
@@ -1946,7 +1937,7 @@ impl State {
         )?;
         let mut members = env.create_array(0)?;
         for m in &st.members {
-            members.insert(id_of(env, m)?)?;
+            members.insert(key_to_id(env, m)?)?;
         }
         o.set_named_property("members", members)?;
         let mut persist = Object::new(env)?;
