@@ -59,7 +59,9 @@ impl Cluster {
             let from = i as u64 + 1;
             for out in self.outs.drain(..) {
                 match out {
-                    Output::Send { to, msg } => self.queue.push_back((from, to as usize - 1, msg)),
+                    Output::Send { to, msg, .. } => {
+                        self.queue.push_back((from, to as usize - 1, msg))
+                    }
                     Output::Persist { seq, .. } => persisted = Some(seq),
                     other => {
                         black_box(other);

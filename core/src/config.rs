@@ -22,6 +22,9 @@ pub struct Config {
     /// from a leader, and a leader reports `Status::lease_valid`. Off: none of these (the lease
     /// is never valid); [`crate::Node::confirm_leadership`] still works. Default on.
     pub check_quorum: bool,
+    /// A node that holds no configuration yet (a fresh cluster) does not stand for election until
+    /// it knows this many members, itself included (Consul's `bootstrap_expect`; 0: off).
+    pub bootstrap_expect: usize,
     /// Test-only: disable one safety rule so the simulation can prove it notices.
     #[cfg(feature = "rule-switches")]
     pub broken_rule: Option<BrokenRule>,
@@ -49,6 +52,12 @@ pub enum BrokenRule {
     /// Confirm leadership on any response of the leader's term, also those that echo no round
     /// or a round sent before the request (ReadIndex without its round trip).
     ConfirmWithoutRound,
+    /// Count quorums over the nodes acked locally (raftq's membership) instead of the
+    /// configuration held.
+    LocalAckQuorum,
+    /// Let a leader propose a configuration change while another is not committed yet (and
+    /// before it committed a version of its own term).
+    TwoChangesInFlight,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +79,7 @@ impl Config {
             election_max,
             pre_vote: true,
             check_quorum: true,
+            bootstrap_expect: 0,
             #[cfg(feature = "rule-switches")]
             broken_rule: None,
         };

@@ -13,6 +13,8 @@ mod leadership;
 mod membership;
 mod replication;
 
+pub use membership::Voters;
+
 /// `StepOutcome::ignored` for a message whose sender is not a member (never acked, or removed):
 /// it changes nothing and gets no reply.
 pub const NOT_A_MEMBER: &str = "sender is not a member";
@@ -67,13 +69,17 @@ impl Role {
 /// What must survive a crash: raftq's `{term, votedFor, data}` plus the data versions. `latest`
 /// is the version whose value is stored as `data`; `committed` the newest version known
 /// committed (its value stored separately when it differs from `latest`). raftq 1.0.0's
-/// three-field files restore as `latest = committed = Version::ZERO`.
+/// three-field files restore as `latest = committed = Version::ZERO`. `latest_voters` and
+/// `committed_voters` are the configurations of those versions (`None`: the node held none, as
+/// in raftq 1.0.0's files and those of raftq-native before replicated membership).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HardState<I> {
     pub term: u64,
     pub voted_for: Option<I>,
     pub latest: Version,
     pub committed: Version,
+    pub latest_voters: Option<Voters<I>>,
+    pub committed_voters: Option<Voters<I>>,
 }
 
 impl<I> Default for HardState<I> {
@@ -83,6 +89,8 @@ impl<I> Default for HardState<I> {
             voted_for: None,
             latest: Version::ZERO,
             committed: Version::ZERO,
+            latest_voters: None,
+            committed_voters: None,
         }
     }
 }
@@ -90,10 +98,12 @@ impl<I> Default for HardState<I> {
 /// Effects for the host, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output<I> {
-    /// Send `msg` to `to`. For an `Append` with `with_data`, attach the value of its `version`.
+    /// Send `msg` to `to`. For an `Append` with `with_data`, attach the value of its `version`
+    /// and `voters`, the configuration of that version (`None` only when the leader holds none).
     Send {
         to: I,
         msg: Message,
+        voters: Option<Voters<I>>,
     },
     /// Persist `state` (with the values of its versions). Report completion with
     /// [`Node::persisted`]; a later request supersedes an earlier one (coalesce freely), and
@@ -146,6 +156,13 @@ pub enum Output<I> {
     /// first (or the node restarted).
     TransferEnded {
         succeeded: bool,
+    },
+    /// The configuration changed: `committed` false for the latest version's voters (in effect
+    /// at once, §4.1), true for the committed version's. `version` is the version holding it.
+    ConfigChanged {
+        version: Version,
+        voters: Voters<I>,
+        committed: bool,
     },
     /// The value of this version is no longer needed: the host may release it. (A restart
     /// replaces every version with the restored ones, without an output per version.)
@@ -221,7 +238,15 @@ pub struct Status<I> {
     pub latest: Version,
     pub committed: Version,
     pub visible: Version,
+    /// The nodes it talks to: voters of the versions it holds and the nodes it acked.
     pub members: Vec<I>,
+    /// The voters it counts over (its latest version's, or while bootstrapping itself and its
+    /// acks).
+    pub voters: Vec<I>,
+    /// The committed version's voters (`None`: no configuration held yet).
+    pub committed_voters: Option<Vec<I>>,
+    /// Leader only: nodes it replicates to that do not vote yet.
+    pub learners: Vec<I>,
     pub persist_requested: u64,
     pub persist_done: u64,
     pub transferring_to: Option<I>,
@@ -282,6 +307,8 @@ pub struct Metrics {
     /// Times a leader found a gap longer than `election_min` between two inputs (a paused
     /// process) and fenced its lease.
     pub pauses_detected: u64,
+    /// Configuration changes this node proposed as leader.
+    pub config_changes: u64,
 }
 
 impl Metrics {
@@ -335,13 +362,15 @@ pub(crate) const MAX_HELD: usize = 64;
 pub(crate) const MAX_GATED: usize = 256;
 
 /// A held version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Entry {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Entry<I> {
     pub(crate) v: Version,
     /// The term whose leader confirmed this version is on its log (sent it, or matched it in a
     /// heartbeat); 0 when unconfirmed. Only versions confirmed in the current term may be
     /// committed by index (Raft's log matching, without a log).
     pub(crate) seen: u64,
+    /// The configuration in effect from this version on (`None`: none held, bootstrap).
+    pub(crate) voters: Option<Voters<I>>,
 }
 
 /// A proposal not decided yet (see [`Output::Proposal`]).
@@ -389,13 +418,18 @@ pub struct Node<I: NodeId> {
     /// Versions held, ascending: `log[0]` is the committed one, the last is the latest. Older
     /// versions are obsolete (each holds a whole value), so only the few not yet known
     /// committed are kept, at most [`MAX_HELD`].
-    pub(crate) log: VecDeque<Entry>,
+    pub(crate) log: VecDeque<Entry<I>>,
 
     // volatile state
     pub(crate) role: Role,
     pub(crate) pre_candidate: bool,
     pub(crate) leader: Option<I>,
+    /// The peers: voters of the versions held and the nodes acked (see `sync_peers`).
     pub(crate) members: BTreeMap<I, Progress>,
+    /// The app's intents (`ackNode`): true to have the node as a member, false to remove it.
+    pub(crate) intents: BTreeMap<I, bool>,
+    /// Bootstrap configuration: this node and the nodes it acked.
+    pub(crate) boot_voters: Voters<I>,
     pub(crate) votes: BTreeMap<I, bool>,
     pub(crate) visible: Version,
 
@@ -429,6 +463,8 @@ pub struct Node<I: NodeId> {
     pub(crate) gated: VecDeque<Gated<I>>,
     /// Whether the overflow of `gated` was reported since it last drained.
     pub(crate) gated_overflow_logged: bool,
+    /// Whether the wait for `bootstrap_expect` members was reported.
+    pub(crate) bootstrap_wait_logged: bool,
     /// Since when a persist has been outstanding without progress (leader: hand over when this
     /// exceeds the longest election timeout).
     pub(crate) persist_stalled_since: Option<u64>,
@@ -468,6 +504,7 @@ impl<I: NodeId> Node<I> {
     /// ack every peer first, then start).
     pub fn new(id: I, config: Config, seed: u64) -> Self {
         Node {
+            boot_voters: Voters::new([id.clone()]),
             id,
             config,
             rng: Rng::new(seed),
@@ -477,11 +514,13 @@ impl<I: NodeId> Node<I> {
             log: VecDeque::from([Entry {
                 v: Version::ZERO,
                 seen: 0,
+                voters: None,
             }]),
             role: Role::Follower,
             pre_candidate: false,
             leader: None,
             members: BTreeMap::new(),
+            intents: BTreeMap::new(),
             votes: BTreeMap::new(),
             visible: Version::ZERO,
             election_deadline: 0,
@@ -498,6 +537,7 @@ impl<I: NodeId> Node<I> {
             pending_states: VecDeque::new(),
             gated: VecDeque::new(),
             gated_overflow_logged: false,
+            bootstrap_wait_logged: false,
             persist_stalled_since: None,
             proposals: VecDeque::new(),
             transfer_waits: VecDeque::new(),
@@ -519,18 +559,26 @@ impl<I: NodeId> Node<I> {
         // what the previous run promised ends with it
         self.last_input = self.last_input.max(now);
         self.end_outcomes();
+        let before = self.config_marks();
         let committed = restored.committed.min(restored.latest);
         self.term = restored.term.max(restored.latest.term);
         self.voted_for = restored.voted_for;
         self.log.clear();
+        let same = restored.latest == committed;
         self.log.push_back(Entry {
             v: committed,
             seen: 0,
+            voters: if same {
+                restored.latest_voters.clone()
+            } else {
+                restored.committed_voters.clone()
+            },
         });
-        if restored.latest != committed {
+        if !same {
             self.log.push_back(Entry {
                 v: restored.latest,
                 seen: 0,
+                voters: restored.latest_voters.clone(),
             });
         }
         let was = self.role;
@@ -548,12 +596,8 @@ impl<I: NodeId> Node<I> {
         self.persist_wanted = false;
         // what was restored is on disk
         self.persist_done = self.persist_requested;
-        self.disk = HardState {
-            term: self.term,
-            voted_for: self.voted_for.clone(),
-            latest: restored.latest,
-            committed,
-        };
+        self.disk = self.hard_state();
+        self.config_moved(before);
         for p in self.members.values_mut() {
             *p = Progress::default();
         }
@@ -681,6 +725,8 @@ impl<I: NodeId> Node<I> {
             voted_for: self.voted_for.clone(),
             latest: self.latest(),
             committed: self.committed(),
+            latest_voters: self.log.back().and_then(|e| e.voters.clone()),
+            committed_voters: self.committed_voters().cloned(),
         }
     }
 
@@ -705,6 +751,9 @@ impl<I: NodeId> Node<I> {
             committed: self.committed(),
             visible: self.visible,
             members: self.members.keys().cloned().collect(),
+            voters: self.voters().iter().cloned().collect(),
+            committed_voters: self.committed_voters().map(|v| v.iter().cloned().collect()),
+            learners: if leader { self.learners() } else { Vec::new() },
             persist_requested: self.persist_requested,
             persist_done: self.persist_done,
             transferring_to: self.transfer.as_ref().map(|(t, _)| t.clone()),
@@ -752,13 +801,13 @@ impl<I: NodeId> Node<I> {
         self.outputs.push(Output::Log(line));
     }
 
-    /// Members plus self.
+    /// The voters counted over.
     pub(crate) fn cluster_size(&self) -> usize {
-        self.members.len() + usize::from(!self.members.contains_key(&self.id))
+        self.voters().len()
     }
 
     pub(crate) fn quorum(&self) -> usize {
-        self.cluster_size() / 2 + 1
+        self.voters().quorum()
     }
 
     pub(crate) fn random_election_timeout(&mut self) -> u64 {
@@ -840,7 +889,7 @@ impl<I: NodeId> Node<I> {
             .config
             .broken(crate::config::BrokenRule::PersistBeforeAck)
         {
-            self.outputs.push(Output::Send { to, msg });
+            self.send_now(to, msg);
             return false;
         }
         if self.persist_pending() && !self.backs(&self.disk, &to, &msg) {
@@ -873,7 +922,20 @@ impl<I: NodeId> Node<I> {
 
     pub(crate) fn send_now(&mut self, to: I, msg: Message) {
         self.metrics.messages_out[channel_slot(msg.channel())] += 1;
-        self.outputs.push(Output::Send { to, msg });
+        let voters = match msg {
+            Message::Append {
+                with_data: true,
+                version,
+                ..
+            } => self
+                .log
+                .iter()
+                .rev()
+                .find(|e| e.v == version)
+                .and_then(|e| e.voters.clone()),
+            _ => None,
+        };
+        self.outputs.push(Output::Send { to, msg, voters });
     }
 
     /// A persist request completed: release what waited for it.

@@ -27,7 +27,7 @@ fn node_with(id: u64, peers: &[u64], config: Config) -> Node<u64> {
 fn sends(out: &[Output<u64>]) -> Vec<(u64, Message)> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Send { to, msg } => Some((*to, msg.clone())),
+            Output::Send { to, msg, .. } => Some((*to, msg.clone())),
             _ => None,
         })
         .collect()

@@ -29,7 +29,7 @@ fn node_from(id: u64, peers: &[u64], state: HardState<u64>) -> Node<u64> {
 fn sends(out: &[Output<u64>]) -> Vec<(u64, Message)> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Send { to, msg } => Some((*to, msg.clone())),
+            Output::Send { to, msg, .. } => Some((*to, msg.clone())),
             _ => None,
         })
         .collect()
@@ -212,6 +212,7 @@ fn s5_4_1_vote_denied_to_a_candidate_with_older_data() {
         voted_for: None,
         latest: Version::new(3, 5),
         committed: Version::new(3, 5),
+        ..HardState::default()
     };
     let mut n = node_from(1, &[2, 3], state);
     // same last term, shorter
@@ -248,6 +249,7 @@ fn s5_4_1_pre_vote_also_checks_up_to_date_and_changes_nothing() {
         voted_for: Some(3),
         latest: Version::new(2, 2),
         committed: Version::new(2, 2),
+        ..HardState::default()
     };
     let mut n = node_from(1, &[2, 3], state);
     let pv = |last| Message::VoteRequest {
@@ -293,6 +295,7 @@ fn s5_4_2_new_leader_reproposes_its_latest_data_in_its_own_term_and_sends_it_at_
         voted_for: None,
         latest: Version::new(0, 0),
         committed: Version::new(0, 0),
+        ..HardState::default()
     };
     let mut n = node_from(1, &[2, 3], state);
     n.tick(EL);
@@ -360,6 +363,7 @@ fn s5_4_2_leader_never_commits_an_older_term_version_by_counting_replicas() {
         voted_for: None,
         latest: Version::new(1, 1),
         committed: Version::ZERO,
+        ..HardState::default()
     };
     let mut n = node_from(1, &[2, 3], state);
     n.tick(EL);
@@ -758,7 +762,9 @@ fn votes_and_acks_from_non_members_are_ignored() {
 }
 
 #[test]
-fn removing_a_member_shrinks_the_quorum() {
+fn removing_members_is_no_local_shrink_of_the_quorum() {
+    // thesis §4.1: a removal is a configuration change through the leader; an app's ack with
+    // `time: 0` alone never lets a leader cut off from its peers commit by itself
     let mut l = leader_of_three();
     let v = l.propose(EL + 1).expect("propose");
     let out = l.take_outputs();
@@ -766,10 +772,13 @@ fn removing_a_member_shrinks_the_quorum() {
     assert!(l.committed() < v);
     l.remove_member(&3, EL + 2);
     l.remove_member(&2, EL + 2);
+    let out = l.take_outputs();
+    let _ = flush_persist(&mut l, &out, EL + 2);
+    assert!(l.committed() < v, "two of three voters are still needed");
     assert_eq!(
-        l.committed(),
-        v,
-        "alone, its own persisted copy is a majority"
+        l.voters().len(),
+        3,
+        "nothing changes before the own-term commit"
     );
 }
 
@@ -780,6 +789,7 @@ fn raftq_1_0_0_state_restores_and_a_restart_keeps_the_vote() {
         voted_for: Some(2),
         latest: Version::ZERO,
         committed: Version::ZERO,
+        ..HardState::default()
     };
     let mut n = node_from(1, &[2, 3], state.clone());
     assert_eq!((n.term(), n.voted_for()), (3, Some(&2)));
@@ -1061,6 +1071,7 @@ fn boundary_at_the_top_of_the_number_space_a_node_neither_campaigns_nor_proposes
         voted_for: None,
         latest: Version::new(3, 4),
         committed: Version::new(3, 4),
+        ..HardState::default()
     };
     let mut n = node_from(1, &[2, 3], top);
     n.tick(EL);
@@ -1079,6 +1090,7 @@ fn boundary_at_the_top_of_the_number_space_a_node_neither_campaigns_nor_proposes
         voted_for: None,
         latest: Version::new(1, MAX_VALUE),
         committed: Version::new(1, MAX_VALUE),
+        ..HardState::default()
     };
     let mut n = node_from(1, &[], full);
     n.tick(EL);
@@ -1094,6 +1106,7 @@ fn boundary_a_lone_leader_refuses_a_proposal_past_the_top() {
         voted_for: None,
         latest: Version::new(0, MAX_VALUE - 1),
         committed: Version::new(0, MAX_VALUE - 1),
+        ..HardState::default()
     };
     let mut n = node_from(1, &[], near_top);
     n.tick(EL);

@@ -374,3 +374,29 @@ fn simulation_runs_with_overflow_checks_and_debug_assertions() {
         "u64 overflow did not panic: overflow checks are off"
     );
 }
+
+#[test]
+fn catches_quorums_over_local_acks() {
+    // raftq's membership (each node counts over what its app acked): views that disagree let
+    // two disjoint majorities decide, so a node elected without the committed data (or two
+    // leaders in one term) follows
+    let v = catches(BrokenRule::LocalAckQuorum, true);
+    assert!(
+        [
+            sim::inv::ELECTION_SAFETY,
+            sim::inv::LEADER_COMPLETENESS,
+            sim::inv::STATE_MACHINE_SAFETY,
+            sim::inv::MAJORITY,
+        ]
+        .contains(&v.invariant),
+        "{v}"
+    );
+}
+
+#[test]
+fn catches_two_configuration_changes_in_flight() {
+    // a second change before the first committed: the configuration in effect may then share
+    // no majority with the committed one
+    let v = catches(BrokenRule::TwoChangesInFlight, true);
+    assert_eq!(v.invariant, sim::inv::CONFIGS, "{v}");
+}

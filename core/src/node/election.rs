@@ -74,7 +74,7 @@ impl<I: NodeId> Node<I> {
 
     /// Hand leadership to the most up-to-date follower (if any), become a follower, and do not
     /// stand for election for the longest election timeout.
-    fn step_down_and_hand_over(&mut self, now: u64) {
+    pub(crate) fn step_down_and_hand_over(&mut self, now: u64) {
         if self.role == Role::Leader {
             if let Some(target) = self.best_transferee() {
                 self.send_transfer(target, now);
@@ -90,11 +90,7 @@ impl<I: NodeId> Node<I> {
     /// Check-quorum: a leader that has not heard from a majority within an election timeout
     /// steps down, so a partitioned leader stops accepting writes it can never commit.
     fn check_quorum(&mut self, now: u64) {
-        let active = 1 + self
-            .members
-            .iter()
-            .filter(|(id, p)| **id != self.id && p.recent_active)
-            .count();
+        let active = self.voters_where(true, |p| p.recent_active);
         if active < self.quorum() {
             self.log_line(format!(
                 "leader lost its majority ({active} of {} reachable)",
@@ -128,6 +124,21 @@ impl<I: NodeId> Node<I> {
 
     /// Whether a campaign (and then a re-proposal) stays within [`MAX_VALUE`].
     fn may_campaign(&mut self) -> bool {
+        if !self.may_be_needed() {
+            // a learner, or a node removed from every configuration it holds (§4.2.3)
+            return false;
+        }
+        let expect = self.config.bootstrap_expect;
+        if expect > 0 && !self.has_configuration() && self.voters().len() < expect {
+            if !self.bootstrap_wait_logged {
+                self.bootstrap_wait_logged = true;
+                self.log_line(format!(
+                    "waiting for {expect} members before the first election ({} known)",
+                    self.voters().len()
+                ));
+            }
+            return false;
+        }
         if self.term < MAX_VALUE && self.latest().index < MAX_VALUE {
             return true;
         }
@@ -200,9 +211,10 @@ impl<I: NodeId> Node<I> {
     fn granted_count(&self) -> (usize, usize) {
         let mut yes = 0;
         let mut no = 0;
+        let voters = self.voters();
         for (id, granted) in &self.votes {
-            if *id != self.id && !self.members.contains_key(id) {
-                continue; // votes of removed members no longer count
+            if !voters.contains(id) {
+                continue; // only the voters of our configuration count
             }
             if *granted {
                 yes += 1;
@@ -301,7 +313,10 @@ impl<I: NodeId> Node<I> {
                 version: v,
                 copy_of: latest,
             });
-            self.push_entry(v, self.term);
+            // the first version of a node that held no configuration gets the one it counted
+            // its election over
+            let voters = Some(self.voters_to_hold());
+            self.push_entry(v, self.term, voters);
             self.carry_proposals(latest, v);
             self.request_persist();
         }
@@ -443,7 +458,9 @@ impl<I: NodeId> Node<I> {
         }
         let target = match to {
             Some(t) if t == self.id => return Err(TransferError::NoCandidate),
-            Some(t) if !self.members.contains_key(&t) => return Err(TransferError::UnknownMember),
+            Some(t) if !self.voters().contains(&t) || !self.members.contains_key(&t) => {
+                return Err(TransferError::UnknownMember)
+            }
             Some(t) => t,
             None => self.best_transferee().ok_or(TransferError::NoCandidate)?,
         };
@@ -456,9 +473,10 @@ impl<I: NodeId> Node<I> {
 
     /// The member with the newest acknowledged version.
     fn best_transferee(&self) -> Option<I> {
+        let voters = self.voters();
         self.members
             .iter()
-            .filter(|(id, _)| **id != self.id)
+            .filter(|(id, _)| **id != self.id && voters.contains(id))
             .max_by_key(|(_, p)| (p.matched, p.recent_active))
             .map(|(id, _)| id.clone())
     }

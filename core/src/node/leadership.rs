@@ -70,11 +70,7 @@ impl<I: NodeId> Node<I> {
 
     /// Members (and us) that echoed at least `round`.
     fn echoed(&self, round: u64) -> usize {
-        1 + self
-            .members
-            .iter()
-            .filter(|(id, p)| **id != self.id && p.round_acked >= round)
-            .count()
+        self.voters_where(true, |p| p.round_acked >= round)
     }
 
     /// Decide the confirmations a majority answered (rounds only grow, so the oldest first),
@@ -93,11 +89,7 @@ impl<I: NodeId> Node<I> {
             .broken(crate::config::BrokenRule::ConfirmWithoutRound)
         {
             // any response of the term counts, whenever it was sent
-            let heard = 1 + self
-                .members
-                .iter()
-                .filter(|(id, p)| **id != self.id && p.last_contact.is_some())
-                .count();
+            let heard = self.voters_where(true, |p| p.last_contact.is_some());
             if heard >= q {
                 while let Some(c) = self.confirms.pop_front() {
                     self.end_confirm(c.id, true);
@@ -136,15 +128,10 @@ impl<I: NodeId> Node<I> {
         if !self.config.check_quorum || self.role != Role::Leader {
             return false;
         }
-        let fresh = 1 + self
-            .members
-            .iter()
-            .filter(|(id, p)| {
-                **id != self.id
-                    && p.lease_contact
-                        .is_some_and(|t| now < t.saturating_add(self.config.election_min))
-            })
-            .count();
+        let min = self.config.election_min;
+        let fresh = self.voters_where(true, |p| {
+            p.lease_contact.is_some_and(|t| now < t.saturating_add(min))
+        });
         fresh >= self.quorum()
     }
 

@@ -1,7 +1,7 @@
 //! Replication of the data value as versions (Raft §5.3, §5.4.2), commit, and message entry.
 
 use super::{
-    Entry, Node, NodeId, Output, ProposeError, Role, StepOutcome, INDEX_TOO_FAR, MAX_HELD,
+    Entry, Node, NodeId, Output, ProposeError, Role, StepOutcome, Voters, INDEX_TOO_FAR, MAX_HELD,
     MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, MAX_VOTE_TERM_STEP, NOT_A_MEMBER, TERM_TOO_FAR,
 };
 use crate::message::{Message, Version};
@@ -9,16 +9,35 @@ use crate::message::{Message, Version};
 impl<I: NodeId> Node<I> {
     /// Handle one incoming message from `from`.
     pub fn step(&mut self, from: I, msg: Message, now: u64) -> StepOutcome {
+        self.step_with_voters(from, msg, None, now)
+    }
+
+    /// [`Node::step`] for a message that may carry a configuration: an `Append` with data
+    /// carries the voters of its version (`None`: a sender that sends none, the version keeps
+    /// the configuration this node holds).
+    pub fn step_with_voters(
+        &mut self,
+        from: I,
+        msg: Message,
+        voters: Option<Voters<I>>,
+        now: u64,
+    ) -> StepOutcome {
         let slot = super::channel_slot(msg.channel());
         self.metrics.messages_in[slot] += 1;
-        let out = self.step_inner(from, msg, now);
+        let out = self.step_inner(from, msg, voters, now);
         if let Some(reason) = out.ignored {
             *self.metrics.rejected.entry(reason).or_insert(0) += 1;
         }
         out
     }
 
-    fn step_inner(&mut self, from: I, msg: Message, now: u64) -> StepOutcome {
+    fn step_inner(
+        &mut self,
+        from: I,
+        msg: Message,
+        voters: Option<Voters<I>>,
+        now: u64,
+    ) -> StepOutcome {
         let mut out = StepOutcome::default();
         if !self.started {
             out.ignored = Some("node not started");
@@ -64,6 +83,7 @@ impl<I: NodeId> Node<I> {
                     with_data,
                     commit,
                     (transfer, round),
+                    voters.filter(|v| !v.is_empty()),
                     now,
                 );
                 out.accepted = accepted;
@@ -162,7 +182,8 @@ impl<I: NodeId> Node<I> {
             return Err(ProposeError::Exhausted);
         }
         let v = Version::new(self.term, self.latest().index + 1);
-        self.push_entry(v, self.term);
+        let voters = self.log.back().and_then(|e| e.voters.clone());
+        self.push_entry(v, self.term, voters);
         self.proposals.push_back(super::Pending {
             version: v,
             carrier: v,
@@ -184,8 +205,15 @@ impl<I: NodeId> Node<I> {
 
     /// Append a version at the end of the held ones, dropping the oldest uncommitted ones beyond
     /// the bound (their values are obsolete; the commit point may then skip them).
-    pub(crate) fn push_entry(&mut self, v: Version, seen: u64) {
-        self.log.push_back(Entry { v, seen });
+    pub(crate) fn push_entry(&mut self, v: Version, seen: u64, voters: Option<Voters<I>>) {
+        let before = self.config_marks();
+        self.push_entry_only(v, seen, voters);
+        self.config_moved(before);
+    }
+
+    /// [`Node::push_entry`] without the configuration's consequences (the caller sees to them).
+    fn push_entry_only(&mut self, v: Version, seen: u64, voters: Option<Voters<I>>) {
+        self.log.push_back(Entry { v, seen, voters });
         while self.log.len() > MAX_HELD {
             // keep the committed front and the latest back
             if let Some(gone) = self.log.remove(1) {
@@ -255,6 +283,7 @@ impl<I: NodeId> Node<I> {
         with_data: bool,
         commit: Version,
         (transfer, round): (bool, u64),
+        voters: Option<Voters<I>>,
         now: u64,
     ) -> (Option<Version>, Option<&'static str>) {
         if term < self.term {
@@ -295,6 +324,9 @@ impl<I: NodeId> Node<I> {
         let latest = self.latest();
         if version > latest {
             if with_data {
+                let before = self.config_marks();
+                // a sender that sends no configuration keeps ours
+                let voters = voters.or_else(|| self.log.back().and_then(|e| e.voters.clone()));
                 // versions of earlier terms that this leader has not confirmed are either on its
                 // log before `version` or superseded by it: either way obsolete now
                 let front = self.log.pop_front();
@@ -309,7 +341,8 @@ impl<I: NodeId> Node<I> {
                 if let Some(f) = front {
                     self.log.push_front(f);
                 }
-                self.push_entry(version, term);
+                self.push_entry_only(version, term, voters);
+                self.config_moved(before);
                 self.persist_later();
                 accepted = Some(version);
             }
@@ -320,8 +353,7 @@ impl<I: NodeId> Node<I> {
         }
         self.follow_commit(commit, term);
 
-        let back = self.log.back().copied();
-        let success = back.is_some_and(|e| e.seen == term);
+        let success = self.log.back().is_some_and(|e| e.seen == term);
         let latest = self.latest();
         // an acknowledgement promises the version is on disk
         let waits = self.send_after_persist(
@@ -371,11 +403,13 @@ impl<I: NodeId> Node<I> {
 
     /// Make `log[i]` the committed version.
     fn commit_to(&mut self, i: usize) {
+        let before = self.config_marks();
         for gone in self.log.drain(..i) {
             self.outputs.push(Output::Released(gone.v));
         }
         let c = self.committed();
         self.outputs.push(Output::Committed(c));
+        self.config_moved(before);
         self.decide_proposals(c);
         self.persist_later();
         self.update_visible();
@@ -440,6 +474,7 @@ impl<I: NodeId> Node<I> {
         if answer && transfer_ready && self.role == Role::Leader {
             self.send_append(from, now, true);
         }
+        self.reconcile_configuration(now);
         None
     }
 
@@ -456,16 +491,21 @@ impl<I: NodeId> Node<I> {
         #[cfg(not(feature = "rule-switches"))]
         let any_term = false;
 
-        let mut acks: Vec<u64> = Vec::with_capacity(self.members.len() + 1);
-        let own = self.disk.latest;
-        if own.term == self.term || (any_term && self.log.iter().any(|e| e.v == own)) {
-            acks.push(own.index);
-        } else {
-            acks.push(0);
-        }
-        for (id, p) in &self.members {
-            if *id != self.id {
-                acks.push(p.matched.map_or(0, |m| m.index));
+        let voters = self.voters();
+        let mut acks: Vec<u64> = Vec::with_capacity(voters.len());
+        for id in voters.iter() {
+            if *id == self.id {
+                let own = self.disk.latest;
+                let counts =
+                    own.term == self.term || (any_term && self.log.iter().any(|e| e.v == own));
+                acks.push(if counts { own.index } else { 0 });
+            } else {
+                acks.push(
+                    self.members
+                        .get(id)
+                        .and_then(|p| p.matched)
+                        .map_or(0, |m| m.index),
+                );
             }
         }
         acks.sort_unstable_by(|a, b| b.cmp(a));
@@ -489,6 +529,7 @@ impl<I: NodeId> Node<I> {
             for to in targets {
                 self.send_append(to, now, false);
             }
+            self.after_commit_configuration(now);
         }
     }
 }

@@ -18,7 +18,14 @@
 //! - disks that are slow, that fail (the host retries the newest state after `heartbeat` ms, as
 //!   the addon does) or that hang for 1-5 s;
 //! - and, on every directed link, a bound on the messages sent per `heartbeat` window
-//!   (invariant 8), which flow control keeps and a ping-pong of appends and refusals breaks.
+//!   (invariant 8), which flow control keeps and a ping-pong of appends and refusals breaks;
+//! - membership changes at any moment (`membership_change`): the app's `ackNode` to add,
+//!   remove or replace a node (the leader included) reaching some of the running nodes only,
+//!   removed nodes that go on running, newcomers that start and ack the cluster. The
+//!   configuration is Raft's (replicated with the versions, changed one server at a time by the
+//!   leader); invariant 13 checks that every configuration that takes effect shares a majority
+//!   with the committed one, and the liveness phase that the configuration reaches what the app
+//!   wants once healed.
 //!
 //! Reproduce one seed with `RAFTQ_SIM_FIRST_SEED=<seed>` (and the same `RAFTQ_SIM_STEPS`), and
 //! print its events with `RAFTQ_SIM_TRACE=1` as well.
@@ -27,7 +34,7 @@
 
 use raftq_core::{
     BrokenRule, Config, ConfirmError, HardState, Message, Node, Output, ProposalFailure,
-    ProposeError, Role, Version, MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER,
+    ProposeError, Role, Version, Voters, MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, NOT_A_MEMBER,
 };
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry as MapEntry;
@@ -126,6 +133,7 @@ pub mod inv {
     pub const MAJORITY: &str = "10 a commit stands on a majority of disks";
     pub const OUTCOMES: &str = "11 outcomes reported are true";
     pub const CONFIRM: &str = "12 a confirmed leader was not stale at the request";
+    pub const CONFIGS: &str = "13 configurations in effect have overlapping majorities";
     pub const LIVENESS: &str = "liveness";
     pub const HOST_CONTRACT: &str = "host contract";
     pub const PANIC: &str = "panic";
@@ -310,6 +318,8 @@ enum Kind {
         msg: Message,
         /// The data value riding an `Append` with `with_data`.
         data: Option<u64>,
+        /// The configuration riding it.
+        voters: Option<Voters<u64>>,
     },
     Timer {
         node: usize,
@@ -415,6 +425,10 @@ struct Slot {
     named_leader: Option<u64>,
     /// The process is frozen until then (SIGSTOP): everything for it waits.
     paused_until: u64,
+    /// The configuration of its latest version, from its `ConfigChanged` outputs in order.
+    cur_voters: Option<Voters<u64>>,
+    /// `cur_voters` when its last `Committed` output was handled: what the commit counted.
+    commit_voters: Option<Voters<u64>>,
 }
 
 /// Invariant 8's counters for one directed link `a -> b`, in one window.
@@ -458,7 +472,8 @@ struct Sim {
     heap: BinaryHeap<Event>,
     config: Config,
     slots: Vec<Slot>,
-    /// The membership every live node agrees on (raftq's out-of-band `ackNode`).
+    /// The membership the application wants (what it acks); the configuration follows it
+    /// through the leader, and must reach it once healed.
     member: Vec<bool>,
     min_members: usize,
     /// `cut[a][b]`: messages from a to b are lost.
@@ -475,7 +490,6 @@ struct Sim {
     /// Longest time a persist takes (usually 20 ms; a slow disk in some seeds).
     disk_max_ms: u64,
     faults_on: bool,
-    membership_wanted: bool,
     /// The ids strangers use (one or two), and the mean gap between their messages (0: none).
     strangers: Vec<u64>,
     stranger_gap: u64,
@@ -501,6 +515,9 @@ struct Sim {
     promised: Option<(Version, Version)>,
     values: FxMap<Version, u64>,
     parent: FxMap<Version, Version>,
+    /// The voters of each version that changed the configuration (others inherit their
+    /// parent's), across all nodes.
+    vconf: FxMap<Version, Voters<u64>>,
 
     stats: Stats,
     outbuf: Vec<Output<u64>>,
@@ -527,6 +544,10 @@ impl Sim {
         for m in member.iter_mut().take(n - outside) {
             *m = true;
         }
+        // a share of fresh clusters waits for all its first members before the first election
+        if rng.chance(200) {
+            config.bootstrap_expect = n - outside;
+        }
         let mut slots = Vec::with_capacity(n);
         for i in 0..n {
             slots.push(Slot {
@@ -550,6 +571,8 @@ impl Sim {
                 transfer_term: 0,
                 named_leader: None,
                 paused_until: 0,
+                cur_voters: None,
+                commit_voters: None,
             });
         }
         let loss = rng.range(50, 200);
@@ -616,7 +639,6 @@ impl Sim {
             client_gap,
             disk_max_ms,
             faults_on: true,
-            membership_wanted: false,
             strangers,
             stranger_gap,
             forge_gap,
@@ -632,6 +654,7 @@ impl Sim {
             promised: None,
             values,
             parent: FxMap::default(),
+            vconf: FxMap::default(),
             stats: Stats::default(),
             outbuf: Vec::with_capacity(64),
         }
@@ -699,10 +722,6 @@ impl Sim {
             if self.process(ev)? {
                 self.steps += 1;
                 self.check()?;
-                if self.membership_wanted {
-                    self.membership_change()?;
-                    self.check()?;
-                }
             }
         }
         let faulty_steps = self.steps;
@@ -730,12 +749,19 @@ impl Sim {
         if self.p.trace {
             eprintln!("t={} --- healed: liveness phase ---", self.now);
         }
-        for i in 0..n {
-            if self.member[i] && !self.slots[i].up {
-                self.boot(i)?;
-            }
+        // the nodes the app wants, and every node a running one still counts as a voter (an
+        // app that stopped a node before the configuration left it brings it back: no Raft
+        // can decide without a majority of its configuration)
+        loop {
+            let down = (0..n).find(|&i| {
+                !self.slots[i].up && (self.member[i] || self.counted_as_voter(self.id(i)))
+            });
+            let Some(i) = down else { break };
+            self.boot(i)?;
         }
         self.check()?;
+        // every running node that holds a configuration learns what the app wants
+        self.tell_intents()?;
         let start = self.now;
         let deadline = self.now + self.p.liveness_ms;
         while !self.converged() {
@@ -755,6 +781,10 @@ impl Sim {
             if self.process(ev)? {
                 self.steps += 1;
                 self.check()?;
+                if self.steps.is_multiple_of(256) {
+                    // again for nodes that got a configuration since (or came back)
+                    self.tell_intents()?;
+                }
             }
         }
         self.stats.seeds = 1;
@@ -836,6 +866,14 @@ impl Sim {
         if c != ln.latest() {
             return false;
         }
+        // the configuration reached what the app wants
+        let want: Vec<u64> = (0..self.n())
+            .filter(|&i| self.member[i])
+            .map(|i| self.id(i))
+            .collect();
+        if ln.committed_voters().map(|v| v.as_slice()) != Some(&want[..]) {
+            return false;
+        }
         let val = self.slots[l].values.get(&c);
         if val.is_none() {
             return false;
@@ -852,7 +890,7 @@ impl Sim {
         for (i, s) in self.slots.iter().enumerate() {
             let st = s.node.status();
             out.push_str(&format!(
-                "\n  node {} member={} up={} role={:?}{} term={} voted={:?} leader={:?} latest={:?} committed={:?} visible={:?} persist={}/{} disk={:?} members={:?}",
+                "\n  node {} wanted={} up={} role={:?}{} term={} voted={:?} leader={:?} latest={:?} committed={:?} visible={:?} persist={}/{} disk={:?} peers={:?} voters={:?}",
                 s.id,
                 self.member[i],
                 s.up,
@@ -868,6 +906,11 @@ impl Sim {
                 st.persist_requested,
                 s.disk.state,
                 st.members,
+                st.voters,
+            ));
+            out.push_str(&format!(
+                " intents={:?}",
+                s.node.intents().collect::<Vec<_>>()
             ));
         }
         out.push_str(&format!("\n  max committed {:?}", self.max_committed));
@@ -904,12 +947,13 @@ impl Sim {
                 to,
                 msg,
                 data,
+                voters,
             } => {
                 if !self.slots[to].up || self.cut[from][to] {
                     self.stats.dropped += 1;
                     return Ok(true);
                 }
-                self.deliver(from, to, msg, data)?;
+                self.deliver(from, to, msg, data, voters)?;
                 Ok(true)
             }
             Kind::Timer { node, gen } => {
@@ -1070,7 +1114,14 @@ impl Sim {
     }
 
     /// Step `msg` from node `from` on node `to` (up), as its host does.
-    fn deliver(&mut self, from: usize, to: usize, msg: Message, data: Option<u64>) -> Res<()> {
+    fn deliver(
+        &mut self,
+        from: usize,
+        to: usize,
+        msg: Message,
+        data: Option<u64>,
+        voters: Option<Voters<u64>>,
+    ) -> Res<()> {
         if self.paused(to) {
             // it waits in the frozen process's socket
             let at = self.slots[to].paused_until;
@@ -1081,6 +1132,7 @@ impl Sim {
                     to,
                     msg,
                     data,
+                    voters,
                 },
             );
             return Ok(());
@@ -1097,7 +1149,9 @@ impl Sim {
         }
         let from_id = self.id(from);
         let now = self.now;
-        let outcome = self.slots[to].node.step(from_id, msg, now);
+        let outcome = self.slots[to]
+            .node
+            .step_with_voters(from_id, msg, voters, now);
         if let Some(reason) = outcome.ignored {
             self.trace(format_args!("  ignored: {reason}"));
         }
@@ -1381,7 +1435,7 @@ impl Sim {
         };
         self.stats.forged += 1;
         self.trace(format_args!("forged, as {}:", self.id(from)));
-        self.deliver(from, to, msg, None)
+        self.deliver(from, to, msg, None, None)
     }
 
     /// After any input to node `i`: handle its outputs, re-arm its timer, release values the
@@ -1445,7 +1499,7 @@ impl Sim {
 
     fn handle_output(&mut self, i: usize, out: Output<u64>) -> Res<()> {
         match out {
-            Output::Send { to, msg } => self.send(i, to, msg),
+            Output::Send { to, msg, voters } => self.send(i, to, msg, voters),
             Output::Persist { seq, state } => {
                 let s = &self.slots[i];
                 let (Some(&lv), Some(&cv)) =
@@ -1509,6 +1563,16 @@ impl Sim {
                 self.slots[i].named_leader = l;
                 Ok(())
             }
+            Output::Committed(_) => {
+                let s = &mut self.slots[i];
+                s.commit_voters = s.cur_voters.clone();
+                Ok(())
+            }
+            Output::ConfigChanged {
+                version,
+                voters,
+                committed,
+            } => self.config_changed(i, version, voters, committed),
             Output::Released(v) => {
                 let s = &mut self.slots[i];
                 if s.node.live_versions().any(|l| l == v) {
@@ -1644,7 +1708,10 @@ impl Sim {
         }
         self.stats.confirms_true += 1;
         let node = &self.slots[i].node;
-        if node.role() != Role::Leader || node.term() != term {
+        // a leader whose removal committed in the same input steps down right after deciding
+        // (§4.2.2): it still led when it confirmed
+        let removed = node.committed_voters().is_some_and(|v| !v.contains(&id));
+        if (node.role() != Role::Leader && !removed) || node.term() != term {
             return Err(self.violation(
                 inv::CONFIRM,
                 format!(
@@ -1711,7 +1778,7 @@ impl Sim {
         Ok(())
     }
 
-    fn send(&mut self, i: usize, to_id: u64, msg: Message) -> Res<()> {
+    fn send(&mut self, i: usize, to_id: u64, msg: Message, voters: Option<Voters<u64>>) -> Res<()> {
         self.check_send(i, to_id, &msg)?;
         let to = match usize::try_from(to_id) {
             Ok(t) if (1..=self.n()).contains(&t) => t - 1,
@@ -1776,6 +1843,7 @@ impl Sim {
                     to,
                     msg: msg.clone(),
                     data,
+                    voters: voters.clone(),
                 },
             );
         }
@@ -2075,7 +2143,17 @@ impl Sim {
     /// version descending from it) on disk: acknowledgements the leader counted were real, and
     /// claims of versions it does not hold were not counted.
     fn check_majority(&self, l: usize, v: Version) -> Res<()> {
-        let members: Vec<usize> = (0..self.n()).filter(|&j| self.member[j]).collect();
+        // over the voters the leader counted when it committed
+        let voters = match &self.slots[l].commit_voters {
+            Some(v) => v.clone(),
+            None => self.slots[l].node.voters().clone(),
+        };
+        let members: Vec<usize> = voters
+            .iter()
+            .filter_map(|&id| usize::try_from(id).ok())
+            .filter(|&id| (1..=self.n()).contains(&id))
+            .map(|id| id - 1)
+            .collect();
         let holding: Vec<u64> = members
             .iter()
             .filter(|&&j| self.ancestor_or_equal(v, self.slots[j].disk.state.latest))
@@ -2091,9 +2169,9 @@ impl Sim {
         Err(self.violation(
             inv::MAJORITY,
             format!(
-                "leader {} committed {v:?}, held on disk by {holding:?} only of {} members (disks: {disks:?})",
+                "leader {} committed {v:?}, held on disk by {holding:?} only of voters {:?} (disks: {disks:?})",
                 self.id(l),
-                members.len()
+                voters.as_slice()
             ),
         ))
     }
@@ -2104,15 +2182,27 @@ impl Sim {
     fn boot(&mut self, i: usize) -> Res<()> {
         let seed = self.rng.next_u64();
         let now = self.now;
-        let members: Vec<u64> = (0..self.n())
-            .filter(|&j| j != i && self.member[j])
+        let me = self.id(i);
+        let members: Vec<u64> = self.boot_acks(i);
+        let gone: Vec<u64> = (0..self.n())
+            .filter(|&j| !self.member[j] && j != i)
             .map(|j| self.id(j))
             .collect();
         let s = &mut self.slots[i];
         s.node = Node::new(s.id, self.config.clone(), seed);
         for m in members {
-            s.node.add_member(m, now);
+            if m != me {
+                s.node.add_member(m, now);
+            }
         }
+        if s.disk.state.latest_voters.is_some() {
+            // a node that holds a configuration knows what its app no longer wants too
+            for g in gone {
+                s.node.remove_member(&g, now);
+            }
+        }
+        s.cur_voters = None;
+        s.commit_voters = None;
         s.values = FxMap::default();
         s.values.insert(s.disk.state.latest, s.disk.latest_val);
         s.values
@@ -2369,8 +2459,7 @@ impl Sim {
                 self.trace(format_args!("heal {}", self.id(a)));
             }
             55..=64 => {
-                // wanted now; made at the first step after which the cluster is stable
-                self.membership_wanted = true;
+                // at any moment: during elections, partitions, crashes and pauses alike
                 self.membership_change()?;
             }
             65..=71 => {
@@ -2431,99 +2520,235 @@ impl Sim {
         Ok(())
     }
 
-    /// Add or remove one node, on every live node's view at the same instant.
-    ///
-    /// raftq's membership is out of band (`ackNode`): not joint consensus (Raft §6), not even a
-    /// single-server change through the log (thesis §4.1). Nothing ties a configuration to a
-    /// term or a log position, so it is only safe under a precondition the application must
-    /// uphold, and the harness only changes membership under it:
-    /// - one node at a time, on every live node's view at the same instant;
-    /// - every current member holds the latest committed version, on disk (then a majority of
-    ///   the new configuration holds it too: no node lacking it can be elected). In memory is
-    ///   not enough: seed 17770 (harness checking memory only): node 4's disk hung while it
-    ///   received and learnt committed (7,15); 1 was added and 2 (the leader) removed, leaving
-    ///   (7,15) on one disk of {1,3,4}; 4 crashed, came back with (5,10) and won term 16 with
-    ///   1's vote (invariant 2);
-    /// - and the cluster is stable: all members up, in one term T, following one leader, none
-    ///   campaigning or pre-voting, and the latest committed version is of term T (the leader's
-    ///   re-proposal committed). The first two conditions alone are NOT enough: several
-    ///   single-node changes within one term let votes cast under one configuration combine
-    ///   with a majority of another. Seed 60547 (harness without the stability condition):
-    ///   during the first election, nodes 5, 2 and 4 of 6 were removed within 160 ms; node 2
-    ///   had won term 1 with {2,3,4} (a majority of 5), node 6 then won term 1 with {6,1}
-    ///   (a majority of the remaining {1,3,6}). With the condition, every election runs whole
-    ///   under one configuration, and a candidate of the current term cannot win because every
-    ///   member holds a version of that term.
-    fn stable(&self, members: &[usize]) -> bool {
-        if members.iter().any(|&i| self.paused(i)) {
-            return false;
+    /// The configuration of version `v`: that of the newest version on its chain that changed
+    /// it (`None`: no configuration, bootstrap).
+    fn cfg_of(&self, v: Version) -> Option<&Voters<u64>> {
+        let mut cur = v;
+        loop {
+            if let Some(c) = self.vconf.get(&cur) {
+                return Some(c);
+            }
+            cur = *self.parent.get(&cur)?;
         }
-        let max = self.max_committed;
-        let Some(&l) = members
-            .iter()
-            .find(|&&i| self.slots[i].up && self.slots[i].node.role() == Role::Leader)
-        else {
-            return false;
-        };
-        let lid = self.id(l);
-        let term = self.slots[l].node.term();
-        max.term == term
-            && members.iter().all(|&i| {
-                let s = &self.slots[i];
-                s.up && s.node.term() == term
-                    && s.node.leader() == Some(&lid)
-                    && (i == l || s.node.role() == Role::Follower)
-                    && !s.node.is_pre_candidate()
-                    && s.node.committed() == max
-                    && self.ancestor_or_equal(max, s.disk.state.latest)
-            })
     }
 
-    fn membership_change(&mut self) -> Res<()> {
-        let n = self.n();
-        let members: Vec<usize> = (0..n).filter(|&i| self.member[i]).collect();
-        if !self.stable(&members) {
+    /// Whom node `i` acks when it boots. Before the cluster holds a configuration, the first
+    /// members (all ack each other, as an in-memory cluster does); then the voters of the
+    /// newest committed configuration: the app's contract for a node without a configuration
+    /// of its own (bootstrap counts over its acks) is that it acks the cluster's members, not
+    /// other newcomers (several empty newcomers acking each other could out-vote the holders
+    /// of the committed data: the documented risk of bootstrapping from acks).
+    fn boot_acks(&self, i: usize) -> Vec<u64> {
+        let me = self.id(i);
+        let mut acks: Vec<u64> = match self.cfg_of(self.max_committed) {
+            Some(c) => c.iter().copied().collect(),
+            None => (0..self.n())
+                .filter(|&j| self.member[j])
+                .map(|j| self.id(j))
+                .collect(),
+        };
+        if self.slots[i].disk.state.latest_voters.is_some() {
+            // its own configuration is what counts: it may ack every node its app wants
+            acks.extend(
+                (0..self.n())
+                    .filter(|&j| self.member[j])
+                    .map(|j| self.id(j)),
+            );
+        }
+        acks.sort_unstable();
+        acks.dedup();
+        acks.retain(|&a| a != me);
+        acks
+    }
+
+    /// A node's latest (or committed) configuration changed. Invariant 13: one configuration
+    /// per version, and a configuration that takes effect on the chain of the newest committed
+    /// version has majorities that overlap those of that version's configuration (so no two
+    /// disjoint majorities can decide: one server at a time, one change in flight).
+    fn config_changed(
+        &mut self,
+        i: usize,
+        version: Version,
+        voters: Voters<u64>,
+        committed: bool,
+    ) -> Res<()> {
+        self.trace(format_args!(
+            "  {} config {}{version:?}: {:?}",
+            self.id(i),
+            if committed { "committed " } else { "" },
+            voters.as_slice()
+        ));
+        if committed {
             return Ok(());
         }
-        self.membership_wanted = false;
-        let outsiders: Vec<usize> = (0..n).filter(|&i| !self.member[i]).collect();
-        let now = self.now;
-        let add =
-            !outsiders.is_empty() && (members.len() <= self.min_members || self.rng.chance(500));
-        if add {
-            let Some(x) = self.pick(&outsiders) else {
-                return Ok(());
-            };
-            let xid = self.id(x);
-            self.trace(format_args!("membership: add {xid}"));
-            self.member[x] = true;
-            for &j in &members {
-                self.note_event(j);
-                self.slots[j].node.add_member(xid, now);
-                self.after_step(j)?;
+        self.slots[i].cur_voters = Some(voters.clone());
+        if let Some(had) = self.vconf.get(&version) {
+            if *had != voters {
+                return Err(self.violation(
+                    inv::CONFIGS,
+                    format!(
+                        "version {version:?} holds voters {:?} on node {} and {:?} elsewhere",
+                        voters.as_slice(),
+                        self.id(i),
+                        had.as_slice()
+                    ),
+                ));
             }
-            self.boot(x)?;
-        } else if members.len() > self.min_members {
-            let Some(x) = self.pick(&members) else {
-                return Ok(());
-            };
-            let xid = self.id(x);
-            self.trace(format_args!("membership: remove {xid}"));
-            self.member[x] = false;
-            // the removed node leaves (destroy); its disk stays for a later re-admission
-            self.crash(x);
-            self.stats.crashes -= 1;
-            for &j in &members {
-                if j != x {
-                    self.note_event(j);
-                    self.slots[j].node.remove_member(&xid, now);
-                    self.after_step(j)?;
+        } else if self.cfg_of(version) != Some(&voters) {
+            self.vconf.insert(version, voters.clone());
+        }
+        // the newest commit known: the global one, or this node's own when newer (a leader
+        // commits and proposes the next change in one step, before `check` sees the commit)
+        let own = self.slots[i].node.committed();
+        let g = if own != self.max_committed && self.ancestor_or_equal(self.max_committed, own) {
+            own
+        } else {
+            self.max_committed
+        };
+        if self.ancestor_or_equal(g, version) {
+            if let Some(cg) = self.cfg_of(g) {
+                if cg.disjoint_majorities(&voters) {
+                    return Err(self.violation(
+                        inv::CONFIGS,
+                        format!(
+                            "node {} holds voters {:?} at {version:?} while {g:?} (committed) has {:?}: disjoint majorities",
+                            self.id(i),
+                            voters.as_slice(),
+                            cg.as_slice()
+                        ),
+                    ));
                 }
             }
-        } else {
+        }
+        Ok(())
+    }
+
+    /// Whether a running node holds `id` in one of its configurations.
+    fn counted_as_voter(&self, id: u64) -> bool {
+        self.slots.iter().any(|s| {
+            s.up && (s.node.voters().contains(&id)
+                || s.node.committed_voters().is_some_and(|v| v.contains(&id))
+                || s.disk
+                    .state
+                    .latest_voters
+                    .as_ref()
+                    .is_some_and(|v| v.contains(&id)))
+        })
+    }
+
+    /// The app's intents, to every running node that holds a configuration (a node without
+    /// one counts over its acks: see `boot_acks`).
+    fn tell_intents(&mut self) -> Res<()> {
+        let now = self.now;
+        let cluster: Vec<u64> = self
+            .cfg_of(self.max_committed)
+            .map(|c| c.iter().copied().collect())
+            .unwrap_or_default();
+        for j in 0..self.n() {
+            // (a frozen process gets them too: the app's acks reach it when it resumes)
+            if !self.slots[j].up {
+                continue;
+            }
+            self.note_event(j);
+            if !self.slots[j].node.has_configuration() {
+                // a node without one acks the cluster's voters only (see `boot_acks`)
+                for &c in &cluster {
+                    if c != self.id(j) {
+                        self.slots[j].node.add_member(c, now);
+                    }
+                }
+                self.after_step(j)?;
+                continue;
+            }
+            for x in 0..self.n() {
+                let xid = self.id(x);
+                if self.member[x] {
+                    self.slots[j].node.add_member(xid, now);
+                } else {
+                    self.slots[j].node.remove_member(&xid, now);
+                }
+            }
+            self.after_step(j)?;
+        }
+        Ok(())
+    }
+
+    /// The app changes membership at any moment, as raftq apps do: `ackNode` for a node reaches
+    /// some of the running nodes (each on its own: a lost POST, a node that is down), a removed
+    /// node sometimes goes on running, a newcomer starts and acks the cluster. Additions,
+    /// removals (the leader's too, and self-removals) and replacements, during elections,
+    /// partitions and crashes alike. The configuration moves through the leader.
+    fn membership_change(&mut self) -> Res<()> {
+        if self.cfg_of(self.max_committed).is_none() {
+            // the cluster bootstraps first (see `boot_acks`)
             return Ok(());
         }
-        self.stats.membership_changes += 1;
+        let n = self.n();
+        let members: Vec<usize> = (0..n).filter(|&i| self.member[i]).collect();
+        let outsiders: Vec<usize> = (0..n).filter(|&i| !self.member[i]).collect();
+        let can_add = !outsiders.is_empty();
+        let can_remove = members.len() > self.min_members;
+        let roll = self.rng.below(1000);
+        let (add, remove) = match (can_add, can_remove) {
+            (true, true) if roll < 250 => (true, true), // replace
+            (true, true) => (roll < 600, roll >= 600),
+            (a, r) => (a, r),
+        };
+        if remove {
+            let leaders = self.leaders();
+            let x = match self.pick(&leaders) {
+                Some(l) if self.member[l] && self.rng.chance(300) => Some(l),
+                _ => self.pick(&members),
+            };
+            if let Some(x) = x {
+                let xid = self.id(x);
+                self.trace(format_args!("membership: remove {xid}"));
+                self.member[x] = false;
+                self.tell_some(x, false)?;
+                if self.slots[x].up && self.rng.chance(500) {
+                    // the removed node leaves (destroy); its disk stays for a later re-admission
+                    self.crash(x);
+                    self.stats.crashes -= 1;
+                }
+                self.stats.membership_changes += 1;
+            }
+        }
+        if add {
+            if let Some(x) = self.pick(&outsiders) {
+                let xid = self.id(x);
+                self.trace(format_args!("membership: add {xid}"));
+                self.member[x] = true;
+                if !self.slots[x].up {
+                    self.boot(x)?;
+                }
+                self.tell_some(x, true)?;
+                self.stats.membership_changes += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// `ackNode` for `x` (keep or remove) on a random share of the running nodes that hold a
+    /// configuration, `x` itself included.
+    fn tell_some(&mut self, x: usize, keep: bool) -> Res<()> {
+        let xid = self.id(x);
+        let now = self.now;
+        let share = self.rng.range(300, 1000);
+        for j in 0..self.n() {
+            if !self.slots[j].up || !self.slots[j].node.has_configuration() || self.paused(j) {
+                continue;
+            }
+            if !self.rng.chance(share) {
+                continue;
+            }
+            self.note_event(j);
+            if keep {
+                self.slots[j].node.add_member(xid, now);
+            } else {
+                self.slots[j].node.remove_member(&xid, now);
+            }
+            self.after_step(j)?;
+        }
         Ok(())
     }
 }
