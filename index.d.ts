@@ -64,6 +64,13 @@ export interface RaftqOptions {
   replicateTimeout?: number;
   /** Extra: the lowest level of `log` lines emitted. Default `'debug'` (every line). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /**
+   * Extra: a node that holds no configuration yet (a fresh cluster) does not stand for election
+   * until it knows this many members, itself included (Consul's `bootstrap_expect`). Set it to
+   * the cluster's size on every node of a new cluster whose processes start at once. Once a node
+   * holds a configuration (after the first election) it has no effect. Default: off.
+   */
+  bootstrapExpect?: number;
 }
 
 /** Extra: `replicate()` was called on a node that is not the leader. */
@@ -125,6 +132,8 @@ export interface RaftDataBody extends RaftOutgoingBody {
   commitTerm: number;
   commitIndex: number;
   transfer?: boolean;
+  /** The voters of this version (only with `data`). */
+  members?: RaftNodeId[];
 }
 
 export interface RaftDataResponseBody extends RaftOutgoingBody {
@@ -165,6 +174,8 @@ export interface RaftMessageType {
   dataChanged: RaftDataChanged;
   /** Extra: the known leader changed. */
   leaderChanged: RaftLeaderChanged;
+  /** Extra: the configuration (the voting members) changed: in effect at once, or committed. */
+  membershipChanged: RaftMembershipChanged;
 }
 
 export type RaftEventType = keyof RaftMessageType;
@@ -183,6 +194,16 @@ export interface RaftDataChanged {
 export interface RaftLeaderChanged {
   leader: RaftNodeId | null;
   term: number;
+}
+
+export interface RaftMembershipChanged {
+  /** The voting members. */
+  members: RaftNodeId[];
+  /** False: the latest version's configuration (in effect at once); true: the committed one's. */
+  committed: boolean;
+  /** The version holding it. */
+  term: number;
+  index: number;
 }
 
 /** Extra: the leader's view of one follower. */
@@ -214,6 +235,8 @@ export interface RaftMetrics {
   electionsStarted: number;
   electionsWon: number;
   leaderChanges: number;
+  /** Configuration changes this node proposed as leader. */
+  configChanges: number;
   /** Messages stepped / sent, by channel (`voteRequest`, `voteResponse`, `syncData`, `dataResponse`). */
   messagesIn: Record<string, number>;
   messagesOut: Record<string, number>;
@@ -239,7 +262,19 @@ export interface RaftStatus {
   leader: RaftNodeId | null;
   version: RaftVersion;
   commit: RaftVersion;
+  /** The nodes it talks to: the voters of the versions it holds and the nodes it acked. */
   members: RaftNodeId[];
+  /** The configuration. */
+  configuration: {
+    /** The voters every quorum counts over (its latest version's, or while it holds none itself and its acks). */
+    voters: RaftNodeId[];
+    /** The committed version's voters (null: no configuration held yet). */
+    committed: RaftNodeId[] | null;
+    /** A change is in flight (the voters differ from the committed ones). */
+    pending: boolean;
+    /** Leader only: acked nodes it replicates to that do not vote yet. */
+    learners: RaftNodeId[];
+  };
   persist: {
     requested: number;
     done: number;

@@ -172,6 +172,14 @@ function expectedTag(secret, cluster, event, from, to, body) {
   } else {
     parts.push(Buffer.from([0]));
   }
+  if (channel === 2 && body.data !== undefined && Array.isArray(body.members)) {
+    // the configuration the version brings, as the core holds it (sorted by id key)
+    const keys = body.members.map(idKey).sort();
+    const n = Buffer.alloc(4);
+    n.writeUInt32BE(keys.length);
+    parts.push(Buffer.from([1]), n);
+    for (const k of keys) str(k);
+  }
   return crypto.createHmac('sha256', secret).update(Buffer.concat(parts)).digest('hex');
 }
 
@@ -242,6 +250,9 @@ test('tags are deterministic and cover ids (with their JS type), cluster, channe
   assert.notEqual(expectedTag(secret, 'det', 'syncData', one.from, one.to, other), expectedTag(secret, 'other', 'syncData', one.from, one.to, other));
   const withData = sent.find((m) => m.event === 'syncData' && m.body.data !== undefined);
   assert.notEqual(withData.body.tag, expectedTag(secret, 'det', 'syncData', withData.from, withData.to, { ...withData.body, data: { list: [1, 2, 3] } }));
+  // the configuration it brings is covered too: another member list, another tag
+  assert.deepEqual([...withData.body.members].sort(), [...ids].sort(), 'the version brings its voters');
+  assert.notEqual(withData.body.tag, expectedTag(secret, 'det', 'syncData', withData.from, withData.to, { ...withData.body, members: withData.body.members.slice(1) }));
 });
 
 for (const attacker of [

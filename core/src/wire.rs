@@ -23,6 +23,10 @@ pub const COMMIT_INDEX: &str = "commitIndex";
 /// Optional (absent means 0): the leader's confirmation round on `syncData`, its echo on
 /// `dataResponse`. Present only when not 0.
 pub const ROUND: &str = "round";
+/// On a `syncData` that carries `data`: the voters of that version (an array of node ids, which
+/// the host reads and passes to [`crate::Node::step_with_voters`]). Also the persisted body's
+/// field for the latest version's voters.
+pub const MEMBERS: &str = "members";
 
 /// Largest integer a JS number holds exactly.
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;

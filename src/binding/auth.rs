@@ -19,11 +19,13 @@
 //! | per field, in `wire::encode`'s order | u8 name length, the name, then 0x01 and a u64 (number) or 0x02 and 0x00/0x01 (boolean) |
 //! | 0x00 | end of the fields (a name is never empty) |
 //! | 0x00, or 0x01 and 32 bytes | no `data`, or the SHA-256 of the UTF-8 of `JSON.stringify(data)` (a data-carrying syncData) |
+//! | nothing, or 0x01, a u32 count and per id a u32 length and its key | no `members`, or the configuration a data-carrying syncData brings (sorted, as the core holds it) |
 //!
 //! The tag is the HMAC's 32 bytes as 64 lowercase hex digits. The term is the replay guard: a
 //! message replayed within its term is accepted again (Raft tolerates duplicates), one replayed
 //! later is stale.
 
+use super::convert::Key;
 use super::REPORT_INTERVAL_MS;
 use hmac::{Hmac, KeyInit, Mac};
 use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
@@ -88,6 +90,7 @@ impl Auth {
         to: &str,
         msg: &Message,
         digest: Option<&[u8]>,
+        members: Option<&[Key]>,
     ) -> Result<HmacSha256, String> {
         if msg.channel() != channel {
             return Err("message does not belong to its channel".into());
@@ -131,6 +134,17 @@ impl Auth {
         } else {
             mac.update(&[0]);
         }
+        // the configuration a data-carrying syncData brings; nothing without one (the encoding
+        // of every other body is unchanged, and the receiver reads `members` before verifying,
+        // so a tag never fits a body with the list added or taken away)
+        if let Some(ids) = members {
+            mac.update(&[1]);
+            let n = u32::try_from(ids.len()).map_err(|_| "too many members")?;
+            mac.update(&n.to_be_bytes());
+            for id in ids {
+                put_str(&mut mac, id)?;
+            }
+        }
         Ok(mac)
     }
 
@@ -142,8 +156,9 @@ impl Auth {
         to: &str,
         msg: &Message,
         digest: Option<&[u8]>,
+        members: Option<&[Key]>,
     ) -> Result<String, String> {
-        let mac = self.keyed(channel, from, to, msg, digest)?;
+        let mac = self.keyed(channel, from, to, msg, digest, members)?;
         Ok(hex(&mac.finalize().into_bytes()))
     }
 
@@ -156,9 +171,9 @@ impl Auth {
         to: &str,
         msg: &Message,
         tag: &[u8; MAC_LEN],
-        digest: Option<&[u8]>,
+        (digest, members): (Option<&[u8]>, Option<&[Key]>),
     ) -> Result<(), String> {
-        self.keyed(channel, from, to, msg, digest)?
+        self.keyed(channel, from, to, msg, digest, members)?
             .verify_slice(tag)
             .map_err(|_| "tag does not match".to_string())
     }

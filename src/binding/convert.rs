@@ -5,7 +5,7 @@ use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
 use napi::JsString;
 use napi::{JsValue, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields};
-use raftq_core::{Message, Output, ProposalFailure, Version};
+use raftq_core::{Message, Output, ProposalFailure, Version, Voters};
 use std::cell::Cell;
 
 /// The longest string id accepted, in UTF-16 code units (JS `length`). Every message names its
@@ -263,11 +263,13 @@ impl<'env> Values<'env> {
 /// What one call into the core produced, in order, for the bus to emit. Values are read when
 /// the record is made (a later `Released` in the same batch may drop them).
 pub enum Rec<'env> {
-    /// A message to a member; `data`: the value its version carries, when it carries one.
+    /// A message to a member; `data`: the value its version carries, when it carries one, and
+    /// `voters` that version's configuration.
     Send {
         to: Key,
         msg: Message,
         data: Option<Unknown<'env>>,
+        voters: Option<Voters<Key>>,
     },
     Role(u32),
     /// The known leader changed (the term it leads, as far as this node knows).
@@ -290,6 +292,13 @@ pub enum Rec<'env> {
     },
     Transfer {
         succeeded: bool,
+    },
+    /// The configuration changed: the latest version's (`committed` false) or the committed
+    /// one's.
+    Config {
+        voters: Voters<Key>,
+        version: Version,
+        committed: bool,
     },
 }
 
@@ -329,7 +338,7 @@ impl<'env> Records<'env> {
 
     fn output(&mut self, o: Output<Key>) -> Result<()> {
         let r = match o {
-            Output::Send { to, msg } => {
+            Output::Send { to, msg, voters } => {
                 let data = match msg {
                     Message::Append {
                         version,
@@ -338,7 +347,12 @@ impl<'env> Records<'env> {
                     } => Some(self.values.get(version)?),
                     _ => None,
                 };
-                Rec::Send { to, msg, data }
+                Rec::Send {
+                    to,
+                    msg,
+                    data,
+                    voters,
+                }
             }
             // the persist queue takes them before (`Inner::take_outputs`)
             Output::Persist { .. } => return Ok(()),
@@ -367,6 +381,15 @@ impl<'env> Records<'env> {
             Output::Confirmed { id, confirmed } => Rec::Confirmed { id, confirmed },
             Output::TransferEnded { succeeded } => Rec::Transfer { succeeded },
             Output::Released(v) => return self.values.release(v),
+            Output::ConfigChanged {
+                version,
+                voters,
+                committed,
+            } => Rec::Config {
+                voters,
+                version,
+                committed,
+            },
         };
         self.list.push(r);
         Ok(())

@@ -20,7 +20,7 @@ use napi::bindgen_prelude::{ObjectRef, ToNapiValue};
 use napi::threadsafe_function::UnknownReturnValue;
 use napi::{Env, Error, Result, Status};
 use raftq_core::{wire, Channel, Config, Message, Node, StepOutcome, Version, NOT_A_MEMBER};
-use raftq_core::{ConfirmError, Metrics, ProposeError, TransferError};
+use raftq_core::{ConfirmError, Metrics, ProposeError, TransferError, Voters};
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Mutex};
 use strangers::Strangers;
@@ -67,7 +67,9 @@ pub struct Restored<'env> {
 }
 
 /// A message read from a body: the sender's key and the message, or why it was rejected.
-pub type Decoded = std::result::Result<(Key, Message), String>;
+/// An incoming message as read from its body: the sender, the message, and the configuration a
+/// data-carrying `syncData` brings (`members`).
+pub type Decoded = std::result::Result<(Key, Message, Option<Voters<Key>>), String>;
 
 impl Engine {
     /// `secret` (the UTF-8 of a string secret, or its bytes) turns authentication on; `cluster`
@@ -213,20 +215,26 @@ impl Engine {
         if !same_id {
             let seed = rand::random::<u64>();
             let mut node = Node::new(key, inner.config.clone(), seed);
-            let members: Vec<Key> = match inner.node.take() {
+            // the app's intents so far (its acks)
+            let intents: Vec<(Key, bool)> = match inner.node.take() {
                 Some(mut old) => {
                     // what the old node promised ends with it
                     old.end_outcomes();
                     let outs = old.take_outputs();
                     inner.stash.extend(outs);
-                    old.members().cloned().collect()
+                    old.intents().map(|(k, keep)| (k.clone(), keep)).collect()
                 }
                 None => std::mem::take(&mut inner.pending_members)
                     .into_iter()
+                    .map(|k| (k, true))
                     .collect(),
             };
-            for m in members {
-                node.add_member(m, now);
+            for (m, keep) in intents {
+                if keep {
+                    node.add_member(m, now);
+                } else {
+                    node.remove_member(&m, now);
+                }
             }
             // members added before the start produce no outputs worth sending
             node.take_outputs();
@@ -289,7 +297,7 @@ impl Engine {
             self.unauthenticated(&mut recs, &mut inner, channel, &reason)?;
             return Ok(Some(recs));
         }
-        let (from, msg) = match decoded {
+        let (from, msg, voters) = match decoded {
             Ok(x) => x,
             Err(reason) => {
                 let mut recs = Records::new(self.values(env)?);
@@ -300,7 +308,7 @@ impl Engine {
         let now = self.shared.now_ms();
         let outcome = self
             .steppable(&mut inner)
-            .map(|node| node.step(from.clone(), msg, now));
+            .map(|node| node.step_with_voters(from.clone(), msg, voters, now));
         self.note_stranger(&mut inner, outcome.as_ref(), &from, channel, now);
         let accepted = outcome.and_then(|o| o.accepted);
         if accepted.is_none() && inner.notes.is_empty() && !self.has_outputs(&inner) {
@@ -319,7 +327,13 @@ impl Engine {
 
     /// With a secret: the `tag` of an outgoing message to the node whose key is `to`.
     /// `digest`: the SHA-256 of `JSON.stringify(body.data)` when the body carries data.
-    pub fn sign(&self, to: &str, msg: &Message, digest: Option<&[u8]>) -> Result<String> {
+    pub fn sign(
+        &self,
+        to: &str,
+        msg: &Message,
+        digest: Option<&[u8]>,
+        members: Option<&[Key]>,
+    ) -> Result<String> {
         let Some(auth) = &self.auth else {
             return Err(Error::from_reason("no secret: nothing to sign with"));
         };
@@ -330,7 +344,7 @@ impl Engine {
                 None => return Err(Error::from_reason("the node has not started")),
             }
         };
-        auth.sign(msg.channel(), &from, to, msg, digest)
+        auth.sign(msg.channel(), &from, to, msg, digest, members)
             .map_err(Error::from_reason)
     }
 
@@ -663,7 +677,7 @@ impl Engine {
         let Some(auth) = &self.auth else {
             return Ok(());
         };
-        let (from, msg) = decoded
+        let (from, msg, voters) = decoded
             .as_ref()
             .map_err(|reason| format!("malformed: {reason}"))?;
         let to = inner
@@ -672,7 +686,8 @@ impl Engine {
             .map(|n| n.id())
             .ok_or("the node has not started")?;
         let tag = auth::read_tag(body.ok_or("no tag")?)?;
-        auth.verify(channel, from, to, msg, &tag, digest)
+        let members = voters.as_ref().map(|v| v.as_slice());
+        auth.verify(channel, from, to, msg, &tag, (digest, members))
     }
 
     /// Count a message dropped by `authenticate`, and report it when no report was made in the

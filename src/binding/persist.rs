@@ -15,7 +15,7 @@ use napi::bindgen_prelude::{
     FnArgs, Function, FunctionCallContext, JsObjectValue, Object, ToNapiValue, Unknown,
 };
 use napi::{Env, JsDeferred, JsValue, Result, UnknownRef, ValueType};
-use raftq_core::HardState;
+use raftq_core::{wire, HardState, Voters};
 use std::sync::{Arc, Mutex};
 
 /// A persist request: the core's `seq` (0 for `destroy()`'s final write) of start generation
@@ -247,6 +247,15 @@ fn body<'env>(
     if state.committed != state.latest {
         b.set_named_property("committedData", values.get(state.committed)?)?;
     }
+    // the configurations of those versions (raftq's files and older ones have none)
+    if let Some(v) = &state.latest_voters {
+        b.set_named_property(wire::MEMBERS, voters_array(env, v)?)?;
+    }
+    if state.committed != state.latest {
+        if let Some(v) = &state.committed_voters {
+            b.set_named_property("committedMembers", voters_array(env, v)?)?;
+        }
+    }
     // the node it belongs to, in its JS type: another node's body does not restore
     if let Some(node) = node {
         if node.get_type()? == ValueType::Object {
@@ -261,6 +270,18 @@ fn body<'env>(
         b.set_named_property("cluster", c)?;
     }
     Ok(b)
+}
+
+/// A configuration as a JS array of node ids, each in its JS type.
+pub fn voters_array<'env>(
+    env: &'env Env,
+    v: &Voters<Key>,
+) -> Result<napi::bindgen_prelude::Array<'env>> {
+    let mut a = env.create_array(v.len() as u32)?;
+    for (i, k) in v.iter().enumerate() {
+        a.set(i as u32, key_to_id(env, k)?)?;
+    }
+    Ok(a)
 }
 
 /// A thrown or rejected value as a log line shows it.

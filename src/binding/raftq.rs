@@ -10,7 +10,7 @@
 use super::convert::{id_key, intern_key, key_to_id, type_name, JsFields, Key, Rec, Records};
 use super::errors::{self, Kind};
 use super::js::{self, Builtins, Deferred};
-use super::persist::{Histogram, LATENCY_BUCKETS_MS};
+use super::persist::{voters_array, Histogram, LATENCY_BUCKETS_MS};
 use super::restore;
 use super::{millis, Decoded, Engine, Restored};
 use napi::bindgen_prelude::{
@@ -19,7 +19,9 @@ use napi::bindgen_prelude::{
 };
 use napi::{Env, Error, JsValue, Result, Status, UnknownRef, ValueType};
 use napi_derive::napi;
-use raftq_core::{wire, Channel, Config, Message, ProposalFailure, ProposeError, Role, Version};
+use raftq_core::{
+    wire, Channel, Config, Message, ProposalFailure, ProposeError, Role, Version, Voters,
+};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -420,6 +422,25 @@ fn options<'env>(env: &'env Env, options: &Unknown<'env>) -> Result<Options<'env
         millis("maximumElectionTime", times[2])?,
     )
     .map_err(|e| type_error(env, format!("Raftq: {e}")))?;
+    let be: Unknown = o.get_named_property_unchecked("bootstrapExpect")?;
+    config.bootstrap_expect = match be.get_type()? {
+        ValueType::Undefined => 0,
+        // SAFETY: the type was checked
+        ValueType::Number => match unsafe { be.cast::<f64>()? } {
+            n if n.fract() == 0.0 && (1.0..=1024.0).contains(&n) => n as usize,
+            _ => 0,
+        },
+        _ => 0,
+    };
+    if be.get_type()? != ValueType::Undefined && config.bootstrap_expect == 0 {
+        return Err(type_error(
+            env,
+            format!(
+                "Raftq: options.bootstrapExpect must be a whole number from 1 to 1024 (got {})",
+                js::describe(env, &be)
+            ),
+        ));
+    }
     for (name, slot) in [
         ("preVote", &mut config.pre_vote),
         ("checkQuorum", &mut config.check_quorum),
@@ -1151,7 +1172,18 @@ impl State {
                             if fields.thrown.get() {
                                 return Err(Error::new(Status::PendingException, "a field threw"));
                             }
-                            decoded.map(|msg| (from, msg)).map_err(|e| e.to_string())
+                            match decoded {
+                                Err(e) => Err(e.to_string()),
+                                Ok(msg) if has_data && channel == Channel::SyncData => {
+                                    // the configuration the version brings (read once)
+                                    let m: Unknown = self.b.prop(env, &body, wire::MEMBERS)?;
+                                    match restore::voters(&m)? {
+                                        Ok(v) => Ok((from, msg, v)),
+                                        Err(reason) => Err(format!("field `members` {reason}")),
+                                    }
+                                }
+                                Ok(msg) => Ok((from, msg, None)),
+                            }
                         }
                     }
                 };
@@ -1659,7 +1691,12 @@ impl State {
     fn apply(&self, env: &Env, recs: Records) -> Result<()> {
         for r in recs.list {
             match r {
-                Rec::Send { to, msg, data } => self.send(env, &to, &msg, data)?,
+                Rec::Send {
+                    to,
+                    msg,
+                    data,
+                    voters,
+                } => self.send(env, &to, &msg, data, voters.as_ref())?,
                 Rec::Role(role) => self.set_role(env, role)?,
                 Rec::Leader(leader, term) => {
                     self.bus.borrow_mut().leader = leader;
@@ -1695,6 +1732,28 @@ impl State {
                     if let Some(d) = d {
                         d.resolve(env, succeeded.into_unknown(env)?)?;
                     }
+                }
+                Rec::Config {
+                    voters,
+                    version,
+                    committed,
+                } => {
+                    let mut o = Object::new(env)?;
+                    o.set_named_property("members", voters_array(env, &voters)?)?;
+                    o.set_named_property("committed", committed)?;
+                    o.set_named_property("term", version.term as f64)?;
+                    o.set_named_property("index", version.index as f64)?;
+                    self.log(
+                        env,
+                        &format!(
+                            "raft configuration {}: {} voters at version {}.{}",
+                            if committed { "committed" } else { "changed" },
+                            voters.len(),
+                            version.term,
+                            version.index
+                        ),
+                    );
+                    self.emit(env, "membershipChanged", o.to_unknown())?
                 }
             }
         }
@@ -1803,29 +1862,32 @@ impl State {
 
     /// A message to the member `to`: its body is built only when someone listens to its
     /// event; with a secret it is signed.
-    fn send(&self, env: &Env, to: &str, msg: &Message, data: Option<Unknown>) -> Result<()> {
+    fn send(
+        &self,
+        env: &Env,
+        to: &str,
+        msg: &Message,
+        data: Option<Unknown>,
+        voters: Option<&Voters<Key>>,
+    ) -> Result<()> {
         let channel = msg.channel();
         let event = channel.outgoing_event();
-        {
-            let mut bus = self.bus.borrow_mut();
-            if !bus.members.iter().any(|(k, _)| &**k == to) {
-                // only members are ever addressed (a removed member's held reply, say)
-                bus.dropped += 1;
-                return Ok(());
-            }
-        }
         // the body is built only when someone listens
         if !self.has_listeners(event) {
             return Ok(());
         }
         let (destination, node) = {
             let bus = self.bus.borrow();
-            let destination = bus
-                .members
-                .iter()
-                .find(|(k, _)| &**k == to)
-                .map(|(_, r)| r.get_value(env))
-                .transpose()?;
+            let destination = match bus.members.iter().find(|(k, _)| &**k == to) {
+                Some((_, r)) => Some(r.get_value(env)?.to_unknown()),
+                // a voter of the configuration this node never acked (it holds the
+                // configuration from its leader or its file): addressed by its id alone
+                None => {
+                    let mut d = Object::new(env)?;
+                    d.set_named_property("id", key_to_id(env, to)?)?;
+                    Some(d.to_unknown())
+                }
+            };
             let node = bus.node.as_ref().map(|n| n.get_value(env)).transpose()?;
             (destination, node)
         };
@@ -1867,7 +1929,16 @@ impl State {
         let body: Object = unsafe { built.cast()? };
         if let Some(d) = data {
             self.b.set_prop(env, &body, wire::DATA, d)?;
+            if let Some(v) = voters {
+                self.b.set_prop(
+                    env,
+                    &body,
+                    wire::MEMBERS,
+                    voters_array(env, v)?.to_unknown(),
+                )?;
+            }
         }
+        let members = voters.filter(|_| data.is_some()).map(|v| v.as_slice());
         if self.engine.authenticating() {
             let digest = match data {
                 Some(d) => digest_of(env, self.b, &d).map(Some),
@@ -1875,7 +1946,7 @@ impl State {
             };
             let tag = digest.and_then(|d| {
                 self.engine
-                    .sign(to, msg, d.as_ref().map(|d| d.as_slice()))
+                    .sign(to, msg, d.as_ref().map(|d| d.as_slice()), members)
                     .map_err(|e| e.reason.clone())
             });
             match tag {
@@ -1940,6 +2011,26 @@ impl State {
             members.insert(key_to_id(env, m)?)?;
         }
         o.set_named_property("members", members)?;
+        // the configuration: the voters counted over, the committed ones (null: none held
+        // yet, bootstrapping from the acks), and the leader's learners
+        let ids = |list: &[Key]| -> Result<napi::bindgen_prelude::Array> {
+            let mut a = env.create_array(0)?;
+            for k in list {
+                a.insert(key_to_id(env, k)?)?;
+            }
+            Ok(a)
+        };
+        let mut configuration = Object::new(env)?;
+        configuration.set_named_property("voters", ids(core.map_or(&[][..], |c| &c.voters))?)?;
+        match core.and_then(|c| c.committed_voters.as_ref()) {
+            Some(v) => configuration.set_named_property("committed", ids(v)?)?,
+            None => configuration.set_named_property("committed", js::null(env)?)?,
+        }
+        let pending = core.is_some_and(|c| c.committed_voters.as_ref() != Some(&c.voters));
+        configuration.set_named_property("pending", pending)?;
+        configuration
+            .set_named_property("learners", ids(core.map_or(&[][..], |c| &c.learners))?)?;
+        o.set_named_property("configuration", configuration)?;
         let mut persist = Object::new(env)?;
         persist.set_named_property(
             "requested",
@@ -2007,6 +2098,7 @@ impl State {
         o.set_named_property("electionsStarted", n(c.elections_started))?;
         o.set_named_property("electionsWon", n(c.elections_won))?;
         o.set_named_property("leaderChanges", n(c.leader_changes))?;
+        o.set_named_property("configChanges", n(c.config_changes))?;
         let mut msg_in = Object::new(env)?;
         let mut msg_out = Object::new(env)?;
         for ch in Channel::ALL {

@@ -3,12 +3,12 @@
 //! so is a body another node (or cluster) persisted: its term and vote are not ours. raftq
 //! 1.0.0's `{ term, votedFor, data }` restores, as version zero.
 
-use super::convert::{id_key, type_name};
+use super::convert::{id_key, intern_key, type_name, Key};
 use super::js::{self, Builtins};
 use super::Restored;
 use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, Result, ValueType};
-use raftq_core::{wire, HardState, Version};
+use raftq_core::{wire, HardState, Version, Voters};
 
 /// `Ok(Err(reason))` for a body that is refused; `Err` when reading it threw (a getter).
 pub fn parse<'env>(
@@ -24,6 +24,8 @@ pub fn parse<'env>(
             voted_for: None,
             latest: Version::ZERO,
             committed: Version::ZERO,
+            latest_voters: None,
+            committed_voters: None,
         },
         data,
         committed_data: None,
@@ -151,17 +153,70 @@ pub fn parse<'env>(
     } else {
         Some(get("committedData")?)
     };
+    // the configurations (absent from raftq's files and older raftq-native ones: the node
+    // then bootstraps from its acks)
+    let latest_voters = match voters(&get("members")?)? {
+        Ok(v) => v,
+        Err(reason) => return Ok(Err(format!("restored `members` {reason}"))),
+    };
+    let committed_voters = if same_version {
+        latest_voters.clone()
+    } else {
+        match voters(&get("committedMembers")?)? {
+            Ok(v) => v,
+            Err(reason) => return Ok(Err(format!("restored `committedMembers` {reason}"))),
+        }
+    };
     Ok(Ok(Restored {
         state: HardState {
             term,
             voted_for,
             latest,
             committed,
+            latest_voters,
+            committed_voters,
         },
         data,
         committed_data,
     }))
 }
+
+/// A persisted configuration: absent, or a non-empty array of node ids.
+pub fn voters(v: &Unknown) -> Result<std::result::Result<Option<Voters<Key>>, String>> {
+    match v.get_type()? {
+        ValueType::Undefined | ValueType::Null => return Ok(Ok(None)),
+        ValueType::Object => {}
+        t => {
+            return Ok(Err(format!(
+                "must be an array of node ids, got {}",
+                type_name(t)
+            )))
+        }
+    }
+    // SAFETY: the type was checked
+    let o: Object = unsafe { v.cast()? };
+    if !o.is_array()? {
+        return Ok(Err("must be an array of node ids".to_string()));
+    }
+    let len = o.get_array_length()?;
+    if len == 0 || len > MAX_VOTERS {
+        return Ok(Err(format!(
+            "must hold 1 to {MAX_VOTERS} node ids, got {len}"
+        )));
+    }
+    let mut keys = Vec::with_capacity(len as usize);
+    for i in 0..len {
+        let e: Unknown = o.get_element(i)?;
+        match intern_key(&e)? {
+            Ok(k) => keys.push(k),
+            Err(reason) => return Ok(Err(format!("holds an id that {reason}"))),
+        }
+    }
+    Ok(Ok(Some(Voters::new(keys))))
+}
+
+/// The most voters a configuration read from outside (a file, a message) may hold.
+pub const MAX_VOTERS: u32 = 1024;
 
 /// `Number.isSafeInteger(v) && v >= 0`.
 fn counter(v: &Unknown) -> Result<Option<u64>> {
