@@ -9,7 +9,8 @@
 //     happen, so the dashboard's timeline does not depend on sampling.
 //
 // Environment: RAFTQ_PORTS, RAFTQ_PORT, RAFTQ_DIR, RAFTQ_HEARTBEAT, RAFTQ_MIN_ELECTION,
-// RAFTQ_MAX_ELECTION, as examples/http-cluster.js. Listens on 127.0.0.1 only.
+// RAFTQ_MAX_ELECTION, as examples/http-cluster.js, and optionally RAFTQ_SECRET and
+// RAFTQ_BOOTSTRAP_EXPECT. Listens on 127.0.0.1 only.
 
 const http = require('node:http');
 const path = require('node:path');
@@ -36,6 +37,10 @@ let cut = false;
 const lastContact = {}; // peer id -> ms timestamp of the last raft message received from it
 
 const raft = new Raftq({
+  // optional: a shared secret signs every raft message; a fresh cluster started all at once
+  // waits for this many members before its first election
+  ...(env.RAFTQ_SECRET ? { secret: env.RAFTQ_SECRET } : {}),
+  ...(env.RAFTQ_BOOTSTRAP_EXPECT ? { bootstrapExpect: Number(env.RAFTQ_BOOTSTRAP_EXPECT) } : {}),
   heartbeat: num(env.RAFTQ_HEARTBEAT, 100),
   minimumElectionTime: num(env.RAFTQ_MIN_ELECTION, 200),
   maximumElectionTime: num(env.RAFTQ_MAX_ELECTION, 800),
