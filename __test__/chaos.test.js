@@ -1,7 +1,8 @@
 'use strict';
 // The multi-process chaos run (scripts/chaos.js), short mode: 5 node processes
 // (fixtures/chaos-node.js, Express transport on 127.0.0.1, atomic file persistence) under ~25 s
-// of seeded SIGKILLs, a power cut, partitions, drops and delays, while a writer does
+// of seeded SIGKILLs, a power cut, partitions, drops, delays and membership changes (ackNode
+// removals reaching some nodes only, re-adds, replacements), while a writer does
 // read-modify-write on the leader. Fails on two leaders in one term, a term that was not on disk
 // after a restart, an acknowledged write missing from any node, or no convergence after the heal.
 //
@@ -32,5 +33,6 @@ test('chaos: 5 processes, kills and restarts from file, partitions, drops, delay
   // the run really exercised something (these fail a run that silently did nothing)
   assert.ok(r.summary.kills > 0, `no node was killed\n${context}`);
   assert.ok(r.summary.writes.acked > 0, `no write was acknowledged\n${context}`);
+  assert.ok(r.summary.membership.removals > 0, `no membership change was asked\n${context}`);
   assert.equal(r.summary.convergeMs.length, r.summary.rounds, `every round converged\n${context}`);
 });

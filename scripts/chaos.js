@@ -8,8 +8,12 @@
 //       comes back with a term below one it led in (its term must have been on disk);
 //   (2) every write acknowledged with ok=true is in every node's data, in acknowledgement order,
 //       and no write id appears twice;
-//   (3) after healing everything and restarting the dead, the cluster converges within a bound:
-//       one leader named by all, one term, the same data and commit version on all nodes.
+//   (3) after healing everything, restarting the dead and acking every node on every node
+//       again, the cluster converges within a bound: one leader named by all, one term, the same
+//       data, commit version and committed configuration (all nodes) on all nodes.
+// Besides kills, power cuts, partitions and message faults, the schedule changes membership the
+// way raftq apps do: ackNode with time 0 for a node (the leader too) reaching only some nodes,
+// re-added later; sometimes one node replaced by another at once.
 // The run is cut into rounds (default 30 s of chaos each); (2) and (3) are checked after every
 // round, (1) after every round and at the end.
 //
@@ -108,7 +112,7 @@ function makeSchedule(rng, roundMs, n) {
       }
       // half of them put whoever leads at that moment into the smallest group
       events.push({ at, type: 'partition', groups, leaderAlone: rng() < 0.5, durationMs: rng.int(1000, 5000) });
-    } else if (r < 0.85) {
+    } else if (r < 0.75) {
       const nodes = rng() < 0.4 ? idx : rng.shuffle(idx).slice(0, rng.int(1, 3));
       // one window in four is slow enough (up to 2 x 300 ms) to cost elections
       const delayMax = rng() < 0.25 ? rng.int(100, 300) : rng.int(0, 120);
@@ -121,6 +125,8 @@ function makeSchedule(rng, roundMs, n) {
         delayMax,
         durationMs: rng.int(1500, 6000),
       });
+    } else if (r < 0.92) {
+      events.push(memberEvent(rng, at, n));
     } else {
       events.push({ at, type: 'heal' });
     }
@@ -131,7 +137,24 @@ function makeSchedule(rng, roundMs, n) {
     const k = rng.int(1, events.length - 1);
     events[k] = { at: events[k].at, type: 'crash', nodes: rng.shuffle(idx).slice(0, rng() < 0.5 ? Math.floor(n / 2) + 1 : n), downMs: rng.int(300, 3000) };
   }
+  if (events.length > 2 && !events.some((e) => e.type === 'member')) {
+    // and a membership change
+    const k = events.findIndex((e, j) => j > 0 && e.type !== 'crash');
+    if (k > 0) events[k] = memberEvent(rng, events[k].at, n);
+  }
   return events;
+}
+
+/** ackNode with time 0 for one node (often the leader), reaching a share of the nodes. */
+function memberEvent(rng, at, n) {
+  return {
+    at,
+    type: 'member',
+    target: rng() < 0.3 ? 'leader' : rng.int(0, n - 1),
+    share: 0.3 + rng() * 0.7, // the share of the nodes its app's ackNode reaches
+    replace: rng() < 0.3, // and re-add one removed earlier, at once
+    readdMs: rng.int(800, 6000),
+  };
 }
 
 function describeEvent(e, ids) {
@@ -142,6 +165,8 @@ function describeEvent(e, ids) {
       return `SIGKILL ${e.nodes.map((i) => ids[i]).join(',')} at once (power cut), restart in ${e.downMs} ms`;
     case 'partition':
       return `partition ${e.groups.map((g) => `{${g.map((i) => ids[i]).join(',')}}`).join(' | ')}${e.leaderAlone ? ' (leader in the smallest)' : ''} for ${e.durationMs} ms`;
+    case 'member':
+      return `membership: remove ${e.target === 'leader' ? 'the leader' : ids[e.target]} on ${Math.round(e.share * 100)} % of the nodes${e.replace ? ', re-add another' : ''}, re-add in ${e.readdMs} ms`;
     case 'faults':
       return `faults on ${e.nodes.map((i) => ids[i]).join(',')}: drop ${e.drop}, delay ${e.delayMin}-${e.delayMax} ms for ${e.durationMs} ms`;
     default:
@@ -258,6 +283,9 @@ async function runChaos(options = {}) {
     partitions: 0,
     faultWindows: 0,
     heals: 0,
+    removals: 0,
+    readds: 0,
+    replacements: 0,
     skipped: 0,
     acked: 0,
     failed: 0,
@@ -446,9 +474,27 @@ async function runChaos(options = {}) {
   }
 
   /** all nodes up, one leader named by all in one term, the same data and commit everywhere */
+  const removed = new Set(); // indexes whose removal was asked and not yet undone
+  /** The app's ackNode for node `x` on node `i` (false when it is not up or did not answer). */
+  async function tell(i, x, keep) {
+    if (nodes[i].state !== 'up') return false;
+    try {
+      return (await request(nodes[i].port, 'POST', '/member', { id: ids[x], keep }, 1000)).code === 200;
+    } catch {
+      return false;
+    }
+  }
+  const readd = async (x) => {
+    removed.delete(x);
+    stats.readds++;
+    await Promise.all(nodes.map((n) => tell(n.i, x, true)));
+  };
+  const sameIds = (list) => Array.isArray(list) && list.length === ids.length && ids.every((id) => list.map(String).includes(id));
+
   async function converged() {
     if (nodes.some((n) => n.state !== 'up')) return false;
     const sts = await Promise.all(nodes.map((n) => statusOf(n.i)));
+    if (!sts.every((s) => s.configuration && sameIds(s.configuration.committed))) return false;
     const leaders = sts.filter((s) => s.role === 3);
     if (leaders.length !== 1) return false;
     const l = leaders[0];
@@ -596,6 +642,29 @@ async function runChaos(options = {}) {
         });
         return;
       }
+      case 'member': {
+        let x = event.target;
+        if (x === 'leader') x = await currentLeader();
+        if (x < 0 || removed.has(x) || removed.size >= 2) {
+          stats.skipped++;
+          return;
+        }
+        if (event.replace && removed.size > 0) {
+          stats.replacements++;
+          await readd([...removed][0]);
+        }
+        removed.add(x);
+        stats.removals++;
+        log(describeEvent(event, ids).replace('the leader', `the leader ${ids[x]}`));
+        await Promise.all(nodes.map((n) => (rng() < event.share ? tell(n.i, x, false) : false)));
+        followUps.push({
+          at: Date.now() + event.readdMs,
+          run: async () => {
+            if (removed.has(x)) await readd(x);
+          },
+        });
+        return;
+      }
       default: {
         stats.heals++;
         log('heal partitions and faults');
@@ -643,6 +712,9 @@ async function runChaos(options = {}) {
       stats.restarts += dead.length;
       await Promise.all(dead.map((n) => spawnNode(n.i).catch((err) => violations.push(err.message))));
       await waitFor(async () => (await pushAll()).every(Boolean), 5000, 'every node to take the healed configuration', 50).catch((err) => violations.push(err.message));
+      // every app wants every node again
+      removed.clear();
+      for (const x of nodes.map((n) => n.i)) await Promise.all(nodes.map((n) => tell(n.i, x, true)));
       let sts = null;
       try {
         sts = await waitFor(converged, o.convergeMs, `convergence within ${o.convergeMs} ms after the heal`, 50);
@@ -676,6 +748,7 @@ async function runChaos(options = {}) {
       partitions: stats.partitions,
       faultWindows: stats.faultWindows,
       heals: stats.heals,
+      membership: { removals: stats.removals, readds: stats.readds, replacements: stats.replacements },
       skippedKills: stats.skipped,
       writes: { acked: stats.acked, failed: stats.failed, unknown: stats.unknown, redirects: stats.redirects },
       leaderTerms: el.leaderTerms,
@@ -706,6 +779,7 @@ function formatSummary(r) {
   const lines = [
     `chaos ${r.ok ? 'PASSED' : 'FAILED'}: seed ${s.seed}, ${s.seconds} s of chaos in ${s.rounds} round(s), ${(s.elapsedMs / 1000).toFixed(1)} s wall`,
     `  kills ${s.kills} (${s.leaderKills} of the leader, ${s.crashes} power cuts of 3 or 5 nodes, ${s.skippedKills} skipped), restarts ${s.restarts}, partitions ${s.partitions}, fault windows ${s.faultWindows}, heals ${s.heals}`,
+    `  membership changes asked: ${s.membership.removals} removals (to some nodes only), ${s.membership.readds} re-adds, ${s.membership.replacements} replacements`,
     `  writes: ${s.writes.acked} acked, ${s.writes.failed} failed (ok=false), ${s.writes.unknown} unknown (timeout), ${s.writes.redirects} redirects`,
     `  leader terms ${s.leaderTerms}, max term ${s.maxTerm}${s.unsureRoleLines ? `, ${s.unsureRoleLines} unsure ROLE lines` : ''}`,
     `  convergence after heal: max ${s.maxConvergeMs} ms (${s.convergeMs.join(', ')})`,
