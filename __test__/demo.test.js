@@ -109,7 +109,10 @@ function foreignServer(port) {
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve({ server, got, close: () => new Promise((r) => server.close(r)) }));
+    server.listen(port, '127.0.0.1', () => resolve({ server, got, close: () => new Promise((r) => {
+      server.close(r);
+      server.closeAllConnections();
+    }) }));
   });
 }
 
