@@ -91,3 +91,96 @@ test('npm run demo -- --script: the scripted scenario passes its checks and exit
   }
   assert.doesNotMatch(out, /FAILED/);
 });
+
+const http = require('node:http');
+const net = require('node:net');
+
+/** A foreign process's server on `port`: answers 200 to everything, records what it got. */
+function foreignServer(port) {
+  const got = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      got.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve({ server, got, close: () => new Promise((r) => {
+      server.close(r);
+      server.closeAllConnections();
+    }) }));
+  });
+}
+
+function canListen(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** Four consecutive free ports (the demo's default ports are base..base+3). */
+async function freeBlock() {
+  for (let i = 0; i < 200; i++) {
+    const base = 20000 + Math.floor(Math.random() * 40000);
+    const ok = await Promise.all([0, 1, 2, 3].map((k) => canListen(base + k)));
+    if (ok.every(Boolean)) return base;
+  }
+  throw new Error('no block of 4 free ports');
+}
+
+test('npm run demo on a busy machine: a default port held by another process is replaced by a free one, printed, and never contacted', { timeout: 60_000 }, async () => {
+  const base = await freeBlock();
+  const foreign = await foreignServer(base + 1);
+  try {
+    const [dash] = (await freePorts(1)).map(String);
+    const { code, out } = await runDemo([], { RAFTQ_DEMO_BASE_PORT: String(base), RAFTQ_DASHBOARD_PORT: dash, RAFTQ_DEMO_SECONDS: '6', RAFTQ_DEMO_FAILOVER: '0', RAFTQ_DIR: tempDir('raftq-demo-busy-') }, 45_000);
+    assert.equal(code, 0, out);
+    const m = out.match(new RegExp(`nodes on 127\\.0\\.0\\.1 ports ${base}, (\\d+), ${base + 2}, ${base + 3} \\(${base + 1} is taken, using (\\d+)\\)`));
+    assert.ok(m && m[1] === m[2], `the ports line names the replacement:\n${out}`);
+    const last = out.split('\n').filter((l) => / leader=/.test(l)).pop();
+    assert.match(last, new RegExp(`leader=(${base}|${m[1]}|${base + 2}|${base + 3}) `), last);
+    assert.ok(!/: down/.test(last), `all four up: ${last}`);
+    assert.deepEqual(foreign.got, [], 'the foreign process got no traffic');
+  } finally {
+    await foreign.close();
+  }
+});
+
+test('npm run demo with RAFTQ_PORTS naming a port another process holds: that node exits with the reason shown; the foreign process cannot join or move the terms', { timeout: 60_000 }, async () => {
+  const ports = (await freePorts(5)).map(String);
+  const dash = ports.pop();
+  const taken = ports[1];
+  const foreign = await foreignServer(Number(taken));
+  // the foreign process also talks raft at the demo's nodes: forged votes with a huge term,
+  // as the member it would be if it had been acked
+  const forge = setInterval(() => {
+    for (const p of ports.filter((x) => x !== taken)) {
+      const body = JSON.stringify({ candidate: { id: taken, time: Date.now() }, term: 100000, lastTerm: 0, lastIndex: 0, destination: { id: p }, timeout: 100 });
+      const req = http.request({ host: '127.0.0.1', port: p, path: '/raft/action/voteRequestReceived', method: 'POST', headers: { 'content-type': 'application/json' } });
+      req.on('error', () => {});
+      req.end(body);
+      const ack = http.request({ host: '127.0.0.1', port: p, path: '/raft/action/ackNode', method: 'POST', headers: { 'content-type': 'application/json' } });
+      ack.on('error', () => {});
+      ack.end(JSON.stringify({ id: taken, time: Date.now() }));
+    }
+  }, 50);
+  try {
+    const { code, out } = await runDemo([], { RAFTQ_PORTS: ports.join(','), RAFTQ_DASHBOARD_PORT: dash, RAFTQ_DEMO_SECONDS: '7', RAFTQ_DEMO_FAILOVER: '0', RAFTQ_DIR: tempDir('raftq-demo-taken-') }, 45_000);
+    assert.equal(code, 0, out);
+    assert.match(out, new RegExp(`${taken} exited \\(code 1\\): cannot listen on 127\\.0\\.0\\.1:${taken}: EADDRINUSE`), out);
+    const status = out.split('\n').filter((l) => / leader=/.test(l));
+    const last = status[status.length - 1];
+    assert.match(last, new RegExp(`leader=(${ports.filter((p) => p !== taken).join('|')}) `), `the three others elect a leader: ${last}`);
+    const terms = status.flatMap((l) => [...l.matchAll(/ t(\d+) /g)].map((x) => Number(x[1])));
+    assert.ok(terms.length > 0 && Math.max(...terms) < 100, `forged terms changed nothing (terms seen: ${[...new Set(terms)]}):\n${out}`);
+  } finally {
+    clearInterval(forge);
+    await foreign.close();
+  }
+});

@@ -253,40 +253,47 @@ test('4: a crash handler whose removal POST is lost on one node: the views do no
   }
 });
 
-test("5: with a secret, removals POSTed by anyone through raftq's any-action route split nothing: one leader per term, every acknowledged write kept", T, async () => {
-  const ports = await freePorts(3);
-  const c = demoCluster(ports, { RAFTQ_SECRET: 'membership test secret, 32 bytes+' });
-  try {
-    await startInOrder(c, ports);
-    // the attacker has no secret: ackNode with time 0, for every node, on every node
-    for (const target of ports) for (const victim of ports) await post(target, '/raft/action/ackNode', { id: String(victim), time: 0 });
-    // every node is asked to write; the acknowledged ones must all be on one history
-    const acked = [];
-    const deadline = Date.now() + 4000;
-    let seq = 0;
-    while (Date.now() < deadline) {
-      for (const p of ports) {
-        const body = { seq: ++seq, via: p };
-        const r = await postData(p, body, 2000).catch(() => ({ code: 0 }));
-        if (r.code === 200) acked.push(seq);
+for (const guarded of [true, false]) {
+  const title = guarded
+    ? '5: with a secret and ackNode taken only with its token, removals POSTed by anyone change no membership; one leader per term, every acknowledged write kept'
+    : "5b: raftq's any-action route (ackNode open to anyone): removals POSTed by anyone to every node shrink the configuration but split nothing; one leader per term, every acknowledged write kept";
+  test(title, T, async () => {
+    const ports = await freePorts(3);
+    const c = demoCluster(ports, guarded ? { RAFTQ_SECRET: 'membership test secret, 32 bytes+' } : {});
+    try {
+      await startInOrder(c, ports);
+      // the attacker: ackNode with time 0, for every node, on every node
+      const codes = [];
+      for (const target of ports) for (const victim of ports) codes.push(await post(target, '/raft/action/ackNode', { id: String(victim), time: 0 }));
+      if (guarded) assert.ok(codes.every((code) => code === 403), `unauthenticated ackNode refused: ${codes}`);
+      else assert.ok(codes.every((code) => code === 200), `the open route takes them: ${codes}`);
+      // every node is asked to write; the acknowledged ones must all be on one history
+      const acked = [];
+      const deadline = Date.now() + 4000;
+      let seq = 0;
+      while (Date.now() < deadline) {
+        for (const p of ports) {
+          const r = await postData(p, { seq: ++seq, via: p }, 2000).catch(() => ({ code: 0 }));
+          if (r.code === 200) acked.push(seq);
+        }
+        await delay(20);
       }
-      await delay(20);
+      assert.ok(acked.length > 0, 'the cluster still takes writes');
+      assert.deepEqual(c.twoLeaders(), [], 'one leader per term');
+      const sts = await c.statuses();
+      const leaders = sts.filter((s) => s.role === 3);
+      assert.equal(leaders.length, 1, 'one node leads');
+      // the newest acknowledged write (or a later one) is what the cluster holds: no node
+      // acknowledged a write of a history of its own
+      const l = leaders[0];
+      assert.ok(l.data.seq >= Math.max(...acked), `the leader holds the newest acknowledged write or a later one (${describeAcks(acked)}; holds ${l.data.seq})`);
+      if (guarded) for (const s of sts) assert.deepEqual(committedVoters(s).map(String).sort(), ports.map(String).sort(), 'membership unchanged');
+    } finally {
+      await c.stop();
+      await killAll([...c.procs.values()]);
     }
-    assert.ok(acked.length > 0, 'the cluster still takes writes');
-    assert.deepEqual(c.twoLeaders(), [], 'one leader per term');
-    // the newest acknowledged write is what the cluster holds: no node acknowledged a write of
-    // its own history beside another's
-    const sts = await c.statuses();
-    const l = sts.find((s) => s.role === 3);
-    assert.ok(l, 'a leader');
-    assert.ok(l.data.seq >= Math.max(...acked), `the leader holds the newest acknowledged write or a later one (${describeAcks(acked)}; holds ${l.data.seq})`);
-    const leaders = sts.filter((s) => s.role === 3);
-    assert.equal(leaders.length, 1, 'one node leads');
-  } finally {
-    await c.stop();
-    await killAll([...c.procs.values()]);
-  }
-});
+  });
+}
 
 function describeAcks(acked) {
   return `${acked.length} acknowledged, last ${acked.slice(-3).join(',')}`;

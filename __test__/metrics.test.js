@@ -93,3 +93,129 @@ test('registerMetrics(): a real prom-client Registry exposes the node\'s metrics
     await c.destroy();
   }
 });
+
+test('registerMetrics(): several nodes share one registry, each with its own labels; the same labels twice throw; unregistering one keeps the others', T, async () => {
+  const c = createMemoryCluster({ size: 3 });
+  try {
+    await c.start();
+    const leader = await c.waitForLeader();
+    const registry = new Registry();
+    const un = c.ids.map((id) => registerMetrics(c.node(id), registry, { labels: { node: String(id) } }));
+    await c.node(leader).replicate({ shared: true });
+    const s = samples(await registry.metrics());
+    for (const id of c.ids) {
+      assert.equal(s.get(`raftq_term{node="${id}"}`), c.node(id).getTerm(), `node ${id}'s term`);
+      assert.equal(s.get(`raftq_is_leader{node="${id}"}`), id === leader ? 1 : 0);
+    }
+    // one # TYPE line per metric, however many nodes
+    assert.equal((await registry.metrics()).match(/^# TYPE raftq_term gauge$/gm).length, 1);
+    assert.throws(() => registerMetrics(c.node(c.ids[0]), registry, { labels: { node: String(c.ids[0]) } }), /registered/);
+    const other = createMemoryCluster({ size: 1 });
+    try {
+      assert.throws(() => registerMetrics(other.node(other.ids[0]), registry, { labels: { node: String(c.ids[1]) } }), /same labels/);
+    } finally {
+      await other.destroy();
+    }
+    un[0]();
+    const s2 = samples(await registry.metrics());
+    assert.equal(s2.has(`raftq_term{node="${c.ids[0]}"}`), false);
+    assert.equal(s2.get(`raftq_term{node="${c.ids[1]}"}`), c.node(c.ids[1]).getTerm());
+    un[1]();
+    un[2]();
+    assert.doesNotMatch(await registry.metrics(), /raftq_/);
+    // and it can be registered again afterwards
+    const again = registerMetrics(c.node(leader), registry, { labels: { node: 'x' } });
+    assert.match(await registry.metrics(), /raftq_term\{node="x"\}/);
+    again();
+  } finally {
+    await c.destroy();
+  }
+});
+
+test('registerMetrics(): commit and data versions as gauges, label values in snake_case', T, async () => {
+  const c = createMemoryCluster({ size: 3 });
+  try {
+    await c.start();
+    const leader = await c.waitForLeader();
+    const registry = new Registry();
+    const unregister = registerMetrics(c.node(leader), registry);
+    for (let i = 0; i < 3; i++) await c.node(leader).replicate({ i });
+    const st = c.node(leader).getStatus();
+    const s = samples(await registry.metrics());
+    assert.equal(s.get('raftq_commit_term'), st.commit.term);
+    assert.equal(s.get('raftq_commit_index'), st.commit.index);
+    assert.equal(s.get('raftq_data_term'), st.version.term);
+    assert.equal(s.get('raftq_data_index'), st.version.index);
+    assert.ok(st.commit.index >= 3, JSON.stringify(st.commit));
+    assert.equal(s.get('raftq_proposals_total{result="timed_out"}'), 0);
+    assert.equal(s.has('raftq_proposals_total{result="timedOut"}'), false);
+    for (const k of s.keys()) {
+      const m = k.match(/(?:result|reason)="([^"]*)"/);
+      if (m) assert.match(m[1], /^[a-z0-9_]+$/, k);
+    }
+    unregister();
+  } finally {
+    await c.destroy();
+  }
+});
+
+test('persist latency has sub-millisecond resolution (an in-memory agent takes microseconds)', T, async () => {
+  const c = createMemoryCluster({ size: 3 });
+  try {
+    await c.start();
+    const leader = await c.waitForLeader();
+    for (let i = 0; i < 10; i++) await c.node(leader).replicate({ i });
+    const h = c.node(leader).getMetrics().persist.latencyMs;
+    assert.ok(h.count >= 10, JSON.stringify(h));
+    assert.ok(h.sum > 0, `the sum of ${h.count} persist calls is ${h.sum} ms: below 1 ms each, it must not round to 0`);
+    const sub = h.buckets.filter((b) => b.le < 1);
+    assert.ok(sub.length >= 3, `buckets below 1 ms: ${JSON.stringify(h.buckets)}`);
+    assert.ok(sub.at(-1).count > 0, `calls under 1 ms are counted under 1 ms: ${JSON.stringify(h.buckets)}`);
+    const last = c.node(leader).getStatus().persist.lastMs;
+    assert.ok(typeof last === 'number' && last > 0, `lastMs ${last}`);
+    const registry = new Registry();
+    const un = registerMetrics(c.node(leader), registry);
+    const s = samples(await registry.metrics());
+    assert.ok(s.has('raftq_persist_latency_seconds_bucket{le="0.0001"}'), [...s.keys()].filter((k) => k.includes('persist_latency')).join(' '));
+    assert.ok(s.get('raftq_persist_latency_seconds_sum') > 0);
+    un();
+  } finally {
+    await c.destroy();
+  }
+});
+
+test('metrics.d.ts: the registry parameter is prom-client\'s Registry (a type import only), checked by tsc', { timeout: 120000 }, async (t) => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { spawnSync } = require('node:child_process');
+  const { tempDir, ROOT } = require('./_helpers');
+  const dir = tempDir('raftq-metrics-types-');
+  fs.mkdirSync(path.join(dir, 'node_modules'));
+  fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'raftq-native'), 'junction');
+  fs.symlinkSync(path.join(ROOT, 'node_modules', 'prom-client'), path.join(dir, 'node_modules', 'prom-client'), 'junction');
+  fs.writeFileSync(path.join(dir, 'ok.ts'), [
+    "import { Registry } from 'prom-client';",
+    "import { Raftq } from 'raftq-native';",
+    "import { registerMetrics } from 'raftq-native/metrics';",
+    'declare const raft: Raftq;',
+    "const un: () => void = registerMetrics(raft, new Registry(), { labels: { node: 'a' } });",
+    'registerMetrics(raft);',
+    'un();',
+    '',
+  ].join('\n'));
+  fs.writeFileSync(path.join(dir, 'bad.ts'), [
+    "import { Raftq } from 'raftq-native';",
+    "import { registerMetrics } from 'raftq-native/metrics';",
+    'declare const raft: Raftq;',
+    "registerMetrics(raft, { nope: true });",
+    '',
+  ].join('\n'));
+  const tsc = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'tsc.cmd' : 'tsc');
+  const args = ['--strict', '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types')];
+  const ok = spawnSync(tsc, [...args, path.join(dir, 'ok.ts')], { encoding: 'utf8', cwd: dir, shell: process.platform === 'win32' });
+  assert.equal(ok.status, 0, `tsc on a correct use:\n${ok.stdout}${ok.stderr}`);
+  const bad = spawnSync(tsc, [...args, path.join(dir, 'bad.ts')], { encoding: 'utf8', cwd: dir, shell: process.platform === 'win32' });
+  assert.notEqual(bad.status, 0, 'tsc accepts a registry that is not a Registry');
+  assert.match(`${bad.stdout}${bad.stderr}`, /Registry/, `${bad.stdout}${bad.stderr}`);
+  t.diagnostic(`tsc rejects a non-Registry: ${(bad.stdout || '').split('\n')[0]}`);
+});

@@ -1,13 +1,13 @@
 'use strict';
 // Install raftq-native the way a user gets it from npm: the main package and this machine's
 // prebuilt platform package, packed as a release publishes them (scripts/pack.js), installed
-// into a fresh app outside the repository by npm, with no Rust toolchain on PATH and install
-// scripts enabled (so raftq-native's own `install` script runs, and must not build anything).
+// into a fresh app outside the repository by npm, with no Rust toolchain on PATH. The published
+// package has no install script, so npm has nothing to warn about and runs nothing of ours.
 // The app then runs a 3-node Express cluster over HTTP on 127.0.0.1, once through require()
 // and once through `import { Raftq, RaftRole } from 'raftq-native'`.
-// Without the platform package the install script builds the addon from the shipped Rust
+// Without the platform package, `npx raftq-native-build` builds the addon from the shipped Rust
 // sources when cargo is on PATH (the app then runs on that build), and without cargo it stops
-// the install with a message naming the platform and what to install.
+// with a message naming the platform and what to install (and no package that does not exist).
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -140,6 +140,9 @@ const npmInstall = (app, extra, { withCargo = false, ms = INSTALL_MS } = {}) =>
     ms,
   );
 
+/** The app's `raftq-native-build` command (what `npx raftq-native-build` runs). */
+const buildBin = (app) => path.join(app, 'node_modules', '.bin', process.platform === 'win32' ? 'raftq-native-build.cmd' : 'raftq-native-build');
+
 /** Run the fixture app `entry` in `app` on 3 free ports; returns its milestones by step. */
 async function runApp(app, entry, appEnv) {
   const ports = await freePorts(3);
@@ -205,7 +208,14 @@ test('the packages: no locally built .node in the main one, the addon in the pla
   assert.ok(main.includes('package/src/lib.rs') && main.includes('package/core/src/lib.rs'), 'and the Rust sources');
   assert.equal(main.filter((f) => f.startsWith('package/core/tests/')).length, 0, 'but not the core tests');
   const manifest = JSON.parse(tarFile(packed.main, 'package/package.json'));
-  assert.equal(manifest.scripts.install, 'node scripts/install.js');
+  for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) {
+    assert.equal(manifest.scripts[s], undefined, `the published package has no ${s} script`);
+  }
+  assert.deepEqual(manifest.bin, { 'raftq-native-build': 'scripts/install.js' });
+  assert.ok(rootManifest.scripts.prepare, 'the repository keeps its prepare script (a checkout builds the addon)');
+  for (const target of ['x86_64-unknown-linux-musl', 'aarch64-unknown-linux-musl', 'aarch64-pc-windows-msvc']) {
+    assert.ok(rootManifest.napi.targets.includes(target), `napi target ${target}`);
+  }
   assert.equal(manifest.optionalDependencies[PLATFORM_PKG], rootManifest.version, `depends on ${PLATFORM_PKG}`);
   assert.equal(
     Object.keys(manifest.optionalDependencies).length,
@@ -246,15 +256,17 @@ test('installed from the tarballs with no toolchain, the prebuilt binding runs a
   const inst = await npmInstall(app, ['--prefer-offline']);
   assert.equal(inst.code, 0, `npm install failed:\n${inst.output}`);
 
-  // the install script ran, found the prebuilt binding, built nothing
+  // nothing of ours ran at install, and npm had no install script to warn about
   const installed = path.join(app, 'node_modules', 'raftq-native');
   const prebuiltDir = path.join(app, 'node_modules', PLATFORM_PKG);
-  assert.match(inst.output, /> node scripts\/install\.js/, 'raftq-native\'s install script ran');
-  assert.ok(
-    inst.output.includes(`raftq-native: prebuilt binding for ${SUFFIX} loads (${prebuiltDir}${path.sep}`),
-    `the install script found the prebuilt binding in ${prebuiltDir}:\n${inst.output}`,
-  );
+  assert.doesNotMatch(inst.output, /install-scripts|allowScripts|scripts\/install\.js|raftq-native:/, `a quiet install:\n${inst.output}`);
   assert.doesNotMatch(inst.output, /Compiling|napi build|cargo build|building the addon/, 'nothing was compiled');
+  const check = await run(buildBin(app), [], { cwd: app, env }, 60_000);
+  assert.equal(check.code, 0, check.output);
+  assert.ok(
+    check.output.includes(`raftq-native: the binding for ${SUFFIX} loads (${prebuiltDir}${path.sep}`),
+    `npx raftq-native-build finds the prebuilt binding in ${prebuiltDir}:\n${check.output}`,
+  );
   assert.equal(fs.existsSync(path.join(installed, 'target')), false, 'no cargo target dir');
   assert.deepEqual(nodeFiles(installed), [], 'no .node file in node_modules/raftq-native');
   assert.deepEqual(nodeFiles(prebuiltDir), [path.join(prebuiltDir, `raftq-native.${SUFFIX}.node`)]);
@@ -269,28 +281,33 @@ test('installed from the tarballs with no toolchain, the prebuilt binding runs a
   }
 });
 
-test('without a prebuilt package and without a toolchain, the install stops and says what is missing', async () => {
+test('without a prebuilt package and without a toolchain, npx raftq-native-build stops and says what is missing', async () => {
   // --omit=optional: no platform package, as on a platform with none
   const app = makeApp('raftq-native-bare-', { 'raftq-native': `file:${packed.main}` });
   const inst = await npmInstall(app, ['--offline', '--omit=optional']);
-  assert.notEqual(inst.code, 0, `npm install must fail:\n${inst.output}`);
-  assert.match(inst.output, new RegExp(`no usable prebuilt binary for ${SUFFIX} \\(platform ${process.platform}, arch ${process.arch}`));
-  assert.match(inst.output, /`cargo` is not on PATH/);
-  assert.match(inst.output, /install Rust with rustup/);
-  assert.match(inst.output, new RegExp(`Prebuilt packages exist for: .*${SUFFIX}`));
+  assert.equal(inst.code, 0, `npm install:\n${inst.output}`);
+  const r = await run(buildBin(app), [], { cwd: app, env }, 60_000);
+  assert.notEqual(r.code, 0, `raftq-native-build must fail:\n${r.output}`);
+  assert.match(r.output, new RegExp(`no usable prebuilt binary for ${SUFFIX} \\(platform ${process.platform}, arch ${process.arch}`));
+  assert.match(r.output, /`cargo` is not on PATH/);
+  assert.match(r.output, /install Rust with rustup/);
+  assert.match(r.output, new RegExp(`Prebuilt packages exist for: .*${SUFFIX}`));
+  assert.doesNotMatch(r.output, /wasm32-wasi|wasi\.cjs|WASI/i, 'no WASI package (none is built) is named');
   const installed = path.join(app, 'node_modules', 'raftq-native');
   assert.ok(!fs.existsSync(installed) || nodeFiles(installed).length === 0, 'no .node was built');
 });
 
-test('without a prebuilt package but with cargo on PATH, the install builds the addon from the shipped sources', async () => {
+test('without a prebuilt package but with cargo on PATH, npx raftq-native-build builds the addon from the shipped sources', async () => {
   const cargo = spawnSync('cargo', ['--version'], { env: envWithCargo, encoding: 'utf8' });
   assert.equal(cargo.status, 0, `this test needs cargo on PATH (${cargo.error ? cargo.error.message : cargo.stderr})`);
   const expressVersion = JSON.parse(
     fs.readFileSync(require.resolve('express/package.json', { paths: [ROOT] }), 'utf8'),
   ).version;
   const app = makeApp('raftq-native-src-', { 'raftq-native': `file:${packed.main}`, express: expressVersion });
-  const inst = await npmInstall(app, ['--prefer-offline', '--omit=optional'], { withCargo: true, ms: BUILD_MS });
-  assert.equal(inst.code, 0, `npm install failed:\n${inst.output}`);
+  const installed0 = await npmInstall(app, ['--prefer-offline', '--omit=optional'], { withCargo: true });
+  assert.equal(installed0.code, 0, `npm install failed:\n${installed0.output}`);
+  const inst = await run(buildBin(app), [], { cwd: app, env: envWithCargo }, BUILD_MS);
+  assert.equal(inst.code, 0, `raftq-native-build failed:\n${inst.output}`);
   const installed = path.join(app, 'node_modules', 'raftq-native');
   const built = path.join(installed, `raftq-native.${SUFFIX}.node`);
   assert.equal(fs.existsSync(path.join(app, 'node_modules', PLATFORM_PKG)), false, 'no platform package');
@@ -301,4 +318,37 @@ test('without a prebuilt package but with cargo on PATH, the install builds the 
   assert.equal(fs.existsSync(path.join(installed, 'target')), false, 'the cargo target dir is removed');
   const steps = await runApp(app, 'app.cjs', env); // runs without cargo, on the built addon
   assert.equal(fs.realpathSync(steps.loaded.addon), built);
+});
+
+test('the release workflow: a v* tag fails in preflight until package.json names its repository; the release manifest step is there', () => {
+  const yml = fs.readFileSync(path.join(ROOT, '.github', 'workflows', 'ci.yml'), 'utf8');
+  const m = yml.match(/# BEGIN repository-check\n([\s\S]*?)# END repository-check/);
+  assert.ok(m, 'ci.yml has the repository check');
+  const indent = m[1].match(/^( *)/)[1].length;
+  const script = m[1]
+    .split('\n')
+    .map((l) => l.slice(indent))
+    .join('\n');
+  const check = (manifest, ref) => {
+    const dir = tempDir('raftq-native-preflight-');
+    scratch.push(dir);
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest));
+    return spawnSync('bash', ['-c', script], { cwd: dir, encoding: 'utf8', env: { ...process.env, GITHUB_REF: ref } });
+  };
+  const bare = { name: 'raftq-native', version: '0.1.0' };
+  const tag = check(bare, 'refs/tags/v0.1.0');
+  assert.equal(tag.status, 1, `${tag.stdout}${tag.stderr}`);
+  assert.match(tag.stdout, /^::error::package\.json has no repository, homepage, bugs: set "repository"/m);
+  const push = check(bare, 'refs/heads/main');
+  assert.equal(push.status, 0, `${push.stdout}${push.stderr}`);
+  assert.match(push.stdout, /^::warning::package\.json has no repository/m);
+  const full = { ...bare, repository: { type: 'git', url: 'git+https://github.com/o/r.git' }, homepage: 'https://github.com/o/r#readme', bugs: { url: 'https://github.com/o/r/issues' } };
+  const ok = check(full, 'refs/tags/v0.1.0');
+  assert.equal(ok.status, 0, `${ok.stdout}${ok.stderr}`);
+  assert.equal(ok.stdout, '');
+  // the repository's own package.json: no made-up address (absent until the real one is known)
+  if (rootManifest.repository) assert.doesNotMatch(JSON.stringify(rootManifest.repository), /<owner>|example|placeholder/i);
+  assert.match(yml, /needs: preflight/, 'the builds wait for the preflight (a tag fails early)');
+  assert.match(yml, /node scripts\/pack\.js --release-manifest/, 'publish strips the checkout-only scripts');
+  for (const target of rootManifest.napi.targets) assert.ok(yml.includes(`target: ${target}`), `the build matrix has ${target}`);
 });

@@ -9,13 +9,17 @@
 //   npm run demo -- --script      a fixed scenario with checks, no browser; exits 0 when all pass
 //   npm run demo -- --no-failover no automatic failover (use the page's buttons)
 //
-//   RAFTQ_PORTS           cluster ports (default 5050,5051,5052,5053)
+//   RAFTQ_PORTS           cluster ports, used as given (default: 5050-5053, each one taken by
+//                         another process replaced by a free port; the second line says which)
+//   RAFTQ_DEMO_BASE_PORT  the first of the four default ports (default 5050)
 //   RAFTQ_DASHBOARD_PORT  the page's port (default 5080; taken or 0: any free port)
 //   RAFTQ_DEMO_SECONDS    stop by itself after this many seconds (default: run until Ctrl-C)
 //   RAFTQ_DEMO_FAILOVER   0: no automatic failover (as --no-failover)
 //   RAFTQ_DIR             where the nodes persist (default: a fresh temporary folder)
 
 const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const net = require('node:net');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -24,7 +28,8 @@ const http = require('node:http');
 const argv = process.argv.slice(2);
 const scriptMode = argv.includes('--script');
 const autoFailover = !scriptMode && !argv.includes('--no-failover') && process.env.RAFTQ_DEMO_FAILOVER !== '0';
-const ports = (process.env.RAFTQ_PORTS || '5050,5051,5052,5053').split(',').map((p) => p.trim());
+const fixedPorts = process.env.RAFTQ_PORTS ? process.env.RAFTQ_PORTS.split(',').map((p) => p.trim()) : null;
+let ports = fixedPorts || []; // chosen in main() when not fixed
 const dashboardPort = Number(process.env.RAFTQ_DASHBOARD_PORT === undefined ? 5080 : process.env.RAFTQ_DASHBOARD_PORT);
 const seconds = Number(process.env.RAFTQ_DEMO_SECONDS || 0);
 const dir = process.env.RAFTQ_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'raftq-demo-'));
@@ -33,21 +38,64 @@ const pageDir = path.join(__dirname, 'dashboard');
 const started = Date.now();
 const elapsed = () => ((Date.now() - started) / 1000).toFixed(1).padStart(5);
 const say = (text) => console.log(`${elapsed()}s ${text}`);
+// this run's nodes sign their messages with a random secret (and accept ackNode only with its
+// token): a process that happens to listen on one of the ports can neither join nor disturb them
+const secret = crypto.randomBytes(32).toString('hex');
+const clusterName = 'raftq-demo';
+
+/** Whether `port` can be listened on at 127.0.0.1 (nothing else holds it). */
+function portIsFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(Number(port), '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port the OS says is free. */
+function anyFreePort(taken) {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = String(s.address().port);
+      s.close(() => (taken.has(p) ? anyFreePort(taken).then(resolve, reject) : resolve(p)));
+    });
+  });
+}
+
+/** 5050-5053 where free, any free port instead of each taken one; and what was replaced. */
+async function choosePorts() {
+  const chosen = [];
+  const notes = [];
+  const taken = new Set();
+  const base = Number(process.env.RAFTQ_DEMO_BASE_PORT || 5050);
+  for (const want of [0, 1, 2, 3].map((i) => String(base + i))) {
+    if (await portIsFree(want)) chosen.push(want);
+    else {
+      const p = await anyFreePort(new Set([...taken, ...chosen]));
+      notes.push(`${want} is taken, using ${p}`);
+      chosen.push(p);
+    }
+    taken.add(chosen[chosen.length - 1]);
+  }
+  return { chosen, notes };
+}
 
 // ---------------------------------------------------------------------------------------------
 // the nodes: one child process each, and what the dashboard last saw of it
 
-/** port -> { child, proc: 'starting'|'up'|'stopping'|'down', pid, exit, view, cut } */
-const nodes = new Map(ports.map((p) => [p, { child: null, proc: 'down', pid: null, exit: null, view: null, cut: false }]));
+/** port -> { child, proc: 'starting'|'up'|'stopping'|'down', pid, exit, view, cut, fatal, tail, portTaken } */
+const nodes = new Map();
 
 function start(port) {
   const n = nodes.get(port);
   if (!n || n.child) return false;
   const child = spawn(process.execPath, [nodeScript], {
-    env: { ...process.env, RAFTQ_PORTS: ports.join(','), RAFTQ_PORT: port, RAFTQ_DIR: dir },
+    env: { ...process.env, RAFTQ_PORTS: ports.join(','), RAFTQ_PORT: port, RAFTQ_DIR: dir, RAFTQ_SECRET: secret, RAFTQ_CLUSTER: clusterName },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  Object.assign(n, { child, proc: 'starting', pid: child.pid, exit: null, view: null, cut: false });
+  Object.assign(n, { child, proc: 'starting', pid: child.pid, exit: null, view: null, cut: false, fatal: null, tail: [], portTaken: false });
   let buffered = '';
   const relay = (chunk) => {
     buffered += chunk;
@@ -57,7 +105,13 @@ function start(port) {
       buffered = buffered.slice(nl + 1);
       if (line.startsWith('@raftq ')) {
         nodeEvent(port, line.slice(7));
-      } else if (/crashed|failed|error/i.test(line)) {
+        continue;
+      }
+      if (line.trim()) {
+        n.tail.push(line.replace(/^\[[^\]]*\] /, ''));
+        if (n.tail.length > 5) n.tail.shift();
+      }
+      if (/crashed|failed|error|cannot/i.test(line)) {
         // crashes and persisted-data trouble (roles and starts come as timeline lines)
         if (!scriptMode) say(`[${port}] ${line.replace(/^\[[^\]]*\] /, '')}`);
       }
@@ -67,8 +121,12 @@ function start(port) {
   child.stderr.setEncoding('utf8').on('data', relay);
   child.on('exit', (code, signal) => {
     if (n.child !== child) return;
-    Object.assign(n, { child: null, proc: 'down', exit: { code, signal, at: Date.now() }, view: null, cut: false });
-    timeline('exit', port, signal ? `${port} exited (${signal})` : `${port} exited (code ${code})`);
+    // why: what the node said before it went (a listen error, an uncaught exception), else its last line
+    const reason = signal || code === 0 ? null : n.fatal || n.tail[n.tail.length - 1] || null;
+    Object.assign(n, { child: null, proc: 'down', exit: { code, signal, at: Date.now(), reason }, view: null, cut: false });
+    if (n.fatal && /EADDRINUSE/.test(n.fatal)) n.portTaken = true;
+    const how = signal ? `${port} exited (${signal})` : `${port} exited (code ${code})`;
+    timeline('exit', port, reason ? `${how}: ${reason}` : how);
     pushState();
   });
   pushState();
@@ -99,6 +157,15 @@ function nodeEvent(port, json) {
     return;
   }
   const n = nodes.get(port);
+  if (ev.type === 'msg') {
+    // one raft message sent: straight to the page's ring picture (not kept, not summarised)
+    if (clients.size) broadcast('msg', { from: port, to: ev.to, ch: ev.ch, term: ev.term, pre: ev.pre, granted: ev.granted, success: ev.success, data: ev.data, at: ev.at });
+    return;
+  }
+  if (ev.type === 'fatal') {
+    n.fatal = ev.reason;
+    return;
+  }
   if (ev.type === 'started') {
     n.proc = 'up';
     timeline('start', port, `${port} started (pid ${n.pid})`);
@@ -165,10 +232,13 @@ async function refresh() {
       n.persisted = readPersisted(port);
       if (!n.child) {
         n.view = null;
+        // a node whose port another process took cannot be restarted until that one lets go
+        if (n.portTaken) n.portTaken = !(await portIsFree(port));
         return;
       }
       const r = await request('GET', port, '/raft/status', undefined, 500);
-      if (n.child) n.view = r && r.body ? r.body : null;
+      // only our own child's answer counts (another process may hold the port)
+      if (n.child) n.view = r && r.body && r.body.status && r.body.pid === n.pid ? r.body : null;
     }),
   );
 }
@@ -186,6 +256,8 @@ function snapshot() {
         proc: n.proc,
         pid: n.child ? n.pid : null,
         exit: n.exit,
+        canRestart: !n.portTaken,
+        timing: v ? v.timing : null,
         cut: v ? v.cut : n.cut,
         answering: Boolean(v),
         role: v ? v.roleName : null,
@@ -197,6 +269,7 @@ function snapshot() {
         members: v ? v.status.members : null,
         data: v ? v.data : null,
         lastContact: v ? v.lastContact : null,
+        lastLeaderContactMs: v ? v.status.lastLeaderContactMs : null,
         nodeNow: v ? v.now : null,
         persisted: n.persisted || null,
       };
@@ -329,6 +402,12 @@ async function nodeAction(port, action) {
         await waitDown(port, 2000).catch(() => {});
       }
     }
+    if (!(await portIsFree(port))) {
+      n.portTaken = true;
+      pushState();
+      return { ok: false, error: `port ${port} is taken by another process` };
+    }
+    n.portTaken = false;
     timeline('action', port, `starting ${port}: it rejoins from its file in ${dir}`);
     return { ok: start(port) };
   }
@@ -573,7 +652,11 @@ async function main() {
     bound = await listen(0); // the default port is taken: any free one
   }
   console.log(`dashboard: http://127.0.0.1:${bound}/`);
-  console.log(`raftq-native demo: ${ports.length} nodes on 127.0.0.1:${ports.join(',')}, data in ${dir}`);
+  let notes = [];
+  if (!fixedPorts) ({ chosen: ports, notes } = await choosePorts());
+  for (const p of ports) nodes.set(p, { child: null, proc: 'down', pid: null, exit: null, view: null, cut: false, fatal: null, tail: [], portTaken: false });
+  console.log(`raftq-native demo: ${ports.length} nodes on 127.0.0.1 ports ${ports.join(', ')}${notes.length ? ` (${notes.join('; ')})` : ''}, data in ${dir}`);
+  console.log(`their messages are signed with a random secret (cluster '${clusterName}'): other processes cannot join or disturb them`);
   for (const p of ports) start(p);
 
   let polling = false;

@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 'use strict';
-// npm `install` script of the published raftq-native package.
+// `npx raftq-native-build`: the source-build fallback of the published raftq-native package.
 //
 // The addon comes prebuilt in one optional dependency per platform (raftq-native-<platform>-<arch>
 // [-<abi>], see npm/ in the repository); npm installs the one matching this machine and skips
-// the others. This script then only checks that the binding loads, and does nothing more.
-// When it does not load (no prebuilt package for this platform, or optional dependencies were
-// omitted), it builds the addon from the Rust sources shipped in the package if `cargo` is on
-// PATH, and otherwise stops the install with a message saying what is missing.
+// the others. The package has no install script (npm would warn about it on every install, and
+// a prebuilt package needs none). Where no prebuilt package loads (no package for this platform,
+// or optional dependencies were omitted), run this command: it checks that the binding loads,
+// and if not, builds the addon from the Rust sources shipped in the package when `cargo` is on
+// PATH, and otherwise stops with a message saying what is missing.
 //
-// In a checkout of the repository (not under node_modules) it does nothing: there npm's
-// `prepare` script builds the addon (`npm run build`), as it always has.
+// In a checkout of the repository, `npm install` builds the addon itself (its `prepare` script
+// runs `npm run build`); this command then only reports that the binding loads.
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -40,11 +41,6 @@ function isMusl() {
   }
 }
 
-/** A checkout of the repository, as opposed to a copy npm installed under node_modules. */
-function isDependencyInstall() {
-  return PKG_DIR.split(path.sep).includes('node_modules');
-}
-
 /** { error: null, file } when the package's binding loads (in a fresh process), else { error }. */
 function loadError() {
   // the message, then the causes napi-rs's generated loader chains onto it (one per file tried)
@@ -58,7 +54,8 @@ function loadError() {
   const lines = `${r.stderr || ''}`
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l && !/^(Require stack:|- )/.test(l))
+    // the generated loader also tries WASI builds, which this package does not make: not a lead
+    .filter((l) => l && !/^(Require stack:|- )/.test(l) && !/wasm32-wasi|\.wasi\.cjs|\bWASI\b/i.test(l))
     .slice(0, 8);
   return { error: lines.join('\n    ') || `exit status ${r.status}`, file: null };
 }
@@ -135,11 +132,10 @@ function fail(message) {
 }
 
 function main() {
-  if (!isDependencyInstall()) return; // a checkout: `prepare` builds the addon
   const suffix = platformArchAbi();
   const loaded = loadError();
   if (!loaded.error) {
-    console.log(`raftq-native: prebuilt binding for ${suffix} loads (${loaded.file}); nothing to build`);
+    console.log(`raftq-native: the binding for ${suffix} loads (${loaded.file}); nothing to build`);
     return;
   }
   if (hasCommand('cargo')) {
@@ -158,10 +154,10 @@ function main() {
       listed
         ? `  ${BINARY_NAME}-${suffix} should have been installed as an optional dependency: install without ` +
           '--omit=optional / --no-optional, and if the lockfile was made on another platform, delete ' +
-          'node_modules and package-lock.json and run npm install again.'
+          `node_modules and package-lock.json and run npm install again (or \`npm install ${BINARY_NAME}-${suffix}\`).`
         : `  There is no ${BINARY_NAME}-${suffix} package: the addon must be built from source here.`,
       '  To build from source, install Rust with rustup (https://rustup.rs), open a new shell so that ' +
-        '`cargo` is on PATH, and run npm install again.',
+        '`cargo` is on PATH, and run `npx raftq-native-build` again.',
       `  (node ${process.version}, ${os.type()} ${os.release()})`,
     ].join('\n'),
   );

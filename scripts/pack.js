@@ -4,10 +4,13 @@
 // this machine (or of the platforms named) with its prebuilt addon.
 //
 //   node scripts/pack.js [--out DIR] [--platform linux-x64-gnu]... [--node FILE]
+//   node scripts/pack.js --release-manifest   (CI, before publishing: rewrite package.json so)
 //
 // Main package: the files npm would pack from the repository (its `files` list, asked of
-// `npm pack --dry-run`), with the package.json `napi pre-publish` publishes: the same, plus
-// `optionalDependencies` on every npm/<platform> package at the main package's version. They
+// `npm pack --dry-run`), with the package.json a release publishes: without the lifecycle
+// scripts only a checkout needs (`prepare` builds the addon there; a consumer's npm would only
+// warn about it), plus what `napi pre-publish` adds, `optionalDependencies` on every
+// npm/<platform> package at the main package's version. They
 // are not in the repository's package.json because those packages do not exist on the registry
 // until a release publishes them, and `npm ci` refuses a lockfile that lacks them.
 // Platform package: npm/<platform>/ plus LICENSE plus the addon, by default the one
@@ -65,8 +68,18 @@ function platformPackages() {
   return dirs;
 }
 
+/** Lifecycle scripts the published package must not carry (npm warns on install about them). */
+const CHECKOUT_ONLY_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare'];
+
+/** The package.json a release publishes, from the repository's (before `napi pre-publish`). */
+function releaseManifest(manifest) {
+  const m = { ...manifest, scripts: { ...(manifest.scripts || {}) } };
+  for (const s of CHECKOUT_ONLY_SCRIPTS) delete m.scripts[s];
+  return m;
+}
+
 function packMain(out, stage, platforms) {
-  const manifest = readJson(path.join(ROOT, 'package.json'));
+  const manifest = releaseManifest(readJson(path.join(ROOT, 'package.json')));
   const [listing] = JSON.parse(npm(['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT));
   const dir = path.join(stage, 'main');
   for (const { path: rel } of listing.files) {
@@ -97,6 +110,12 @@ function packPlatform(name, platforms, nodeFile, out, stage) {
 }
 
 function main(argv) {
+  if (argv.length === 1 && argv[0] === '--release-manifest') {
+    const file = path.join(ROOT, 'package.json');
+    fs.writeFileSync(file, `${JSON.stringify(releaseManifest(readJson(file)), null, 2)}\n`);
+    console.log(`pack: removed ${CHECKOUT_ONLY_SCRIPTS.join(', ')} from the scripts of ${file}`);
+    return;
+  }
   let out = null;
   let nodeFile = null;
   const names = [];

@@ -8,11 +8,17 @@
 //   - event lines on stdout (`@raftq {json}`): role, leader and data changes, persists, as they
 //     happen, so the dashboard's timeline does not depend on sampling.
 //
+//   - message lines (`@raftq {"type":"msg",...}`) for every raft message sent, for the ring
+//     picture: channel, destination, term, vote granted / append succeeded, data carried.
+//
 // Environment: RAFTQ_PORTS, RAFTQ_PORT, RAFTQ_DIR, RAFTQ_HEARTBEAT, RAFTQ_MIN_ELECTION,
-// RAFTQ_MAX_ELECTION, as examples/http-cluster.js, and optionally RAFTQ_SECRET and
-// RAFTQ_BOOTSTRAP_EXPECT. Listens on 127.0.0.1 only.
+// RAFTQ_MAX_ELECTION, as examples/http-cluster.js; RAFTQ_SECRET and RAFTQ_CLUSTER (the demo
+// sets a random secret per run: its nodes drop every message another process sends them, and
+// accept `ackNode` only with the secret's token), RAFTQ_BOOTSTRAP_EXPECT. Listens on 127.0.0.1
+// only.
 
 const http = require('node:http');
+const crypto = require('node:crypto');
 const path = require('node:path');
 const { mkdir, readFile, writeFile, rename, open } = require('node:fs/promises');
 const axios = require('axios');
@@ -36,14 +42,22 @@ const client = axios.create({ httpAgent: new http.Agent({ keepAlive: true, maxSo
 let cut = false;
 const lastContact = {}; // peer id -> ms timestamp of the last raft message received from it
 
-const raft = new Raftq({
-  // optional: a shared secret signs every raft message; a fresh cluster started all at once
-  // waits for this many members before its first election
-  ...(env.RAFTQ_SECRET ? { secret: env.RAFTQ_SECRET } : {}),
-  ...(env.RAFTQ_BOOTSTRAP_EXPECT ? { bootstrapExpect: Number(env.RAFTQ_BOOTSTRAP_EXPECT) } : {}),
+const secret = env.RAFTQ_SECRET || undefined;
+// ackNode is membership: only a caller that knows the secret may change it
+const ackToken = secret ? crypto.createHash('sha256').update(`ackNode:${secret}`).digest('hex') : null;
+const ackHeaders = ackToken ? { 'x-raftq-demo': ackToken } : {};
+const timing = {
   heartbeat: num(env.RAFTQ_HEARTBEAT, 100),
   minimumElectionTime: num(env.RAFTQ_MIN_ELECTION, 200),
   maximumElectionTime: num(env.RAFTQ_MAX_ELECTION, 800),
+};
+
+const raft = new Raftq({
+  ...timing,
+  secret,
+  cluster: env.RAFTQ_CLUSTER || undefined,
+  // a fresh cluster whose processes start at once: no election before this many members are known
+  bootstrapExpect: env.RAFTQ_BOOTSTRAP_EXPECT ? Number(env.RAFTQ_BOOTSTRAP_EXPECT) : undefined,
   persistAgent: {
     // temp file, fsync, rename: a kill -9 mid-write never leaves a torn file behind, and errors
     // propagate (raftq-native then holds back what depends on this write and retries)
@@ -82,8 +96,13 @@ app.post('/raft/action/:action', (req, res) => {
     res.status(503).end(''); // the wire is cut: nothing gets through
     return;
   }
+  if (req.params.action === 'ackNode' && ackToken && req.get('x-raftq-demo') !== ackToken) {
+    res.status(403).end(''); // not one of this demo's nodes
+    return;
+  }
   const from = senderOf(req.body);
-  if (from && from.id !== undefined) lastContact[String(from.id)] = Date.now();
+  // a body that does not come from this cluster (no valid tag) is not contact
+  if (from && from.id !== undefined && (!secret || req.body.tag)) lastContact[String(from.id)] = Date.now();
   raft.dispatch(req.params.action, req.body);
   res.end('');
 });
@@ -94,6 +113,7 @@ app.get('/raft/status', (req, res) => {
     port,
     cut,
     now: Date.now(),
+    timing,
     status: raft.getStatus(),
     role: raft.getRole(),
     roleName: RaftRole[raft.getRole()],
@@ -129,6 +149,15 @@ const mapping = {
 for (const [ev, incoming] of Object.entries(mapping)) {
   raft.subscribe(ev, async (message) => {
     if (cut) return;
+    event('msg', {
+      ch: ev,
+      to: String(message.destination.id),
+      term: message.term,
+      pre: message.preVote ? true : undefined,
+      granted: message.granted,
+      success: message.success,
+      data: message.data !== undefined ? true : undefined,
+    });
     const url = `http://${host}:${message.destination.id}/raft/action/${incoming}`;
     client.post(url, message, { timeout: message.timeout }).catch(() => {});
   });
@@ -149,7 +178,7 @@ raft.subscribe('dataChanged', () => {
 async function ackPeer(justMe, node) {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      await client.post(`http://${host}:${node.id}/raft/action/ackNode`, justMe, { timeout: 1000 });
+      await client.post(`http://${host}:${node.id}/raft/action/ackNode`, justMe, { timeout: 1000, headers: ackHeaders });
       await raft.dispatch('ackNode', node);
       return;
     } catch (err) {
@@ -169,7 +198,9 @@ async function startServer() {
 
 const server = http.createServer(app);
 server.once('error', (err) => {
-  log(`cannot listen on ${host}:${port}: ${err.message}`);
+  const reason = `cannot listen on ${host}:${port}: ${err.code || err.message}`;
+  log(reason);
+  event('fatal', { reason, code: err.code || null });
   process.exit(1);
 });
 server.listen(Number(port), host, () => {
@@ -196,9 +227,10 @@ async function handleCrash(e) {
     await Promise.all(
       raft
         .getFollowers()
-        .map((node) => client.post(`http://${host}:${node.id}/raft/action/ackNode`, me, { timeout: 200 }).catch(() => {})),
+        .map((node) => client.post(`http://${host}:${node.id}/raft/action/ackNode`, me, { timeout: 200, headers: ackHeaders }).catch(() => {})),
     );
   }
+  if (!(e === 'SIGINT' || e === 'SIGTERM')) event('fatal', { reason: String((e && e.stack) || e).split('\n')[0], code: null });
   await raft.dispatch('serviceCrashed', { reason: String(e) });
   await raft.destroy();
   process.exit(e === 'SIGINT' || e === 'SIGTERM' ? 0 : 1);

@@ -32,6 +32,8 @@ pub struct Req {
 pub struct InFlight {
     pub req: Req,
     pub started: u64,
+    /// When the call began, for its latency (sub-millisecond; the timer clock counts whole ms).
+    pub began: std::time::Instant,
     /// Whether the watchdog reported it.
     pub reported: bool,
 }
@@ -110,19 +112,28 @@ pub struct PersistQueue {
 }
 
 /// Upper bounds (ms) of the latency histograms' buckets (`+Inf` is implied).
-pub const LATENCY_BUCKETS_MS: [u64; 10] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+pub const LATENCY_BUCKETS_MS: [f64; 14] = [
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0,
+];
 
 /// A latency histogram in milliseconds: counts per bucket (not cumulative; the last one is
-/// `+Inf`), the sum and the count.
+/// `+Inf`), the sum (fractional ms) and the count.
 #[derive(Clone, Debug, Default)]
 pub struct Histogram {
     pub buckets: [u64; LATENCY_BUCKETS_MS.len() + 1],
-    pub sum: u64,
+    pub sum: f64,
     pub count: u64,
 }
 
 impl Histogram {
+    /// A whole-ms observation (the core's commit latency).
     pub fn observe(&mut self, ms: u64) {
+        self.observe_ms(ms as f64);
+    }
+
+    /// A fractional-ms observation (a persist call, timed with `Instant`).
+    pub fn observe_ms(&mut self, ms: f64) {
+        let ms = if ms.is_finite() && ms > 0.0 { ms } else { 0.0 };
         let i = LATENCY_BUCKETS_MS
             .iter()
             .position(|b| ms <= *b)
@@ -130,7 +141,7 @@ impl Histogram {
         if let Some(b) = self.buckets.get_mut(i) {
             *b += 1;
         }
-        self.sum = self.sum.saturating_add(ms);
+        self.sum += ms;
         self.count += 1;
     }
 }
@@ -141,8 +152,8 @@ pub struct PersistStats {
     /// Calls of `persistAgent.persist` that settled.
     pub calls: u64,
     pub failures: u64,
-    /// The latency of the last settled call (ms).
-    pub last_ms: Option<u64>,
+    /// The latency of the last settled call (fractional ms).
+    pub last_ms: Option<f64>,
     pub latency: Histogram,
 }
 
@@ -333,6 +344,7 @@ pub fn kick(shared: &Arc<Shared>, env: &Env) -> Result<()> {
         q.in_flight = Some(InFlight {
             req,
             started: now,
+            began: std::time::Instant::now(),
             reported: false,
         });
         let cluster = q.cluster.clone();
@@ -407,13 +419,13 @@ fn finished(
             js,
             ..
         } = &mut *inner;
-        let Some(InFlight { req, started, .. }) = q.in_flight.take() else {
+        let Some(InFlight { req, began, .. }) = q.in_flight.take() else {
             return Ok(());
         };
-        let took = now.saturating_sub(started);
+        let took = began.elapsed().as_secs_f64() * 1000.0;
         q.stats.calls += 1;
         q.stats.last_ms = Some(took);
-        q.stats.latency.observe(took);
+        q.stats.latency.observe_ms(took);
         if result.is_err() {
             q.stats.failures += 1;
         }

@@ -177,15 +177,13 @@ fn histogram_object<'env>(env: &'env Env, h: &Histogram) -> Result<Object<'env>>
     for (i, c) in h.buckets.iter().enumerate() {
         total += c;
         let mut b = Object::new(env)?;
-        let le = LATENCY_BUCKETS_MS
-            .get(i)
-            .map_or(f64::INFINITY, |x| *x as f64);
+        let le = LATENCY_BUCKETS_MS.get(i).map_or(f64::INFINITY, |x| *x);
         b.set_named_property("le", le)?;
         b.set_named_property("count", total as f64)?;
         buckets.insert(b)?;
     }
     o.set_named_property("buckets", buckets)?;
-    o.set_named_property("sum", h.sum as f64)?;
+    o.set_named_property("sum", h.sum)?;
     o.set_named_property("count", h.count as f64)?;
     Ok(o)
 }
@@ -2064,12 +2062,12 @@ impl State {
         persist.set_named_property("calls", st.persist.calls as f64)?;
         persist.set_named_property("failures", st.persist.failures as f64)?;
         match st.persist.last_ms {
-            Some(ms) => persist.set_named_property("lastMs", ms as f64)?,
+            Some(ms) => persist.set_named_property("lastMs", ms)?,
             None => persist.set_named_property("lastMs", js::null(env)?)?,
         }
         let h = &st.persist.latency;
         if h.count > 0 {
-            persist.set_named_property("meanMs", h.sum as f64 / h.count as f64)?;
+            persist.set_named_property("meanMs", h.sum / h.count as f64)?;
         } else {
             persist.set_named_property("meanMs", js::null(env)?)?;
         }
