@@ -174,6 +174,13 @@ async function postData(port, body, timeoutMs = 5000) {
   return { code: res.status, body: await res.json() };
 }
 
+/** GET http://127.0.0.1:<port>/raft/status (the examples' status route) as JSON. */
+async function fetchStatus(port, timeoutMs = 1000) {
+  const res = await fetch(`http://127.0.0.1:${port}/raft/status`, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new Error(`status ${res.status} from ${port}`);
+  return res.json();
+}
+
 /** Kill every still-running process of `procs` with SIGKILL and wait (bounded) for them. */
 async function killAll(procs) {
   for (const p of procs) p.kill('SIGKILL');
@@ -208,6 +215,7 @@ function canResolve(name) {
 
 module.exports = {
   postData,
+  fetchStatus,
   ROOT,
   waitFor,
   waitForAgreedLeader,

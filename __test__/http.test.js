@@ -5,7 +5,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { waitFor, withTimeout, freePorts, tempDir, spawnLogged, killAll, canResolve, postData, ROOT } = require('./_helpers');
+const { waitFor, withTimeout, freePorts, tempDir, spawnLogged, killAll, canResolve, postData, fetchStatus, ROOT } = require('./_helpers');
 
 const EXAMPLE = path.join(ROOT, 'examples', 'http-cluster.js');
 const TIMING = { RAFTQ_HEARTBEAT: '50', RAFTQ_MIN_ELECTION: '150', RAFTQ_MAX_ELECTION: '300' };
@@ -20,11 +20,7 @@ test.after(async () => {
   for (const d of allDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-async function status(port) {
-  const res = await fetch(`http://127.0.0.1:${port}/raft/status`, { signal: AbortSignal.timeout(1000) });
-  if (!res.ok) throw new Error(`status ${res.status} from ${port}`);
-  return res.json();
-}
+const status = (port) => fetchStatus(port);
 
 /** A cluster of example processes; `ports` is the whole configured cluster. */
 function httpCluster(ports, dir) {

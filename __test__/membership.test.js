@@ -9,7 +9,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { waitFor, freePorts, tempDir, spawnLogged, killAll, canResolve, postData, delay, ROOT } = require('./_helpers');
+const { waitFor, freePorts, tempDir, spawnLogged, killAll, canResolve, postData, fetchStatus, delay, ROOT } = require('./_helpers');
 
 const NODE = path.join(ROOT, 'examples', 'dashboard', 'node.js');
 const TIMING = { RAFTQ_HEARTBEAT: '20', RAFTQ_MIN_ELECTION: '150', RAFTQ_MAX_ELECTION: '300' };
@@ -25,11 +25,7 @@ test.after(async () => {
   for (const d of allDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-async function status(port) {
-  const res = await fetch(`http://127.0.0.1:${port}/raft/status`, { signal: AbortSignal.timeout(2000) });
-  if (!res.ok) throw new Error(`status ${res.status} from ${port}`);
-  return res.json();
-}
+const status = (port) => fetchStatus(port, 2000);
 
 async function post(port, route, body) {
   const res = await fetch(`http://127.0.0.1:${port}${route}`, {

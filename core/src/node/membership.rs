@@ -369,17 +369,7 @@ impl<I: NodeId> Node<I> {
             version: v,
             copy_of: latest,
         });
-        self.push_entry(v, self.term, Some(next));
-        self.request_persist();
-        self.update_visible();
-        let targets: Vec<I> = self.members.keys().cloned().collect();
-        for to in targets {
-            if let Some(p) = self.members.get_mut(&to) {
-                p.needs_data = true;
-            }
-            self.send_append(to, now, false);
-        }
-        self.maybe_commit(now);
+        self.append_own(v, Some(next), now);
     }
 
     /// The commit point moved: a leader no longer in the committed configuration steps down

@@ -182,14 +182,21 @@ impl<I: NodeId> Node<I> {
             return Err(ProposeError::Exhausted);
         }
         let v = Version::new(self.term, self.latest().index + 1);
-        let voters = self.log.back().and_then(|e| e.voters.clone());
-        self.push_entry(v, self.term, voters);
         self.proposals.push_back(super::Pending {
             version: v,
             carrier: v,
             deadline: now.saturating_add(timeout_ms),
             at: now,
         });
+        let voters = self.log.back().and_then(|e| e.voters.clone());
+        self.append_own(v, voters, now);
+        Ok(v)
+    }
+
+    /// Leader: hold `v` (of our term, under the configuration `voters`) as the latest version,
+    /// persist it and send it, with its data, to every member at once.
+    pub(crate) fn append_own(&mut self, v: Version, voters: Option<Voters<I>>, now: u64) {
+        self.push_entry(v, self.term, voters);
         self.request_persist();
         self.update_visible();
         let targets: Vec<I> = self.members.keys().cloned().collect();
@@ -200,7 +207,6 @@ impl<I: NodeId> Node<I> {
             self.send_append(to, now, false);
         }
         self.maybe_commit(now);
-        Ok(v)
     }
 
     /// Append a version at the end of the held ones, dropping the oldest uncommitted ones beyond
