@@ -7,8 +7,9 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const path = require('node:path');
+const fs = require('node:fs');
 const { execFile } = require('node:child_process');
-const { waitFor, freePorts, canResolve, ROOT } = require('./_helpers');
+const { waitFor, freePorts, canResolve, spawnLogged, killAll, delay, ROOT } = require('./_helpers');
 
 const skip = canResolve('express') ? false : 'express (devDependency) is not installed';
 const express = skip ? null : require('express');
@@ -140,6 +141,7 @@ test('raftRouter checks its arguments', { skip }, () => {
   assert.throws(() => raftRouter(raft, { url: 'http://x' }), /`url` must be a function/);
   assert.throws(() => raftRouter(raft, { metrics: 'text' }), /`metrics` must be a function/);
   assert.throws(() => raftRouter(raft, { peers: 'a,b' }), /`peers` must be an array/);
+  for (const maxInFlight of [0, 1.5, '4', -1]) assert.throws(() => raftRouter(raft, { maxInFlight }), /`maxInFlight` must be an integer >= 1/);
   return raft.destroy();
 });
 
@@ -328,4 +330,89 @@ test('/metrics with a metrics function; close() stops sending and the routes ans
   const s = a.router.stats();
   assert.equal(s.sent + s.failed + s.inFlight, frozen.sent + frozen.failed + frozen.inFlight, 'nothing sent after close()');
   assert.equal(await post(pa, '/raft/action/voteRequestReceived', {}), 503);
+});
+
+/** The descriptors of process `pid`: all of them, and the sockets among them. */
+function descriptors(pid) {
+  let all = 0;
+  let sockets = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    let target = '';
+    try {
+      target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    all++;
+    if (target.startsWith('socket:')) sockets++;
+  }
+  return { all, sockets };
+}
+
+const noProc = process.platform !== 'linux' || !fs.existsSync('/proc/self/fd') ? 'needs /proc/<pid>/fd' : false;
+
+test('a paused (SIGSTOPped) peer costs the leader a bounded number of descriptors; sends beyond maxInFlight are dropped and counted', { skip: skip || noProc, timeout: 120000 }, async () => {
+  const MAX_IN_FLIGHT = 4;
+  const ports = await freePorts(3);
+  const procs = ports.map((port) =>
+    spawnLogged(process.execPath, [path.join(__dirname, 'fixtures', 'router-node.js')], {
+      cwd: ROOT,
+      // heartbeat 10 ms, sends time out after 100 ms: ~10 sends to a paused peer per timeout
+      env: { ...process.env, RAFTQ_PORT: String(port), RAFTQ_PORTS: ports.join(','), RAFTQ_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) },
+    }),
+  );
+  const cleanup = async () => {
+    for (const p of procs) p.kill('SIGCONT');
+    await killAll(procs);
+  };
+  cleanups.push(cleanup);
+  const describeAll = () => procs.map((p, i) => `${ports[i]}:\n${p.output().split('\n').slice(-10).join('\n')}`).join('\n');
+  await Promise.all(procs.map((p, i) => p.waitForLine(new RegExp(`^ready ${ports[i]}$`), 30000)));
+  const status = async (port) => (await getJson(port, '/raft/status')).body;
+  const leader = await waitFor(
+    async () => {
+      const sts = await Promise.all(ports.map(status));
+      const ls = sts.filter((s) => s.role === RaftRole.LEADER);
+      return ls.length === 1 && sts.every((s) => s.leader === ls[0].id) ? ls[0] : false;
+    },
+    30000,
+    'one agreed leader among 3 processes',
+    50,
+  ).catch((err) => {
+    throw new Error(`${err.message}\n${describeAll()}`);
+  });
+  const li = ports.indexOf(Number(leader.id));
+  const pid = procs[li].child.pid;
+  const paused = procs[(li + 1) % 3];
+
+  // the leader's descriptors in the steady state (the most seen over a second)
+  let before = { all: 0, sockets: 0 };
+  for (let i = 0; i < 20; i++) {
+    const d = descriptors(pid);
+    before = { all: Math.max(before.all, d.all), sockets: Math.max(before.sockets, d.sockets) };
+    await delay(50);
+  }
+  const s0 = (await status(ports[li])).transport;
+
+  paused.child.kill('SIGSTOP');
+  let peak = { ...before };
+  const t0 = Date.now();
+  // 4 s of pause: ~400 sends to the paused peer, each of which left a socket behind before
+  while (Date.now() - t0 < 4000) {
+    const d = descriptors(pid);
+    peak = { all: Math.max(peak.all, d.all), sockets: Math.max(peak.sockets, d.sockets) };
+    await delay(25);
+  }
+  const st = await status(ports[li]);
+  paused.child.kill('SIGCONT');
+  const t = st.transport;
+  console.log(`paused peer: leader descriptors ${before.all} (${before.sockets} sockets) before, at most ${peak.all} (${peak.sockets} sockets) during 4 s of pause; transport ${JSON.stringify(t)}`);
+  // a few sockets per destination: the agents' bound, plus the ones being replaced
+  const slack = 2 * MAX_IN_FLIGHT + 12;
+  assert.ok(peak.all <= before.all + slack, `descriptors ${before.all} -> ${peak.all} (sockets ${before.sockets} -> ${peak.sockets}) against a paused peer; transport ${JSON.stringify(t)}`);
+  assert.ok(t.inFlight <= 2 * MAX_IN_FLIGHT, `in flight: ${t.inFlight}`);
+  assert.ok(t.dropped > s0.dropped, `sends beyond the bound are dropped and counted: ${JSON.stringify(t)}`);
+  assert.ok(t.failed > s0.failed, 'the paused peer\'s sends time out (counted failed)');
+  assert.equal(st.role, RaftRole.LEADER, 'the leader keeps its majority');
+  await cleanup();
 });
