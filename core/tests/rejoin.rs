@@ -55,47 +55,38 @@ impl Net {
         &mut self.nodes[(id - 1) as usize]
     }
 
-    /// Handle the outputs of every node: persists complete, sends are queued (or dropped by
-    /// the cut).
+    /// Handle node `i`'s outputs: persists complete, sends are queued (or dropped by the cut).
+    fn route(&mut self, i: usize) -> bool {
+        let out = self.nodes[i].take_outputs();
+        let any = !out.is_empty();
+        let from = (i + 1) as u64;
+        for o in out {
+            match o {
+                Output::Persist { seq, .. } => {
+                    let now = self.now;
+                    self.nodes[i].persisted(seq, now);
+                }
+                Output::Send { to, msg } if !self.cut[i] && !self.cut[(to - 1) as usize] => {
+                    self.queue.push_back((from, to, msg));
+                }
+                _ => {}
+            }
+        }
+        any
+    }
+
+    /// Route every output and deliver every queued message, until nothing moves.
     fn pump(&mut self) {
         loop {
             let mut any = false;
             for i in 0..self.nodes.len() {
-                let from = (i + 1) as u64;
-                let out = self.nodes[i].take_outputs();
-                any |= !out.is_empty();
-                for o in out {
-                    match o {
-                        Output::Persist { seq, .. } => {
-                            let now = self.now;
-                            self.nodes[i].persisted(seq, now);
-                        }
-                        Output::Send { to, msg } => {
-                            let t = (to - 1) as usize;
-                            if !self.cut[i] && !self.cut[t] {
-                                self.queue.push_back((from, to, msg));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+                any |= self.route(i);
             }
             while let Some((from, to, msg)) = self.queue.pop_front() {
                 any = true;
                 let now = self.now;
                 self.node(to).step(from, msg, now);
-                let i = (to - 1) as usize;
-                for o in self.nodes[i].take_outputs() {
-                    match o {
-                        Output::Persist { seq, .. } => self.nodes[i].persisted(seq, now),
-                        Output::Send { to: t2, msg } => {
-                            if !self.cut[i] && !self.cut[(t2 - 1) as usize] {
-                                self.queue.push_back((to, t2, msg));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+                self.route((to - 1) as usize);
             }
             if !any {
                 return;
