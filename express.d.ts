@@ -33,7 +33,7 @@ export interface RaftRouterOptions {
    * socket. Default 8.
    */
   maxInFlight?: number;
-  /** Called on every failed send (the raft's `log` reports only the first of a run per peer). */
+  /** Called on every failed send (the raft's `log` reports the first of a run per peer and kind of failure — a timeout, a refused connection, an HTTP status —, then at most one line per kind every 10 s). */
   onSendError?: (error: unknown, event: RaftChannelEvent, message: any) => void;
 }
 

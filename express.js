@@ -16,7 +16,7 @@
 //                counted (`dropped`); a send not answered within the message's own `timeout`
 //                is destroyed with its socket (a connect still under way included), so a slow
 //                or paused peer costs a bounded number of descriptors; a failed send is
-//                counted and reported on the raft's `log` (once per peer while it stays
+//                counted and reported on the raft's `log` (once per peer and kind of failure while it stays
 //                unreachable), never thrown: no unhandled rejection;
 //   - serves:    GET <mount>/status  (raft.getStatus() as JSON, plus the transport's counters)
 //                GET <mount>/metrics (only with the `metrics` option).
@@ -48,6 +48,14 @@ function describe(e) {
   if (e === null || e === undefined) return String(e);
   const cause = e.cause && e.cause !== e ? ` (${e.cause.code || e.cause.message || e.cause})` : '';
   return `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message || e}${cause}`;
+}
+
+/** What a failed send's log lines are rate-limited by: the error's name and code, or the HTTP status. */
+function kindOf(e) {
+  if (e === null || typeof e !== 'object') return String(typeof e);
+  if (typeof e.status === 'number') return `HTTP ${e.status}`;
+  const code = e.code || (e.cause && e.cause.code) || '';
+  return `${e.name || 'Error'} ${code}`;
 }
 
 /** The default address of a member: its `url`, or http://<host>:<port, else id><basePath>. */
@@ -106,15 +114,15 @@ function raftRouter(raft, options = {}) {
     let st = peerState.get(key);
     if (!st) {
       if (peerState.size >= 1024) peerState.clear();
-      st = { failing: false, logged: false, lastLogAt: -Infinity, unlogged: 0, inFlight: 0 };
+      st = { failing: false, logged: false, kinds: new Map(), inFlight: 0 };
       peerState.set(key, st);
     }
     return st;
   };
 
-  // A peer that stays unreachable fails on every heartbeat: the log gets its first failure,
-  // then at most one line per LOG_INTERVAL (with the count in between), and one line when a
-  // send works again. Every failure is counted in stats() and passed to `onSendError`.
+  // A peer that stays unreachable fails on every heartbeat: the log gets its first failure of
+  // each kind, then at most one line per kind and LOG_INTERVAL (with the count in between),
+  // and one line when a send works again. Every failure is counted in stats() and passed to `onSendError`.
   function failed(event, message, destination, err) {
     stats.failed++;
     if (onSendError) {
@@ -126,15 +134,24 @@ function raftRouter(raft, options = {}) {
     }
     const st = stateOf(destination);
     st.failing = true;
+    // per kind of failure (a timeout, a refused connection, an HTTP status): a 413 is not
+    // hidden behind the timeouts of the same peer
+    const kind = kindOf(err);
+    let k = st.kinds.get(kind);
+    if (!k) {
+      if (st.kinds.size >= 16) st.kinds.clear();
+      k = { lastLogAt: -Infinity, unlogged: 0 };
+      st.kinds.set(kind, k);
+    }
     const now = Date.now();
-    if (now - st.lastLogAt >= LOG_INTERVAL) {
-      const more = st.unlogged ? ` (and ${st.unlogged} more failed sends since the last report)` : '';
+    if (now - k.lastLogAt >= LOG_INTERVAL) {
+      const more = k.unlogged ? ` (and ${k.unlogged} more such failed sends since the last report)` : '';
       log(`raft transport: cannot send ${event} to ${destination.id}: ${describe(err)}${more}`);
-      st.lastLogAt = now;
+      k.lastLogAt = now;
       st.logged = true;
-      st.unlogged = 0;
+      k.unlogged = 0;
     } else {
-      st.unlogged++;
+      k.unlogged++;
     }
   }
 
@@ -236,7 +253,9 @@ function raftRouter(raft, options = {}) {
             : text
               ? `: ${text.slice(0, 200)}`
               : '';
-        end(new Error(`HTTP ${res.statusCode}${hint}`));
+        const err = new Error(`HTTP ${res.statusCode}${hint}`);
+        err.status = res.statusCode;
+        end(err);
       });
     });
     req.end(payload);
