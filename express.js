@@ -16,8 +16,8 @@
 //                counted (`dropped`); a send not answered within the message's own `timeout`
 //                is destroyed with its socket (a connect still under way included), so a slow
 //                or paused peer costs a bounded number of descriptors; a failed send is
-//                counted and reported on the raft's `log` (once per peer and kind of failure while it stays
-//                unreachable), never thrown: no unhandled rejection;
+//                counted and reported on the raft's `log` (once per peer and kind of failure
+//                while it stays unreachable), never thrown: no unhandled rejection;
 //   - serves:    GET <mount>/status  (raft.getStatus() as JSON, plus the transport's counters)
 //                GET <mount>/metrics (only with the `metrics` option).
 // Signing: set `secret` in the Raftq options on every node; the node signs what it emits (a
@@ -122,7 +122,8 @@ function raftRouter(raft, options = {}) {
 
   // A peer that stays unreachable fails on every heartbeat: the log gets its first failure of
   // each kind, then at most one line per kind and LOG_INTERVAL (with the count in between),
-  // and one line when a send works again. Every failure is counted in stats() and passed to `onSendError`.
+  // and one line when a send works again. Every failure is counted in stats() and passed to
+  // `onSendError`.
   function failed(event, message, destination, err) {
     stats.failed++;
     if (onSendError) {
