@@ -26,7 +26,14 @@ export interface RaftRouterOptions {
   metrics?: () => string | Promise<string>;
   /** Content type of `/metrics`. Default `'text/plain; version=0.0.4; charset=utf-8'`. */
   metricsContentType?: string;
-  /** Called on every failed send (the raft's `log` reports only the first of a run per peer). */
+  /**
+   * Sends in flight per destination, and the keep-alive sockets kept to it. A send beyond it
+   * (a slow or paused peer) is dropped and counted in `dropped`: Raft sends again on the next
+   * heartbeat. A send not answered within the message's `timeout` is destroyed with its
+   * socket. Default 8.
+   */
+  maxInFlight?: number;
+  /** Called on every failed send (the raft's `log` reports the first of a run per peer and kind of failure — a timeout, a refused connection, an HTTP status —, then at most one line per kind every 10 s). */
   onSendError?: (error: unknown, event: RaftChannelEvent, message: any) => void;
 }
 
@@ -37,6 +44,8 @@ export interface RaftTransportStats {
   sent: number;
   /** Sends that failed: network error, timeout, non-2xx answer. */
   failed: number;
+  /** Sends dropped, not attempted: `maxInFlight` sends to that destination were under way. */
+  dropped: number;
   /** Channel messages received and dispatched. */
   received: number;
   /** Requests refused: unknown channel, unreadable JSON, body over the limit. */

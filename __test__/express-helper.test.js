@@ -7,8 +7,9 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const path = require('node:path');
+const fs = require('node:fs');
 const { execFile } = require('node:child_process');
-const { waitFor, freePorts, canResolve, ROOT } = require('./_helpers');
+const { waitFor, freePorts, canResolve, spawnLogged, killAll, delay, ROOT } = require('./_helpers');
 
 const skip = canResolve('express') ? false : 'express (devDependency) is not installed';
 const express = skip ? null : require('express');
@@ -17,6 +18,10 @@ const { raftRouter } = skip ? {} : require('../express');
 
 const TIMING = { heartbeat: 20, minimumElectionTime: 150, maximumElectionTime: 300 };
 const SECRET = 'a shared secret of at least 32 bytes, for tests';
+// Bounds for a condition to be reached (and for the test's own requests), generous enough for
+// a machine whose cores are busy with other work (scripts/test-under-load.sh); not latencies.
+const WAIT = 30000;
+const REQUEST_WAIT = 10000;
 
 const unhandled = [];
 const onUnhandled = (reason) => unhandled.push(reason);
@@ -79,7 +84,7 @@ async function startNode(port, peers, { options = {}, routerOptions = {}, start 
 }
 
 async function getJson(port, p) {
-  const res = await fetch(`http://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(2000) });
+  const res = await fetch(`http://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(REQUEST_WAIT) });
   return { code: res.status, type: res.headers.get('content-type'), body: res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text() };
 }
 
@@ -88,7 +93,7 @@ async function post(port, p, body, raw = false) {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: raw ? body : JSON.stringify(body),
-    signal: AbortSignal.timeout(2000),
+    signal: AbortSignal.timeout(REQUEST_WAIT),
   });
   await res.arrayBuffer();
   return res.status;
@@ -111,7 +116,7 @@ function run(args) {
   );
 }
 
-test("require('raftq-native') does not load express; require('raftq-native/express') does, by the package's exports", { skip, timeout: 60000 }, async () => {
+test("require('raftq-native') does not load express; require('raftq-native/express') does, by the package's exports", { skip, timeout: 180000 }, async () => {
   const probe = (spec) =>
     `const r = require(${JSON.stringify(spec)}); const loaded = Object.keys(require.cache).some((k) => k.includes('${path.sep}node_modules${path.sep}express${path.sep}'));` +
     ` console.log(JSON.stringify({ loaded, keys: Object.keys(r).sort() }));`;
@@ -140,10 +145,11 @@ test('raftRouter checks its arguments', { skip }, () => {
   assert.throws(() => raftRouter(raft, { url: 'http://x' }), /`url` must be a function/);
   assert.throws(() => raftRouter(raft, { metrics: 'text' }), /`metrics` must be a function/);
   assert.throws(() => raftRouter(raft, { peers: 'a,b' }), /`peers` must be an array/);
+  for (const maxInFlight of [0, 1.5, '4', -1]) assert.throws(() => raftRouter(raft, { maxInFlight }), /`maxInFlight` must be an integer >= 1/);
   return raft.destroy();
 });
 
-test('3 nodes with a secret over raftRouter: one leader, a write reaches all; unsigned, tampered and wrong-secret bodies are dropped', { skip, timeout: 60000 }, async () => {
+test('3 nodes with a secret over raftRouter: one leader, a write reaches all; unsigned, tampered and wrong-secret bodies are dropped', { skip, timeout: 180000 }, async () => {
   const ports = await freePorts(4);
   const honest = ports.slice(0, 3);
   const nodes = [];
@@ -153,11 +159,11 @@ test('3 nodes with a secret over raftRouter: one leader, a write reaches all; un
   for (const p of honest) nodes.push(await startNode(p, honest.filter((q) => q !== p), { options }));
   const describe = () => nodes.map((n) => `${n.id}: ${JSON.stringify({ ...n.raft.getStatus(), transport: n.router.stats() })}\n  ${n.logs.slice(-6).join('\n  ')}`).join('\n');
 
-  const leader = await waitFor(() => agreedLeader(nodes), 10000, 'one agreed leader among 3 signed nodes', 10).catch((err) => {
+  const leader = await waitFor(() => agreedLeader(nodes), WAIT, 'one agreed leader among 3 signed nodes', 10).catch((err) => {
     throw new Error(`${err.message}\n${describe()}`);
   });
   assert.ok(await leader.raft.replicate({ hello: 'over http', list: [1, 2, 3] }), 'the write commits');
-  await waitFor(() => nodes.every((n) => JSON.stringify(n.raft.getData()) === JSON.stringify({ hello: 'over http', list: [1, 2, 3] })), 5000, 'the data on all 3', 10);
+  await waitFor(() => nodes.every((n) => JSON.stringify(n.raft.getData()) === JSON.stringify({ hello: 'over http', list: [1, 2, 3] })), WAIT, 'the data on all 3', 10);
   for (const n of nodes) {
     const st = n.raft.getStatus();
     assert.equal(st.unauthenticated, 0, `${n.id} dropped none of its peers' signed bodies`);
@@ -171,7 +177,7 @@ test('3 nodes with a secret over raftRouter: one leader, a write reaches all; un
   const c0 = follower0.connections;
   const r0 = follower0.router.stats().received;
   const f0 = failedSends();
-  await waitFor(() => follower0.router.stats().received >= r0 + 100, 10000, '100 more messages received by a follower', 10);
+  await waitFor(() => follower0.router.stats().received >= r0 + 100, WAIT, '100 more messages received by a follower', 10);
   const inbound = follower0.connections - c0;
   const messages = follower0.router.stats().received - r0;
   const aborted = failedSends() - f0;
@@ -196,24 +202,24 @@ test('3 nodes with a secret over raftRouter: one leader, a write reaches all; un
   const unsub = leader.raft.subscribe('syncData', (m) => {
     if (!captured && m.destination.id === follower.id) captured = JSON.parse(JSON.stringify(m));
   });
-  await waitFor(() => captured, 3000, 'a signed syncData from the leader', 5);
+  await waitFor(() => captured, WAIT, 'a signed syncData from the leader', 5);
   unsub();
   assert.match(captured.tag, /^[0-9a-f]{64}$/, 'the node signed what the transport sent');
   assert.equal(await post(follower.port, '/raft/action/dataReceived', { ...captured, term: captured.term + 1, data: { forged: true } }), 204);
-  await waitFor(() => follower.raft.getStatus().unauthenticated >= before.unauthenticated + 2, 3000, 'both bodies counted unauthenticated', 5);
+  await waitFor(() => follower.raft.getStatus().unauthenticated >= before.unauthenticated + 2, WAIT, 'both bodies counted unauthenticated', 5);
   const after = follower.raft.getStatus();
   assert.equal(after.term, before.term, 'no term bump from a forged body');
   assert.deepEqual(follower.raft.getData(), { hello: 'over http', list: [1, 2, 3] });
 
   // a fourth node with another secret, acked by nobody's secret: its bodies count as unauthenticated
   const intruder = await startNode(ports[3], honest, { options: { secret: 'another secret, 32 bytes or more....' } });
-  await waitFor(() => intruder.router.stats().sent > 0, 5000, 'the intruder to send', 10);
-  await waitFor(() => nodes.some((n) => n.raft.getStatus().unauthenticated > after.unauthenticated), 5000, 'the intruder dropped', 10);
+  await waitFor(() => intruder.router.stats().sent > 0, WAIT, 'the intruder to send', 10);
+  await waitFor(() => nodes.some((n) => n.raft.getStatus().unauthenticated > after.unauthenticated), WAIT, 'the intruder dropped', 10);
   assert.notEqual(intruder.raft.getRole(), RaftRole.LEADER);
   assert.ok(agreedLeader(nodes), 'the honest three still agree on one leader');
 });
 
-test('failed sends: a dead peer and a silent one are counted and logged once each, aborted on the message timeout, no unhandled rejection; a peer coming up is logged reachable again', { skip, timeout: 60000 }, async () => {
+test('failed sends: a dead peer and a silent one are counted and logged once each, aborted on the message timeout, no unhandled rejection; a peer coming up is logged reachable again', { skip, timeout: 180000 }, async () => {
   const [portA, dead, silent] = await freePorts(3);
   // accepts connections, never answers
   const sockets = new Set();
@@ -235,7 +241,7 @@ test('failed sends: a dead peer and a silent one are counted and logged once eac
     routerOptions: { onSendError: (err, event, message) => errors.push({ name: err && err.name, event, to: message.destination.id }) },
   });
   // alone with two unreachable peers, A keeps standing for election: voteRequests to both fail
-  await waitFor(() => errors.filter((e) => e.to === String(dead)).length >= 3 && errors.filter((e) => e.to === String(silent)).length >= 3, 15000, '3 failed sends to each peer', 10).catch((err) => {
+  await waitFor(() => errors.filter((e) => e.to === String(dead)).length >= 3 && errors.filter((e) => e.to === String(silent)).length >= 3, WAIT, '3 failed sends to each peer', 10).catch((err) => {
     throw new Error(`${err.message}\n${JSON.stringify(a.router.stats())}\n${a.logs.join('\n')}`);
   });
   const s = a.router.stats();
@@ -244,14 +250,17 @@ test('failed sends: a dead peer and a silent one are counted and logged once eac
   assert.ok(errors.filter((e) => e.to === String(silent)).every((e) => e.name === 'TimeoutError'), `the silent peer's sends end on the message timeout: ${JSON.stringify(errors.slice(0, 6))}`);
   // (a busy event loop may let the timeout win over the refusal now and then)
   assert.ok(errors.filter((e) => e.to === String(dead)).some((e) => e.name !== 'TimeoutError'), 'the dead peer refuses the connection');
-  const lines = (id) => a.logs.filter((l) => l.startsWith(`raft transport: cannot send`) && l.includes(` to ${id}: `));
-  // the first failure of each peer is logged, then at most one line per 10 s
+  const lines = (id, kind = '') => a.logs.filter((l) => l.startsWith(`raft transport: cannot send`) && l.includes(` to ${id}: ${kind}`));
+  // the first failure of each peer and kind is logged, then at most one line per kind and 10 s
   const allowed = 1 + Math.floor((Date.now() - t0) / 10000);
-  assert.ok(lines(dead).length >= 1 && lines(dead).length <= allowed, `log lines for the dead peer: ${a.logs.join(' | ')}`);
+  const kinds = (id) => new Set(lines(id).map((l) => (l.includes(': TimeoutError: ') ? 'timeout' : 'other')));
+  assert.ok(lines(dead).length >= 1, `log lines for the dead peer: ${a.logs.join(' | ')}`);
+  assert.ok(lines(dead, 'TimeoutError').length <= allowed && lines(dead).length - lines(dead, 'TimeoutError').length <= allowed, `log lines for the dead peer: ${a.logs.join(' | ')}`);
+  assert.ok(kinds(dead).has('other'), `the refusal is logged: ${a.logs.join(' | ')}`);
   assert.ok(lines(silent).length >= 1 && lines(silent).length <= allowed, 'log lines for the silent peer');
   assert.match(lines(silent)[0], /TimeoutError/);
   // aborted requests close their connections: the silent server is not left holding them
-  await waitFor(() => sockets.size <= 2, 5000, `the silent server's connections to close (open: ${sockets.size})`, 20);
+  await waitFor(() => sockets.size <= 2, WAIT, `the silent server's connections to close (open: ${sockets.size})`, 20);
   assert.equal(unhandled.length, 0, `unhandled rejections: ${unhandled.map(String).join(', ')}`);
 
   // the dead peer comes up (an endpoint that accepts everything): A logs it once
@@ -259,22 +268,22 @@ test('failed sends: a dead peer and a silent one are counted and logged once eac
   app.post('/raft/action/:channel', (req, res) => res.status(204).end());
   const up = await listen(app, dead);
   cleanups.push(() => closeServer(up));
-  await waitFor(() => a.logs.includes(`raft transport: ${dead} reachable again`), 10000, 'the reachable-again line', 10);
+  await waitFor(() => a.logs.includes(`raft transport: ${dead} reachable again`), WAIT, 'the reachable-again line', 10);
   assert.ok(a.router.stats().sent > 0);
   assert.equal(unhandled.length, 0);
 });
 
-test("a body over the receiver's JSON limit: the receiver answers 413, the sender logs the limit hint; the routes refuse unknown channels and bad JSON", { skip, timeout: 60000 }, async () => {
+test("a body over the receiver's JSON limit: the receiver answers 413, the sender logs the limit hint; the routes refuse unknown channels and bad JSON", { skip, timeout: 180000 }, async () => {
   const [pa, pb] = await freePorts(2);
   const t0 = Date.now();
   const a = await startNode(pa, [pb], { start: false });
   // B, with the small limit, waits 5-6 s before standing for election: A leads
   const b = await startNode(pb, [pa], { start: false, options: { minimumElectionTime: 5000, maximumElectionTime: 6000 }, routerOptions: { limit: '2kb' } });
   await Promise.all([a, b].map((n) => n.raft.dispatch('serviceStarted', { node: { id: n.id, time: Date.now() } })));
-  await waitFor(() => agreedLeader([a, b]) === a, 10000, 'A to lead', 10);
+  await waitFor(() => agreedLeader([a, b]) === a, WAIT, 'A to lead', 10);
   const big = { blob: 'x'.repeat(8000) };
   assert.equal(await a.raft.replicate(big).then(() => true, () => false), false, 'B never gets it: not committed');
-  await waitFor(() => a.logs.some((l) => /cannot send syncData to \S+: HTTP 413: the body \(\d+ bytes\) is over the receiver's JSON body limit/.test(l)), 5000, 'the 413 hint on the log', 10).catch((err) => {
+  await waitFor(() => a.logs.some((l) => /cannot send syncData to \S+: HTTP 413: the body \(\d+ bytes\) is over the receiver's JSON body limit/.test(l)), WAIT, 'the 413 hint on the log', 10).catch((err) => {
     throw new Error(`${err.message}\n${a.logs.join('\n')}`);
   });
   assert.ok(b.router.stats().rejected >= 1, 'B counted the refused body');
@@ -293,7 +302,7 @@ test("a body over the receiver's JSON limit: the receiver answers 413, the sende
   assert.equal(unhandled.length, 0);
 });
 
-test('/metrics with a metrics function; close() stops sending and the routes answer 503', { skip, timeout: 60000 }, async () => {
+test('/metrics with a metrics function; close() stops sending and the routes answer 503', { skip, timeout: 180000 }, async () => {
   const [pa, pb, pc] = await freePorts(3);
   let fail = false;
   const a = await startNode(pa, [pb], {
@@ -318,14 +327,99 @@ test('/metrics with a metrics function; close() stops sending and the routes ans
   assert.deepEqual([mc.code, mc.body], [200, { x: 1 }]);
 
   // A stands for election against an absent B: sends fail until close()
-  await waitFor(() => a.router.stats().failed >= 1, 10000, 'a first failed send', 10);
+  await waitFor(() => a.router.stats().failed >= 1, WAIT, 'a first failed send', 10);
   let emitted = 0;
   a.raft.subscribe('voteRequest', () => emitted++);
   a.router.close();
   const frozen = a.router.stats();
   // the raft keeps emitting vote requests (pre-votes) for B; the closed router ships none
-  await waitFor(() => emitted >= 3, 10000, 'three more vote requests emitted after close()', 10);
+  await waitFor(() => emitted >= 3, WAIT, 'three more vote requests emitted after close()', 10);
   const s = a.router.stats();
   assert.equal(s.sent + s.failed + s.inFlight, frozen.sent + frozen.failed + frozen.inFlight, 'nothing sent after close()');
   assert.equal(await post(pa, '/raft/action/voteRequestReceived', {}), 503);
+});
+
+/** The descriptors of process `pid`: all of them, and the sockets among them. */
+function descriptors(pid) {
+  let all = 0;
+  let sockets = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    let target = '';
+    try {
+      target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    all++;
+    if (target.startsWith('socket:')) sockets++;
+  }
+  return { all, sockets };
+}
+
+const noProc = process.platform !== 'linux' || !fs.existsSync('/proc/self/fd') ? 'needs /proc/<pid>/fd' : false;
+
+test('a paused (SIGSTOPped) peer costs the leader a bounded number of descriptors; sends beyond maxInFlight are dropped and counted', { skip: skip || noProc, timeout: 120000 }, async () => {
+  const MAX_IN_FLIGHT = 4;
+  const ports = await freePorts(3);
+  const procs = ports.map((port) =>
+    spawnLogged(process.execPath, [path.join(__dirname, 'fixtures', 'router-node.js')], {
+      cwd: ROOT,
+      // heartbeat 10 ms, sends time out after 100 ms: ~10 sends to a paused peer per timeout
+      env: { ...process.env, RAFTQ_PORT: String(port), RAFTQ_PORTS: ports.join(','), RAFTQ_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) },
+    }),
+  );
+  const cleanup = async () => {
+    for (const p of procs) p.kill('SIGCONT');
+    await killAll(procs);
+  };
+  cleanups.push(cleanup);
+  const describeAll = () => procs.map((p, i) => `${ports[i]}:\n${p.output().split('\n').slice(-10).join('\n')}`).join('\n');
+  await Promise.all(procs.map((p, i) => p.waitForLine(new RegExp(`^ready ${ports[i]}$`), 30000)));
+  const status = async (port) => (await getJson(port, '/raft/status')).body;
+  const leader = await waitFor(
+    async () => {
+      const sts = await Promise.all(ports.map(status));
+      const ls = sts.filter((s) => s.role === RaftRole.LEADER);
+      return ls.length === 1 && sts.every((s) => s.leader === ls[0].id) ? ls[0] : false;
+    },
+    30000,
+    'one agreed leader among 3 processes',
+    50,
+  ).catch((err) => {
+    throw new Error(`${err.message}\n${describeAll()}`);
+  });
+  const li = ports.indexOf(Number(leader.id));
+  const pid = procs[li].child.pid;
+  const paused = procs[(li + 1) % 3];
+
+  // the leader's descriptors in the steady state (the most seen over a second)
+  let before = { all: 0, sockets: 0 };
+  for (let i = 0; i < 20; i++) {
+    const d = descriptors(pid);
+    before = { all: Math.max(before.all, d.all), sockets: Math.max(before.sockets, d.sockets) };
+    await delay(50);
+  }
+  const s0 = (await status(ports[li])).transport;
+
+  paused.child.kill('SIGSTOP');
+  let peak = { ...before };
+  const t0 = Date.now();
+  // 4 s of pause: ~400 sends to the paused peer, each of which left a socket behind before
+  while (Date.now() - t0 < 4000) {
+    const d = descriptors(pid);
+    peak = { all: Math.max(peak.all, d.all), sockets: Math.max(peak.sockets, d.sockets) };
+    await delay(25);
+  }
+  const st = await status(ports[li]);
+  paused.child.kill('SIGCONT');
+  const t = st.transport;
+  console.log(`paused peer: leader descriptors ${before.all} (${before.sockets} sockets) before, at most ${peak.all} (${peak.sockets} sockets) during 4 s of pause; transport ${JSON.stringify(t)}`);
+  // a few sockets per destination: the agents' bound, plus the ones being replaced
+  const slack = 2 * MAX_IN_FLIGHT + 12;
+  assert.ok(peak.all <= before.all + slack, `descriptors ${before.all} -> ${peak.all} (sockets ${before.sockets} -> ${peak.sockets}) against a paused peer; transport ${JSON.stringify(t)}`);
+  assert.ok(t.inFlight <= 2 * MAX_IN_FLIGHT, `in flight: ${t.inFlight}`);
+  assert.ok(t.dropped > s0.dropped, `sends beyond the bound are dropped and counted: ${JSON.stringify(t)}`);
+  assert.ok(t.failed > s0.failed, 'the paused peer\'s sends time out (counted failed)');
+  assert.equal(st.role, RaftRole.LEADER, 'the leader keeps its majority');
+  await cleanup();
 });

@@ -99,14 +99,17 @@ function bootstrap() {
 
   raft.subscribe('log', ({ message }) => log(message));
 
-  // node endpoints must be known before starting: ack every reachable peer, then start
+  // node endpoints must be known before starting: ack every reachable peer, then start (a peer
+  // whose ack times out never adds this node: 2 s, not the README's 200 ms, so that a busy
+  // machine does not leave a node out for good)
+  const ACK_TIMEOUT = 2000;
   async function startServer(port) {
     const justMe = { id: String(port), time: Date.now() };
     const others = cluster.filter((p) => p !== String(port)).map((p) => ({ id: p, time: Date.now() }));
     await Promise.all(
       others.map((node) =>
         client
-          .post(`http://${host}:${node.id}/raft/action/ackNode`, justMe, { timeout: 200 })
+          .post(`http://${host}:${node.id}/raft/action/ackNode`, justMe, { timeout: ACK_TIMEOUT })
           .then(() => raft.dispatch('ackNode', node))
           .catch(() => {}),
       ),
@@ -150,7 +153,7 @@ function bootstrap() {
       await Promise.all(
         raft.getFollowers().map((node) =>
           client
-            .post(`http://${host}:${node.id}/raft/action/ackNode`, raft.getNode(), { timeout: 200 })
+            .post(`http://${host}:${node.id}/raft/action/ackNode`, raft.getNode(), { timeout: ACK_TIMEOUT })
             .catch(() => {}),
         ),
       );

@@ -1017,11 +1017,8 @@ fn boundary_terms_and_indexes_never_jump_out_of_reach() {
     let mut f = follower_of_one();
     let before = observable(&f);
     let far = 1 + MAX_TERM_STEP + 1;
-    let far_vote = 1 + MAX_VOTE_TERM_STEP + 1;
+    // an append or a pre-vote request beyond its step is dropped: nothing changes
     for msg in [
-        vote_req(far_vote, Version::new(1, 1)),
-        granted(far_vote),
-        ack(far_vote, Version::ZERO),
         append(far, Version::new(far, 2), true, Version::new(1, 1), false),
         Message::VoteRequest {
             term: MAX_VALUE,
@@ -1050,16 +1047,40 @@ fn boundary_terms_and_indexes_never_jump_out_of_reach() {
     assert_eq!(out.ignored, Some(raftq_core::INDEX_TOO_FAR));
     assert!(f.take_outputs().is_empty());
     assert_eq!(observable(&f), before);
+    // a vote request, vote response or append response beyond its step (a member cut off
+    // for 2^16 election timeouts without pre-vote sends them) moves the term by that step, never
+    // more, and grants nothing: the cluster reaches the lone node's term one step per message
+    for (i, msg) in [
+        vote_req(MAX_VALUE, Version::new(MAX_VALUE, 1)),
+        granted(MAX_VALUE),
+        ack(MAX_VALUE, Version::ZERO),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let t = f.term();
+        f.step(3, msg, EL * 2 + i as u64);
+        assert_eq!(f.term(), t + MAX_VOTE_TERM_STEP);
+        assert_eq!((f.role(), f.voted_for()), (Role::Follower, None));
+        let out = settle(&mut f, EL * 2 + i as u64);
+        assert!(
+            !sends(&out)
+                .iter()
+                .any(|(_, m)| matches!(m, Message::VoteResponse { granted: true, .. })),
+            "no vote granted: {out:?}"
+        );
+    }
+    assert_eq!(f.committed(), Version::new(1, 1));
     // the largest jumps allowed are taken: a vote request's, then a leader's append
-    let near = 1 + MAX_VOTE_TERM_STEP;
-    f.step(3, vote_req(near, Version::new(1, 1)), EL * 2);
+    let near = f.term() + MAX_VOTE_TERM_STEP;
+    f.step(3, vote_req(near, Version::new(1, 1)), EL * 3);
     assert_eq!(f.term(), near);
     let top = near + MAX_TERM_STEP;
     let v = Version::new(top, 2);
     f.step(
         1,
         append(top, v, true, Version::new(1, 1), false),
-        EL * 2 + 1,
+        EL * 3 + 1,
     );
     assert_eq!((f.term(), f.latest(), f.leader()), (top, v, Some(&1)));
 }

@@ -82,6 +82,10 @@ fn with_key_text<R>(
                     return Err(napi::Error::from_status(napi::Status::from(status)));
                 }
                 match std::str::from_utf8(&buf[..2 + written]) {
+                    // U+FFFD in the text: the id itself, or a lone surrogate napi read as it
+                    Ok(text) if text.contains('\u{FFFD}') && super::js::has_lone_surrogate(v)? => {
+                        Err(LONE_SURROGATE_REASON.to_string())
+                    }
                     Ok(text) => Ok(f(text)),
                     Err(_) => Err(ID_TYPE_REASON.to_string()),
                 }
@@ -129,18 +133,32 @@ pub fn key_to_id<'env>(env: &'env napi::Env, key: &str) -> Result<Unknown<'env>>
 }
 
 const ID_TYPE_REASON: &str = "must be a string or a finite number";
+/// Lone surrogates read as U+FFFD: two such ids would be one node.
+const LONE_SURROGATE_REASON: &str =
+    "must not contain a lone surrogate (an unpaired UTF-16 code unit: it would read as U+FFFD, the same as other ids)";
 
-/// A key as the id reads in a log line: the string or the number itself, control characters
-/// escaped (ids come from the network).
+/// A key as the id reads in a log line: a number as itself, a string quoted (`5050` and
+/// `"5050"` are different nodes), control characters and quotes escaped (ids come from the
+/// network).
 pub fn display_id(key: &str) -> String {
-    let raw = key.get(2..).unwrap_or(key);
-    let mut out = String::with_capacity(raw.len());
+    let (quoted, raw) = match key.split_at_checked(2) {
+        Some(("n:", n)) => (false, n),
+        Some(("s:", s)) => (true, s),
+        _ => (false, key),
+    };
+    let mut out = String::with_capacity(raw.len() + 2);
+    if quoted {
+        out.push('"');
+    }
     for c in raw.chars() {
-        if c.is_control() {
+        if c.is_control() || (quoted && (c == '"' || c == '\\')) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
+    }
+    if quoted {
+        out.push('"');
     }
     out
 }

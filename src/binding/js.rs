@@ -204,9 +204,77 @@ pub fn why(env: &Env, e: &Error) -> String {
     }
 }
 
-/// A JS string's text: borrowed from `buf` when it fits, else owned; `None` for any other
-/// value. (Event names are short: most dispatches allocate nothing for them.)
+/// The UTF-16 code units of the JS string `v`, when it holds a lone surrogate (an unpaired
+/// code unit: its UTF-8 text reads it as U+FFFD, like every other lone surrogate and like
+/// U+FFFD itself); `None` otherwise. Asked only of texts that contain U+FFFD (rare), so it
+/// may allocate.
+pub fn lone_surrogate_units(v: &Unknown) -> Result<Option<Vec<u16>>> {
+    let mut len = 0usize;
+    // SAFETY: N-API calls on the JS thread; the buffer outlives them and its size is passed
+    unsafe {
+        check(sys::napi_get_value_string_utf16(
+            v.value().env,
+            v.raw(),
+            std::ptr::null_mut(),
+            0,
+            &mut len,
+        ))?;
+        let mut units = vec![0u16; len + 1];
+        let mut written = 0usize;
+        check(sys::napi_get_value_string_utf16(
+            v.value().env,
+            v.raw(),
+            units.as_mut_ptr(),
+            units.len(),
+            &mut written,
+        ))?;
+        units.truncate(written);
+        let lone = char::decode_utf16(units.iter().copied()).any(|c| c.is_err());
+        Ok(lone.then_some(units))
+    }
+}
+
+pub fn has_lone_surrogate(v: &Unknown) -> Result<bool> {
+    Ok(lone_surrogate_units(v)?.is_some())
+}
+
+/// Marks an event-name key that is not the name's text (see `str_in`); no built-in event
+/// name starts with it.
+pub const ESCAPED_NAME: char = '\u{FFFF}';
+
+/// A JS string's text as an event-name key: borrowed from `buf` when it fits, else owned;
+/// `None` for any other value. The key is the text itself, except for two kinds of names: a
+/// string with a lone surrogate (whose UTF-8 text would be the same as other strings') is
+/// `U+FFFF 'L'` and its code units in hex, and a string that starts with U+FFFF is `U+FFFF
+/// 'S'` and its text: distinct names, distinct keys. (Event names are short: most dispatches
+/// allocate nothing for them.)
 pub fn str_in<'b>(v: &Unknown, buf: &'b mut [u8]) -> Result<Option<std::borrow::Cow<'b, str>>> {
+    let text = str_in_lossy(v, buf)?;
+    let Some(t) = text else {
+        return Ok(None);
+    };
+    if t.contains('\u{FFFD}') {
+        if let Some(units) = lone_surrogate_units(v)? {
+            let mut key = String::with_capacity(2 + 4 * units.len());
+            key.push(ESCAPED_NAME);
+            key.push('L');
+            for u in units {
+                key.push_str(&format!("{u:04x}"));
+            }
+            return Ok(Some(std::borrow::Cow::Owned(key)));
+        }
+    }
+    if t.starts_with(ESCAPED_NAME) {
+        let mut key = String::with_capacity(t.len() + 4);
+        key.push(ESCAPED_NAME);
+        key.push('S');
+        key.push_str(&t);
+        return Ok(Some(std::borrow::Cow::Owned(key)));
+    }
+    Ok(Some(t))
+}
+
+fn str_in_lossy<'b>(v: &Unknown, buf: &'b mut [u8]) -> Result<Option<std::borrow::Cow<'b, str>>> {
     if v.get_type()? != ValueType::String {
         return Ok(None);
     }

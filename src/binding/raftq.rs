@@ -203,6 +203,49 @@ fn is_object(v: &Unknown) -> Result<bool> {
 /// The `RaftNode` of a `serviceStarted` while it restores (released when it ends).
 type NodeRef = Rc<RefCell<Option<UnknownRef>>>;
 
+/// A `serviceStarted` under way (waiting for the persist queue or for `restore`): its
+/// Promise, its `RaftNode`, the timer of its bound. Finished once, by whichever comes first:
+/// the start, a failure, the bound, `destroy()`.
+struct PendingStart {
+    done: RefCell<Option<Deferred>>,
+    node: NodeRef,
+    timer: RefCell<Option<UnknownRef>>,
+}
+
+impl PendingStart {
+    fn is_done(&self) -> bool {
+        self.done.borrow().is_none()
+    }
+
+    /// Release the node and the timer, resolve the Promise (later calls do nothing).
+    fn finish(&self, env: &Env) -> Result<()> {
+        let node = self.node.borrow_mut().take();
+        if let Some(r) = node {
+            r.unref(env)?;
+        }
+        let timer = self.timer.borrow_mut().take();
+        if let Some(t) = timer {
+            let v = t.get_value(env)?;
+            t.unref(env)?;
+            clear_timeout(env, v)?;
+        }
+        let d = self.done.borrow_mut().take();
+        if let Some(d) = d {
+            d.resolve(env, js::undefined(env)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// `clearTimeout(timer)`.
+fn clear_timeout(env: &Env, timer: Unknown) -> Result<()> {
+    let global = env.get_global()?;
+    let clear: Unknown = global.get_named_property_unchecked("clearTimeout")?;
+    let u = js::undefined(env)?;
+    js::call(env, &clear, &u, &[timer])?;
+    Ok(())
+}
+
 /// One listener: its id (for its unsubscribe function) and the function.
 struct Listener {
     id: u64,
@@ -249,6 +292,8 @@ struct Bus {
     commit_latency: Histogram,
     /// `persistAgent.restore` bound to the agent.
     restore: Option<UnknownRef>,
+    /// `serviceStarted`s under way (some may be finished: pruned when one is added).
+    pending_starts: Vec<Rc<PendingStart>>,
     /// The engine's wake-up function (emits what the timer task or a persist produced).
     wake: Option<UnknownRef>,
 }
@@ -265,6 +310,9 @@ pub struct State {
     cluster: Option<String>,
     /// `replicate()`'s timeout (ms).
     replicate_timeout: u64,
+    /// How long `serviceStarted` waits for `persistAgent.restore` (ms):
+    /// 5 × max(1000, maximumElectionTime).
+    restore_bound: u64,
     /// Log lines below this level are not emitted.
     log_level: u8,
 }
@@ -501,6 +549,7 @@ impl Raftq {
     #[napi(constructor, catch_unwind, ts_args_type = "options: RaftqOptions")]
     pub fn new(env: &Env, options: Unknown) -> Result<Self> {
         let o = self::options(env, &options)?;
+        let restore_bound = o.config.election_max.max(1000).saturating_mul(5);
         let engine = Engine::new(
             env,
             o.config,
@@ -536,6 +585,7 @@ impl Raftq {
             timed_out: Vec::new(),
             commit_latency: Histogram::default(),
             restore: Some(o.restore.create_ref()?),
+            pending_starts: Vec::new(),
             wake: None,
         };
         let state = Rc::new_cyclic(|me| State {
@@ -546,6 +596,7 @@ impl Raftq {
             timeout: o.timeout,
             cluster: o.cluster,
             replicate_timeout: o.replicate_timeout,
+            restore_bound,
             log_level: o.log_level,
         });
         // the wake-up: what the timer task or a completed persist produced, emitted
@@ -651,21 +702,16 @@ impl Raftq {
             id
         };
         let weak = self.state.me.clone();
-        let key = match name {
-            Some(n) => Ok(n),
-            None => Err(r#type.create_ref()?),
-        };
-        let key = RefCell::new(Some(key));
+        // the name for a string, else nothing: the listener's id finds it (no reference to the
+        // name held by the function, which may never be called)
+        let key = RefCell::new(Some(name));
         let unsubscribe: Function<Unknown, ()> =
             env.create_function_from_closure("unsubscribe", move |ctx: FunctionCallContext| {
                 let Some(key) = key.borrow_mut().take() else {
                     return Ok(());
                 };
                 if let Some(s) = weak.upgrade() {
-                    s.unsubscribe(ctx.env, &key, id)?;
-                }
-                if let Err(r) = key {
-                    r.unref(ctx.env)?;
+                    s.unsubscribe(ctx.env, key.as_deref(), id)?;
                 }
                 Ok(())
             })?;
@@ -815,14 +861,11 @@ impl ObjectFinalize for Raftq {
     }
 }
 
-/// A JS string as a Rust string; `None` for any other value.
+/// A JS string's event-name key (see `js::str_in`: the text itself, unless it holds a lone
+/// surrogate or starts with U+FFFF); `None` for any other value.
 fn string_of(v: &Unknown) -> Result<Option<String>> {
-    if v.get_type()? == ValueType::String {
-        // SAFETY: the type was checked
-        Ok(Some(unsafe { v.cast::<String>()? }))
-    } else {
-        Ok(None)
-    }
+    let mut buf = [0u8; 64];
+    Ok(js::str_in(v, &mut buf)?.map(|t| t.into_owned()))
 }
 
 /// The SHA-256 of `JSON.stringify(data)`: what a tag covers of `data`.
@@ -875,38 +918,46 @@ impl State {
             .is_some_and(|l| !l.is_empty())
     }
 
-    fn unsubscribe(
-        &self,
-        env: &Env,
-        key: &std::result::Result<String, UnknownRef>,
-        id: u64,
-    ) -> Result<()> {
-        let removed = {
+    /// Remove listener `id` of `key`; the event's entry goes with its last listener (its name
+    /// or key and its rejection handler too): distinct names subscribed and unsubscribed cost
+    /// nothing afterwards, and the `===` scan of the non-string names stays short.
+    fn unsubscribe(&self, env: &Env, key: Option<&str>, id: u64) -> Result<()> {
+        let mut released: Vec<UnknownRef> = Vec::new();
+        {
             let mut bus = self.bus.borrow_mut();
-            let list = match key {
-                Ok(n) => bus.listeners.get_mut(n),
-                Err(k) => {
-                    let t = k.get_value(env)?;
-                    let mut found = None;
-                    for (i, (k, _)) in bus.odd_listeners.iter().enumerate() {
-                        if js::strict_equals(env, &k.get_value(env)?, &t)? {
-                            found = Some(i);
-                            break;
+            match key {
+                Some(n) => {
+                    if let Some(ls) = bus.listeners.get_mut(n) {
+                        if let Some(i) = ls.iter().position(|l| l.id == id) {
+                            released.push(ls.remove(i).f);
+                        }
+                        if ls.is_empty() {
+                            bus.listeners.remove(n);
+                            released.extend(bus.on_fail.remove(n));
                         }
                     }
-                    match found {
-                        Some(i) => Some(&mut bus.odd_listeners[i].1),
-                        None => None,
+                }
+                None => {
+                    let found = bus
+                        .odd_listeners
+                        .iter()
+                        .enumerate()
+                        .find_map(|(i, (_, ls))| {
+                            ls.iter().position(|l| l.id == id).map(|j| (i, j))
+                        });
+                    if let Some((i, j)) = found {
+                        let ls = &mut bus.odd_listeners[i].1;
+                        released.push(ls.remove(j).f);
+                        if ls.is_empty() {
+                            let (k, _) = bus.odd_listeners.remove(i);
+                            released.push(k);
+                        }
                     }
                 }
-            };
-            match list {
-                Some(ls) => ls.iter().position(|l| l.id == id).map(|i| ls.remove(i)),
-                None => None,
             }
-        };
-        if let Some(l) = removed {
-            l.f.unref(env)?;
+        }
+        for r in released {
+            r.unref(env)?;
         }
         Ok(())
     }
@@ -924,8 +975,8 @@ impl State {
             }
         }
         let shown = match name {
-            Some(n) => n.to_string(),
-            None => js::describe(env, r#type),
+            Some(n) if !n.starts_with(js::ESCAPED_NAME) => n.to_string(),
+            _ => js::describe(env, r#type),
         };
         let weak = self.me.clone();
         let is_log = name == Some("log");
@@ -1057,8 +1108,8 @@ impl State {
             Err(e) => {
                 let why = js::why(env, &e);
                 let shown = match &name {
-                    Some(n) => n.to_string(),
-                    None => js::describe(env, &r#type),
+                    Some(n) if !n.starts_with(js::ESCAPED_NAME) => n.to_string(),
+                    _ => js::describe(env, &r#type),
                 };
                 self.bus.borrow_mut().unreadable += 1;
                 self.log(
@@ -1344,36 +1395,29 @@ impl State {
             }
         }
         let (done, promise) = Deferred::new(env)?;
-        let done = Rc::new(RefCell::new(Some(done)));
-        let node_ref: NodeRef = Rc::new(RefCell::new(Some(node.to_unknown().create_ref()?)));
-        let finish = {
-            let done = done.clone();
-            let node_ref = node_ref.clone();
-            move |env: &Env| -> Result<()> {
-                let r = node_ref.borrow_mut().take();
-                if let Some(r) = r {
-                    r.unref(env)?;
-                }
-                let d = done.borrow_mut().take();
-                if let Some(d) = d {
-                    d.resolve(env, js::undefined(env)?)?;
-                }
-                Ok(())
-            }
-        };
+        let pending = Rc::new(PendingStart {
+            done: RefCell::new(Some(done)),
+            node: Rc::new(RefCell::new(Some(node.to_unknown().create_ref()?))),
+            timer: RefCell::new(None),
+        });
+        {
+            // `destroy()` settles the starts still under way
+            let mut bus = self.bus.borrow_mut();
+            bus.pending_starts.retain(|p| !p.is_done());
+            bus.pending_starts.push(pending.clone());
+        }
         // a restart reads what was persisted: let requested writes land first (bounded)
         let settle = self.engine.settle(env)?.to_unknown();
         let weak = self.me.clone();
-        let finish2 = finish.clone();
         let after_settle = js::once(env, "restore", move |env, waited| {
             let Some(s) = weak.upgrade() else {
-                return finish2(env);
+                return pending.finish(env);
             };
-            let r = s.restore(env, gen, key, node_ref.clone(), waited, finish2.clone());
+            let r = s.restore(env, gen, key, pending.clone(), waited);
             if let Err(e) = r {
                 let why = js::why(env, &e);
                 s.not_started(env, gen, &format!("restore failed: {why}"));
-                finish2(env)?;
+                pending.finish(env)?;
             }
             Ok(())
         })?;
@@ -1383,14 +1427,15 @@ impl State {
     }
 
     /// `serviceStarted` after the persist queue settled: call `restore(node)`, then start.
+    /// A restore that has not settled after `restore_bound` ms is given up (on `log`): the
+    /// node does not start, `serviceStarted` resolves, a late answer is ignored.
     fn restore(
         &self,
         env: &Env,
         gen: u64,
         key: Key,
-        node: NodeRef,
+        pending: Rc<PendingStart>,
         waited: Unknown,
-        finish: impl Fn(&Env) -> Result<()> + Clone + 'static,
     ) -> Result<()> {
         if waited.get_type()? == ValueType::Number {
             let ms = js::to_string(&waited)?;
@@ -1400,44 +1445,83 @@ impl State {
             );
         }
         if self.superseded(gen) {
-            return finish(env);
+            return pending.finish(env);
         }
         let restore = match &self.bus.borrow().restore {
             Some(r) => r.get_value(env)?,
-            None => return finish(env),
+            None => return pending.finish(env),
         };
-        let node_value = match &*node.borrow() {
+        let node_value = match &*pending.node.borrow() {
             Some(n) => n.get_value(env)?,
-            None => return finish(env),
+            None => return pending.finish(env),
         };
         let returned = match js::call_catching(env, &restore, None, &[node_value]) {
             Ok(r) => r,
             Err(thrown) => {
                 let why = js::describe(env, &thrown);
                 self.not_started(env, gen, &format!("restore failed: {why}"));
-                return finish(env);
+                return pending.finish(env);
             }
         };
         let promise = js::resolved(env, self.b, returned)?;
-        let (w1, w2) = (self.me.clone(), self.me.clone());
-        let (f1, f2) = (finish.clone(), finish);
+        let (w1, w2, w3) = (self.me.clone(), self.me.clone(), self.me.clone());
+        let (p1, p2, p3) = (pending.clone(), pending.clone(), pending.clone());
         let on_ok = js::once(env, "restored", move |env, r| {
             if let Some(s) = w1.upgrade() {
-                if let Err(e) = s.start(env, gen, &key, &node, r) {
+                if p1.is_done() {
+                    s.log(
+                        env,
+                        "raft: restore settled after it was given up; its answer is ignored",
+                    );
+                } else if let Err(e) = s.start(env, gen, &key, &p1.node, r) {
                     let why = js::why(env, &e);
                     s.not_started(env, gen, &format!("restore failed: {why}"));
                 }
             }
-            f1(env)
+            p1.finish(env)
         })?;
         let on_err = js::once(env, "restoreFailed", move |env, e| {
             if let Some(s) = w2.upgrade() {
-                let why = js::describe(env, &e);
-                s.not_started(env, gen, &format!("restore failed: {why}"));
+                if !p2.is_done() {
+                    let why = js::describe(env, &e);
+                    s.not_started(env, gen, &format!("restore failed: {why}"));
+                }
             }
-            f2(env)
+            p2.finish(env)
         })?;
         js::then(env, self.b, &promise, on_ok, on_err)?;
+        // the bound: a restore that never settles must not leave `serviceStarted` pending
+        let bound = self.restore_bound;
+        let on_timeout = js::once(env, "restoreTimedOut", move |env, _| {
+            p3.timer
+                .borrow_mut()
+                .take()
+                .map(|t| t.unref(env))
+                .transpose()?;
+            if p3.is_done() {
+                return Ok(());
+            }
+            if let Some(s) = w3.upgrade() {
+                s.not_started(
+                    env,
+                    gen,
+                    &format!(
+                        "persistAgent.restore has not settled after {bound} ms (a later answer is ignored; dispatch serviceStarted to try again)"
+                    ),
+                );
+            }
+            p3.finish(env)
+        })?;
+        let global = env.get_global()?;
+        let set_timeout: Unknown = global.get_named_property_unchecked("setTimeout")?;
+        let ms = (bound as f64).into_unknown(env)?;
+        let u = js::undefined(env)?;
+        let timer = js::call(env, &set_timeout, &u, &[on_timeout, ms])?;
+        if pending.is_done() {
+            clear_timeout(env, timer)?;
+        } else {
+            *pending.timer.borrow_mut() = Some(timer.create_ref()?);
+        }
         Ok(())
     }
 
@@ -2183,6 +2267,14 @@ impl State {
         }
         for d in transfers {
             d.resolve(env, false.into_unknown(env)?)?;
+        }
+        // a `serviceStarted` still waiting (for `restore`, say) resolves now
+        let starts = std::mem::take(&mut self.bus.borrow_mut().pending_starts);
+        for p in starts {
+            if !p.is_done() {
+                self.log(env, "raft not started: destroyed while restoring");
+            }
+            p.finish(env)?;
         }
         let (done, promise) = Deferred::new(env)?;
         let settle = self.engine.settle(env)?.to_unknown();

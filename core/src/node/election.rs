@@ -1,7 +1,10 @@
 //! Leader election (Raft §5.2, §5.4.1) with pre-vote and check-quorum (Ongaro's thesis §9.6,
 //! §6.2), leader lease for followers, and leadership transfer (thesis §3.10).
 
-use super::{Node, NodeId, Output, Progress, Role, TransferError, MAX_VALUE};
+use super::{
+    Node, NodeId, Output, Progress, Role, TransferError, MAX_VALUE, MAX_VOTE_TERM_STEP,
+    TERM_TOO_FAR,
+};
 use crate::message::{Message, Version};
 
 impl<I: NodeId> Node<I> {
@@ -324,6 +327,47 @@ impl<I: NodeId> Node<I> {
         self.election_deadline = now.saturating_add(self.config.election_min);
         self.broadcast_append(now);
         self.maybe_commit(now);
+    }
+
+    /// A member's vote request (not a pre-vote), vote response or append response whose term
+    /// is beyond one message's reach ([`MAX_VOTE_TERM_STEP`] ahead of ours): the same message
+    /// at our term + that step. Without it, a node cut off for 2^16 election timeouts with
+    /// pre-vote off would never rejoin (every side dropping the other's messages); with it,
+    /// its answers and requests drag the others' terms toward its own one bounded step per
+    /// message (the lease still ignores its requests, its answers depose a leader as any
+    /// higher term does), until the cluster's next election is within reach of it. A forged
+    /// body still moves a term by at most the step, and an append (a leader's claim on the
+    /// data) is never taken at a term it does not carry.
+    pub(crate) fn within_reach(&self, msg: &Message, reason: &'static str) -> Option<Message> {
+        if reason != TERM_TOO_FAR {
+            return None;
+        }
+        let term = self.term.saturating_add(MAX_VOTE_TERM_STEP).min(MAX_VALUE);
+        match *msg {
+            // never granted: no data version is older than any
+            Message::VoteRequest {
+                pre_vote: false, ..
+            } => Some(Message::VoteRequest {
+                term,
+                pre_vote: false,
+                last: Version::ZERO,
+                transfer: false,
+            }),
+            Message::VoteResponse { pre_vote, .. } => Some(Message::VoteResponse {
+                term,
+                pre_vote,
+                // a grant is for the term it names, not this one
+                granted: false,
+            }),
+            Message::AppendResponse { latest, round, .. } => Some(Message::AppendResponse {
+                term,
+                // an answer to an append of another term
+                success: false,
+                latest,
+                round,
+            }),
+            Message::VoteRequest { pre_vote: true, .. } | Message::Append { .. } => None,
+        }
     }
 
     pub(crate) fn on_vote_request(

@@ -51,10 +51,17 @@ impl<I: NodeId> Node<I> {
             out.ignored = Some(NOT_A_MEMBER);
             return out;
         }
-        if let Some(reason) = self.implausible(&msg) {
-            out.ignored = Some(reason);
-            return out;
-        }
+        let msg = match self.implausible(&msg) {
+            None => msg,
+            // a member's term beyond one step: taken one step at a time (see `within_reach`)
+            Some(reason) => match self.within_reach(&msg, reason) {
+                Some(stepped) if self.implausible(&stepped).is_none() => stepped,
+                _ => {
+                    out.ignored = Some(reason);
+                    return out;
+                }
+            },
+        };
         self.observe(now);
         out.ignored = match msg {
             Message::VoteRequest {
