@@ -5,7 +5,9 @@
 //! older) and the lone node follows it. A single far-ahead body still cannot move a term by
 //! more than that step.
 
-use raftq_core::{Config, HardState, Message, Node, Output, Role, Version, MAX_VOTE_TERM_STEP};
+use raftq_core::{
+    Config, HardState, Message, Node, Output, Role, Version, Voters, MAX_VOTE_TERM_STEP,
+};
 use std::collections::VecDeque;
 
 const HB: u64 = 10;
@@ -23,7 +25,7 @@ fn cfg(pre_vote: bool) -> Config {
 struct Net {
     nodes: Vec<Node<u64>>,
     cut: Vec<bool>,
-    queue: VecDeque<(u64, u64, Message)>,
+    queue: VecDeque<(u64, u64, Message, Option<Voters<u64>>)>,
     now: u64,
 }
 
@@ -66,8 +68,10 @@ impl Net {
                     let now = self.now;
                     self.nodes[i].persisted(seq, now);
                 }
-                Output::Send { to, msg } if !self.cut[i] && !self.cut[(to - 1) as usize] => {
-                    self.queue.push_back((from, to, msg));
+                Output::Send { to, msg, voters }
+                    if !self.cut[i] && !self.cut[(to - 1) as usize] =>
+                {
+                    self.queue.push_back((from, to, msg, voters));
                 }
                 _ => {}
             }
@@ -82,10 +86,10 @@ impl Net {
             for i in 0..self.nodes.len() {
                 any |= self.route(i);
             }
-            while let Some((from, to, msg)) = self.queue.pop_front() {
+            while let Some((from, to, msg, voters)) = self.queue.pop_front() {
                 any = true;
                 let now = self.now;
-                self.node(to).step(from, msg, now);
+                self.node(to).step_with_voters(from, msg, voters, now);
                 self.route((to - 1) as usize);
             }
             if !any {

@@ -344,10 +344,10 @@ impl<I: NodeId> Node<I> {
         }
         let term = self.term.saturating_add(MAX_VOTE_TERM_STEP).min(MAX_VALUE);
         match *msg {
-            // never granted: no data version is older than any
-            Message::VoteRequest {
-                pre_vote: false, ..
-            } => Some(Message::VoteRequest {
+            // never granted: no data version is older than any. A pre-vote from that far ahead
+            // too (it asks for no term change, but a node that far behind never answers it,
+            // and one outside every configuration it holds never campaigns to close the gap)
+            Message::VoteRequest { .. } => Some(Message::VoteRequest {
                 term,
                 pre_vote: false,
                 last: Version::ZERO,
@@ -366,7 +366,7 @@ impl<I: NodeId> Node<I> {
                 latest,
                 round,
             }),
-            Message::VoteRequest { pre_vote: true, .. } | Message::Append { .. } => None,
+            Message::Append { .. } => None,
         }
     }
 

@@ -47,7 +47,11 @@ impl<I: NodeId> Node<I> {
             out.ignored = Some("message from ourselves");
             return out;
         }
-        if !self.is_member(&from) && !self.departed_hand_off(&from, &msg) && !self.strangers_ok() {
+        if !self.is_member(&from)
+            && !self.departed_hand_off(&from, &msg)
+            && !self.former_member_leads(&from, &msg)
+            && !self.strangers_ok()
+        {
             out.ignored = Some(NOT_A_MEMBER);
             return out;
         }
@@ -114,6 +118,20 @@ impl<I: NodeId> Node<I> {
                 .departed_leader
                 .as_ref()
                 .is_some_and(|(id, t)| id == from && *t == self.term)
+    }
+
+    /// An append of our term or a later one, or a vote request, from a node its app removed
+    /// here (acked before, not a peer now): a node whose removal this one holds while the
+    /// cluster's configuration (of which this node may be behind) still counts it leads or
+    /// campaigns. Without its appends this node never learns that configuration; with them it
+    /// follows as Raft's followers follow any current leader. Never acked: a stranger still.
+    fn former_member_leads(&self, from: &I, msg: &Message) -> bool {
+        self.intents.get(from) == Some(&false)
+            && match *msg {
+                Message::Append { term, .. } => term >= self.term,
+                Message::VoteRequest { term, .. } => term > self.term,
+                _ => false,
+            }
     }
 
     #[cfg(feature = "rule-switches")]

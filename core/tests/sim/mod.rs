@@ -1400,6 +1400,11 @@ impl Sim {
         let Some(from) = self.pick(&peers) else {
             return Ok(());
         };
+        if self.paused(to) {
+            // a forged ack would wait out the pause in the socket and might then name a version
+            // the leader made meanwhile: a claim it cannot tell from a real ack
+            return Ok(());
+        }
         let node = &self.slots[to].node;
         let (t, l) = (node.term(), node.latest());
         let msg = if ack {
