@@ -124,9 +124,12 @@ impl<I: NodeId> Node<I> {
     /// here (acked before, not a peer now): a node whose removal this one holds while the
     /// cluster's configuration (of which this node may be behind) still counts it leads or
     /// campaigns. Without its appends this node never learns that configuration; with them it
-    /// follows as Raft's followers follow any current leader. Never acked: a stranger still.
+    /// follows as Raft's followers follow any current leader. Never acked: a stranger still;
+    /// and while this node holds no configuration (bootstrapping from its acks, as raftq), its
+    /// acks are the membership, so a removed node is a stranger too.
     fn former_member_leads(&self, from: &I, msg: &Message) -> bool {
         self.intents.get(from) == Some(&false)
+            && self.has_configuration()
             && match *msg {
                 Message::Append { term, .. } => term >= self.term,
                 Message::VoteRequest { term, .. } => term > self.term,
