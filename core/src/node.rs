@@ -11,6 +11,8 @@ use std::hash::Hash;
 mod election;
 mod leadership;
 mod membership;
+#[cfg(feature = "rule-switches")]
+mod modelcheck;
 mod replication;
 
 /// `StepOutcome::ignored` for a message whose sender is not a member (never acked, or removed):
@@ -68,7 +70,7 @@ impl Role {
 /// is the version whose value is stored as `data`; `committed` the newest version known
 /// committed (its value stored separately when it differs from `latest`). raftq 1.0.0's
 /// three-field files restore as `latest = committed = Version::ZERO`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HardState<I> {
     pub term: u64,
     pub voted_for: Option<I>,
@@ -88,7 +90,7 @@ impl<I> Default for HardState<I> {
 }
 
 /// Effects for the host, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Output<I> {
     /// Send `msg` to `to`. For an `Append` with `with_data`, attach the value of its `version`.
     Send {
@@ -256,7 +258,7 @@ pub struct MemberProgress<I> {
 }
 
 /// Counters since the node was created (restarts do not reset them). See [`Node::metrics`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Metrics {
     /// Pre-vote phases started (`pre_vote` on).
     pub pre_votes_started: u64,
@@ -303,7 +305,7 @@ fn channel_slot(c: Channel) -> usize {
 }
 
 /// A leader's view of one member.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Progress {
     /// Highest version of ours this member acknowledged (persisted) in this term.
     pub(crate) matched: Option<Version>,
@@ -335,7 +337,7 @@ pub(crate) const MAX_HELD: usize = 64;
 pub(crate) const MAX_GATED: usize = 256;
 
 /// A held version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Entry {
     pub(crate) v: Version,
     /// The term whose leader confirmed this version is on its log (sent it, or matched it in a
@@ -345,7 +347,7 @@ pub(crate) struct Entry {
 }
 
 /// A proposal not decided yet (see [`Output::Proposal`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Pending {
     /// What `propose` returned.
     pub(crate) version: Version,
@@ -359,7 +361,7 @@ pub(crate) struct Pending {
 }
 
 /// A leadership confirmation not decided yet (see [`Output::Confirmed`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Confirm {
     pub(crate) id: u64,
     /// Confirmed once a majority echoed this round (or a later one).
@@ -368,7 +370,7 @@ pub(crate) struct Confirm {
 }
 
 /// A message waiting for a persist to complete before it may leave.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Gated<I> {
     pub(crate) seq: u64,
     pub(crate) to: I,
@@ -376,7 +378,7 @@ pub(crate) struct Gated<I> {
 }
 
 /// One Raft node of raftq's model.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Node<I: NodeId> {
     pub(crate) id: I,
     pub(crate) config: Config,
