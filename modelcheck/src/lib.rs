@@ -44,6 +44,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// Node ids: 1, 2, 3.
 pub type Id = u8;
@@ -174,8 +175,10 @@ pub enum Step {
     /// Complete every pending persist of the node, one by one.
     PersistAll(Id),
     /// Deliver every message in flight from the first node to the second, lowest first (also
-    /// those sent meanwhile).
+    /// those sent meanwhile; none is fine).
     DeliverAll(Id, Id),
+    /// Drop every message in flight from the first node to the second.
+    DropAll(Id, Id),
 }
 
 /// One node and what its host keeps for it.
@@ -194,6 +197,28 @@ pub struct Server {
     pub done_seq: u64,
     /// The value of every version the node holds (the host drops one on `Released`).
     pub values: BTreeMap<Version, Val>,
+    /// Hash of the canonical form of all the above (see [`Server::rehash`]).
+    hash: u64,
+}
+
+impl Server {
+    /// A hash of everything that determines the server's future: the node's canonical form
+    /// (times relative to its clock, persist numbers relative to its last completed one,
+    /// metrics left out), the host's disk, pending persists (numbered likewise) and values.
+    fn rehash(&mut self) {
+        let mut h = DefaultHasher::new();
+        self.node.canonical(self.clock).hash(&mut h);
+        self.disk.hash(&mut h);
+        self.disk_vals.hash(&mut h);
+        self.pending.len().hash(&mut h);
+        for (seq, st, a, b) in &self.pending {
+            (seq - self.done_seq).hash(&mut h);
+            st.hash(&mut h);
+            (a, b).hash(&mut h);
+        }
+        self.values.hash(&mut h);
+        self.hash = h.finish();
+    }
 }
 
 /// What the properties need across history.
@@ -203,6 +228,9 @@ pub struct Ghost {
     pub leaders: BTreeSet<(u64, Id)>,
     /// Every version seen as some node's commit point.
     pub committed: BTreeSet<Version>,
+    /// For each of them, the (lowest) term in which it was committed: the term of the node
+    /// whose commit point it became (a leader's, or the term of the leader a follower follows).
+    pub commit_term: BTreeMap<Version, u64>,
     /// Each version's value (the first one stored).
     pub value_of: BTreeMap<Version, Val>,
     /// Each version's parent: the latest version of the leader that proposed it, or the
@@ -222,9 +250,11 @@ pub struct Ghost {
 
 #[derive(Clone, Debug)]
 pub struct State {
-    pub servers: Vec<Server>,
-    pub net: BTreeSet<Envelope>,
-    pub ghost: Ghost,
+    /// Shared with the states it came from until changed (an action changes one node).
+    pub servers: Vec<Arc<Server>>,
+    /// Messages in flight, sorted, without duplicates.
+    pub net: Vec<Envelope>,
+    pub ghost: Arc<Ghost>,
     /// Fingerprint of the canonical form (see [`State::canonical_hash`]).
     fp: u64,
 }
@@ -250,20 +280,31 @@ impl State {
     fn canonical_hash(&self) -> u64 {
         let mut h = DefaultHasher::new();
         for s in &self.servers {
-            s.node.canonical(s.clock).hash(&mut h);
-            s.disk.hash(&mut h);
-            s.disk_vals.hash(&mut h);
-            s.pending.len().hash(&mut h);
-            for (seq, st, a, b) in &s.pending {
-                (seq - s.done_seq).hash(&mut h);
-                st.hash(&mut h);
-                (a, b).hash(&mut h);
-            }
-            s.values.hash(&mut h);
+            s.hash.hash(&mut h);
         }
         self.net.hash(&mut h);
         self.ghost.hash(&mut h);
         h.finish()
+    }
+
+    fn srv(&mut self, i: usize) -> &mut Server {
+        Arc::make_mut(&mut self.servers[i])
+    }
+
+    fn g(&mut self) -> &mut Ghost {
+        Arc::make_mut(&mut self.ghost)
+    }
+
+    fn net_insert(&mut self, e: Envelope) {
+        if let Err(k) = self.net.binary_search(&e) {
+            self.net.insert(k, e);
+        }
+    }
+
+    fn net_remove(&mut self, e: &Envelope) {
+        if let Ok(k) = self.net.binary_search(e) {
+            self.net.remove(k);
+        }
     }
 
     pub fn server(&self, id: Id) -> &Server {
@@ -358,6 +399,8 @@ pub struct RaftModel {
     /// The checker starts from every state along this path (from the fresh cluster on): every
     /// behaviour within the depth bound of some point of it is explored.
     pub script: Vec<Step>,
+    /// Start only from the state the script ends in (not from every state along it).
+    pub start_at_end: bool,
 }
 
 impl Default for RaftModel {
@@ -375,6 +418,7 @@ impl Default for RaftModel {
             heartbeat: 1,
             election: 3,
             script: Vec::new(),
+            start_at_end: false,
         }
     }
 }
@@ -404,14 +448,19 @@ pub mod prop {
 
 /// Node 1 is elected in term 1 with node 2's vote, commits its re-proposal (1,1) and then the
 /// first proposal (1,2) with node 2; every message to node 3 is lost (it stays at term 0).
-pub fn elect_and_commit() -> Vec<Step> {
+/// (`pre_vote`: as the model's option.)
+pub fn elect_and_commit(pre_vote: bool) -> Vec<Step> {
     use Step::*;
-    vec![
-        Timer(1),
-        Drop(1, 3),
-        Deliver(1, 2), // pre-vote request
-        Deliver(2, 1), // pre-vote granted: node 1 campaigns in term 1
-        Persist(1),    // its vote for itself: the vote requests leave
+    let mut s = vec![Timer(1)];
+    if pre_vote {
+        s.extend([
+            Drop(1, 3),
+            Deliver(1, 2), // pre-vote request
+            Deliver(2, 1), // pre-vote granted: node 1 campaigns in term 1
+        ]);
+    }
+    s.extend([
+        Persist(1), // its vote for itself: the vote requests leave
         Drop(1, 3),
         Deliver(1, 2), // vote request
         Persist(2),    // node 2's vote: the grant leaves
@@ -432,21 +481,91 @@ pub fn elect_and_commit() -> Vec<Step> {
         DeliverAll(1, 2), // the commit of (1,2)
         PersistAll(2),
         DeliverAll(2, 1),
+    ]);
+    s
+}
+
+/// Figure 8 of the Raft paper, with pre-vote off (§5.4.2), up to the point where a leader
+/// counts replicas of an earlier term's version: node 1 leads term 1 and proposes (1,1) (value
+/// 1), which only it holds; node 3 leads term 2 (node 2's vote) and proposes (2,1) (value 2),
+/// which only it holds; node 1 leads term 3 (node 2's vote) and replicates (1,1) to node 2, whose
+/// ack reaches it. Correct: (1,1) is not committed (it is not of term 3, and the re-proposal of
+/// the new term is what commits). With `BrokenRule::CommitCurrentTerm` it is (and there is no
+/// re-proposal).
+pub fn figure8() -> Vec<Step> {
+    use Step::*;
+    vec![
+        // term 1: node 1, with node 2's vote
+        Timer(1),
+        PersistAll(1),
+        Deliver(1, 2),
+        PersistAll(2),
+        Deliver(2, 1),
+        PersistAll(1),
+        DropAll(1, 2), // its first heartbeat
+        DropAll(1, 3),
+        Propose(1), // (1,1), value 1: on node 1 only
+        PersistAll(1),
+        DropAll(1, 2),
+        DropAll(1, 3),
+        // term 2: node 3 times out twice (term 1 it cannot win), then wins with node 2's vote
+        Timer(3),
+        PersistAll(3),
+        DropAll(3, 1),
+        DropAll(3, 2),
+        Timer(3),
+        PersistAll(3),
+        Deliver(3, 2),
+        PersistAll(2),
+        Deliver(2, 3),
+        PersistAll(3),
+        DropAll(3, 2),
+        Propose(3), // (2,1), value 2: on node 3 only
+        PersistAll(3),
+        DropAll(3, 2),
+        // term 3: node 1 hears of term 2 (node 3's vote request), times out, wins with node 2
+        Deliver(3, 1),
+        PersistAll(1),
+        DropAll(3, 1),
+        DropAll(1, 3),
+        Timer(1),
+        PersistAll(1),
+        DropAll(1, 3),
+        Deliver(1, 2),
+        PersistAll(2),
+        Deliver(2, 1),
+        PersistAll(1),
+        DropAll(1, 3),
+        // node 1 sends (1,1) to node 2, which acks it
+        DeliverAll(1, 2),
+        PersistAll(2),
+        DeliverAll(2, 1),
+        PersistAll(1),
     ]
 }
 
 impl RaftModel {
     /// The action `step` stands for in `st`.
     pub fn resolve(&self, st: &State, step: Step) -> Option<Action> {
-        let lowest = |from: Id, to: Id| st.net.iter().find(|e| e.from == from && e.to == to).cloned();
+        let lowest = |from: Id, to: Id| {
+            st.net
+                .iter()
+                .find(|e| e.from == from && e.to == to)
+                .cloned()
+        };
         match step {
             Step::Timer(n) => Some(Action::Timer(n)),
-            Step::Persist(n) => st.server(n).pending.first().map(|p| Action::Persist(n, p.0)),
+            Step::Persist(n) => st
+                .server(n)
+                .pending
+                .first()
+                .map(|p| Action::Persist(n, p.0)),
             Step::Deliver(a, b) => lowest(a, b).map(Action::Deliver),
             Step::Drop(a, b) => lowest(a, b).map(Action::Drop),
             Step::Propose(n) => Some(Action::Propose(n)),
             Step::PersistAll(n) => self.resolve(st, Step::Persist(n)),
             Step::DeliverAll(a, b) => self.resolve(st, Step::Deliver(a, b)),
+            Step::DropAll(a, b) => self.resolve(st, Step::Drop(a, b)),
         }
     }
 
@@ -455,11 +574,13 @@ impl RaftModel {
         let mut st = self.fresh();
         let mut path = Vec::new();
         for &step in &self.script {
-            let repeat = matches!(step, Step::PersistAll(_) | Step::DeliverAll(..));
-            let mut first = true;
+            let repeat = matches!(
+                step,
+                Step::PersistAll(_) | Step::DeliverAll(..) | Step::DropAll(..)
+            );
             loop {
                 let Some(a) = self.resolve(&st, step) else {
-                    if repeat && !first {
+                    if repeat {
                         break;
                     }
                     panic!("script step {step:?} is not possible in\n{}", st.summary());
@@ -469,7 +590,6 @@ impl RaftModel {
                     .unwrap_or_else(|| panic!("script step {a:?} changed nothing"));
                 path.push((st, Some(a)));
                 st = next;
-                first = false;
                 if !repeat {
                     break;
                 }
@@ -495,15 +615,16 @@ impl RaftModel {
     fn fresh(&self) -> State {
         let mut st = State {
             servers: Vec::new(),
-            net: BTreeSet::new(),
-            ghost: Ghost::default(),
+            net: Vec::new(),
+            ghost: Arc::new(Ghost::default()),
             fp: 0,
         };
-        st.ghost.value_of.insert(Version::ZERO, 0);
-        st.ghost.committed.insert(Version::ZERO);
+        st.g().value_of.insert(Version::ZERO, 0);
+        st.g().committed.insert(Version::ZERO);
+        st.g().commit_term.insert(Version::ZERO, 0);
         for id in IDS {
             let disk = HardState::default();
-            st.servers.push(Server {
+            st.servers.push(Arc::new(Server {
                 node: self.boot(id, &disk, 0),
                 clock: 0,
                 disk,
@@ -511,7 +632,8 @@ impl RaftModel {
                 pending: Vec::new(),
                 done_seq: 0,
                 values: BTreeMap::from([(Version::ZERO, 0)]),
-            });
+                hash: 0,
+            }));
         }
         for i in 0..IDS.len() {
             self.handle_outputs(&mut st, i);
@@ -559,7 +681,9 @@ impl RaftModel {
                 latest,
                 ..
             } => {
-                d.term >= term && d.latest >= latest && (d.term > term || st.descends(latest, d.latest))
+                d.term >= term
+                    && d.latest >= latest
+                    && (d.term > term || st.descends(latest, d.latest))
             }
             Message::VoteRequest { term, .. } => {
                 d.term > term || (d.term == term && d.voted_for == Some(from))
@@ -574,7 +698,7 @@ impl RaftModel {
         match st.ghost.value_of.get(&v) {
             Some(&have) if have != x => {
                 if st.ghost.two_values.is_none() {
-                    st.ghost.two_values = Some(format!(
+                    st.g().two_values = Some(format!(
                         "node {} stores value {x} for {v:?}, which has value {have}",
                         i + 1
                     ));
@@ -582,44 +706,53 @@ impl RaftModel {
             }
             Some(_) => {}
             None => {
-                st.ghost.value_of.insert(v, x);
+                st.g().value_of.insert(v, x);
             }
         }
-        st.servers[i].values.insert(v, x);
+        st.srv(i).values.insert(v, x);
     }
 
     fn set_parent(st: &mut State, v: Version, p: Version) {
         match st.ghost.parent.get(&v) {
             Some(&had) if had != p => {
                 if st.ghost.two_values.is_none() {
-                    st.ghost.two_values =
-                        Some(format!("version {v:?} created on {had:?} and again on {p:?}"));
+                    st.g().two_values = Some(format!(
+                        "version {v:?} created on {had:?} and again on {p:?}"
+                    ));
                 }
             }
             Some(_) => {}
             None => {
-                st.ghost.parent.insert(v, p);
+                st.g().parent.insert(v, p);
             }
+        }
+    }
+
+    fn committed(st: &mut State, v: Version, term: u64) {
+        if st.ghost.commit_term.get(&v).is_none_or(|&t| t > term) {
+            let g = st.g();
+            g.committed.insert(v);
+            g.commit_term.insert(v, term);
         }
     }
 
     fn contract(st: &mut State, what: String) {
         if st.ghost.contract.is_none() {
-            st.ghost.contract = Some(what);
+            st.g().contract = Some(what);
         }
     }
 
-    /// Take node `i`'s outputs and act on them as the host.
+    /// Take node `i`'s outputs and act on them as the host; then rehash the server.
     fn handle_outputs(&self, st: &mut State, i: usize) {
-        let outs = st.servers[i].node.take_outputs();
+        let outs = st.srv(i).node.take_outputs();
         let id = IDS[i];
         for out in outs {
             match out {
                 Output::Send { to, msg } => {
                     if self.check_acks && st.ghost.early_ack.is_none() {
-                        let disk = st.servers[i].disk.clone();
-                        if !Self::backed(st, id, to, &msg, &disk) {
-                            st.ghost.early_ack = Some(format!(
+                        let disk = &st.servers[i].disk;
+                        if !Self::backed(st, id, to, &msg, disk) {
+                            let what = format!(
                                 "node {id} sent {:?} while its disk holds {disk:?}",
                                 Envelope {
                                     from: id,
@@ -627,7 +760,8 @@ impl RaftModel {
                                     msg: msg.clone(),
                                     data: None
                                 }
-                            ));
+                            );
+                            st.g().early_ack = Some(what);
                         }
                     }
                     if !(1..=3).contains(&to) || to == id {
@@ -639,16 +773,18 @@ impl RaftModel {
                             with_data: true,
                             version,
                             ..
-                        } => match st.servers[i].values.get(&version) {
-                            Some(&x) => Some(x),
-                            None => {
-                                Self::contract(
+                        } => {
+                            match st.servers[i].values.get(&version) {
+                                Some(&x) => Some(x),
+                                None => {
+                                    Self::contract(
                                     st,
                                     format!("node {id} sent the data of {version:?} without its value"),
                                 );
-                                continue;
+                                    continue;
+                                }
                             }
-                        },
+                        }
                         _ => None,
                     };
                     let e = Envelope {
@@ -657,34 +793,34 @@ impl RaftModel {
                         msg,
                         data,
                     };
-                    if st.net.len() < self.max_net || st.net.contains(&e) {
-                        st.net.insert(e);
+                    // a full network loses what is sent (an identical message is already there)
+                    if st.net.len() < self.max_net {
+                        st.net_insert(e);
                     }
                 }
                 Output::Persist { seq, state } => {
                     let s = &st.servers[i];
                     match (s.values.get(&state.latest), s.values.get(&state.committed)) {
-                        (Some(&a), Some(&b)) => st.servers[i].pending.push((seq, state, a, b)),
+                        (Some(&a), Some(&b)) => st.srv(i).pending.push((seq, state, a, b)),
                         _ => Self::contract(
                             st,
                             format!("node {id} asked to persist {state:?} without both values"),
                         ),
                     }
                 }
-                Output::Alias { version, copy_of } => {
-                    match st.servers[i].values.get(&copy_of) {
-                        Some(&x) => {
-                            Self::set_parent(st, version, copy_of);
-                            Self::store(st, i, version, x);
-                        }
-                        None => Self::contract(
-                            st,
-                            format!("node {id} aliased {version:?} to {copy_of:?} without its value"),
-                        ),
+                Output::Alias { version, copy_of } => match st.servers[i].values.get(&copy_of) {
+                    Some(&x) => {
+                        Self::set_parent(st, version, copy_of);
+                        Self::store(st, i, version, x);
                     }
-                }
+                    None => Self::contract(
+                        st,
+                        format!("node {id} aliased {version:?} to {copy_of:?} without its value"),
+                    ),
+                },
                 Output::Committed(v) => {
-                    st.ghost.committed.insert(v);
+                    let t = st.servers[i].node.term();
+                    Self::committed(st, v, t);
                 }
                 Output::Proposal {
                     version,
@@ -693,33 +829,33 @@ impl RaftModel {
                 } => {
                     let c = st.servers[i].node.committed();
                     if !st.descends(version, c) && st.ghost.false_outcome.is_none() {
-                        st.ghost.false_outcome = Some(format!(
+                        st.g().false_outcome = Some(format!(
                             "node {id} reported {version:?} committed; its commit point {c:?} does not contain it"
                         ));
                     }
                 }
                 Output::Released(v) => {
-                    st.servers[i].values.remove(&v);
+                    st.srv(i).values.remove(&v);
                 }
                 _ => {}
             }
         }
         let n = &st.servers[i].node;
-        if n.role() == Role::Leader {
-            let t = n.term();
-            st.ghost.leaders.insert((t, id));
+        let (role, term, c) = (n.role(), n.term(), n.committed());
+        if role == Role::Leader && !st.ghost.leaders.contains(&(term, id)) {
+            st.g().leaders.insert((term, id));
         }
-        let c = n.committed();
         if !st.servers[i].values.contains_key(&c) {
             Self::contract(st, format!("node {id} committed {c:?} without its value"));
         }
-        st.ghost.committed.insert(c);
+        Self::committed(st, c, term);
+        st.srv(i).rehash();
     }
 
     fn deliver(&self, st: &mut State, e: &Envelope) {
         let i = usize::from(e.to - 1);
         let now = st.servers[i].clock;
-        let out = st.servers[i].node.step(e.from, e.msg.clone(), now);
+        let out = st.srv(i).node.step(e.from, e.msg.clone(), now);
         if let Some(v) = out.accepted {
             match e.data {
                 Some(x) => Self::store(st, i, v, x),
@@ -739,7 +875,11 @@ impl Model for RaftModel {
 
     fn init_states(&self) -> Vec<State> {
         let mut out: Vec<State> = Vec::new();
-        for (st, _) in self.scripted_path() {
+        let mut path = self.scripted_path();
+        if self.start_at_end {
+            path.drain(..path.len() - 1);
+        }
+        for (st, _) in path {
             if !out.contains(&st) {
                 out.push(st);
             }
@@ -780,16 +920,14 @@ impl Model for RaftModel {
         let mut st = last.clone();
         match action {
             Action::Deliver(e) => {
-                st.net.remove(&e);
+                st.net_remove(&e);
                 self.deliver(&mut st, &e);
             }
             Action::Duplicate(e) => self.deliver(&mut st, &e),
-            Action::Drop(e) => {
-                st.net.remove(&e);
-            }
+            Action::Drop(e) => st.net_remove(&e),
             Action::Timer(id) => {
                 let i = usize::from(id - 1);
-                let s = &mut st.servers[i];
+                let s = st.srv(i);
                 let d = s.node.next_deadline()?;
                 s.clock = s.clock.max(d);
                 let now = s.clock;
@@ -798,7 +936,7 @@ impl Model for RaftModel {
             }
             Action::Persist(id, seq) => {
                 let i = usize::from(id - 1);
-                let s = &mut st.servers[i];
+                let s = st.srv(i);
                 let k = s.pending.iter().position(|p| p.0 == seq)?;
                 let (_, state, a, b) = s.pending[k].clone();
                 s.disk = state;
@@ -811,10 +949,11 @@ impl Model for RaftModel {
             }
             Action::Restart(id) => {
                 let i = usize::from(id - 1);
-                st.ghost.restarts += 1;
-                let s = &mut st.servers[i];
-                let now = s.clock;
-                s.node = self.boot(id, &s.disk, now);
+                st.g().restarts += 1;
+                let now = st.servers[i].clock;
+                let node = self.boot(id, &st.servers[i].disk, now);
+                let s = st.srv(i);
+                s.node = node;
                 s.pending.clear();
                 s.done_seq = 0;
                 s.values = BTreeMap::from([
@@ -827,8 +966,8 @@ impl Model for RaftModel {
                 let i = usize::from(id - 1);
                 let before = st.servers[i].node.latest();
                 let now = st.servers[i].clock;
-                let v = st.servers[i].node.propose(now).ok()?;
-                st.ghost.proposals += 1;
+                let v = st.srv(i).node.propose(now).ok()?;
+                st.g().proposals += 1;
                 let x = st.ghost.proposals;
                 Self::set_parent(&mut st, v, before);
                 Self::store(&mut st, i, v, x);
@@ -850,13 +989,16 @@ impl Model for RaftModel {
                 let l: Vec<_> = st.ghost.leaders.iter().collect();
                 l.windows(2).all(|w| w[0].0 != w[1].0)
             }),
-            // every committed version is on the chain of every leader of its term or later
+            // a version committed in term t is on the chain of every leader of t or later (a
+            // stale leader of an earlier term may lack it)
             Property::always(prop::LEADER_COMPLETENESS, |_, st: &State| {
                 st.servers.iter().all(|s| {
                     s.node.role() != Role::Leader
-                        || st.ghost.committed.iter().all(|&c| {
-                            c.term > s.node.term() || st.descends(c, s.node.latest())
-                        })
+                        || st
+                            .ghost
+                            .commit_term
+                            .iter()
+                            .all(|(&c, &t)| t > s.node.term() || st.descends(c, s.node.latest()))
                 })
             }),
             // committed versions form one chain, and each has one value (the same on every node)
@@ -869,7 +1011,9 @@ impl Model for RaftModel {
                         s.values.get(&v) == st.ghost.value_of.get(&v)
                     })
             }),
-            Property::always(prop::PERSIST_BEFORE_ACK, |_, st: &State| st.ghost.early_ack.is_none()),
+            Property::always(prop::PERSIST_BEFORE_ACK, |_, st: &State| {
+                st.ghost.early_ack.is_none()
+            }),
             // every committed version is on a majority of disks (or a version descending from it)
             Property::always(prop::NEVER_LOST, |_, st: &State| {
                 st.ghost.committed.iter().all(|&c| {
@@ -881,9 +1025,15 @@ impl Model for RaftModel {
                         > st.servers.len()
                 })
             }),
-            Property::always(prop::OUTCOMES, |_, st: &State| st.ghost.false_outcome.is_none()),
-            Property::always(prop::HOST_CONTRACT, |_, st: &State| st.ghost.contract.is_none()),
-            Property::sometimes(prop::LEADER_ELECTED, |_, st: &State| !st.ghost.leaders.is_empty()),
+            Property::always(prop::OUTCOMES, |_, st: &State| {
+                st.ghost.false_outcome.is_none()
+            }),
+            Property::always(prop::HOST_CONTRACT, |_, st: &State| {
+                st.ghost.contract.is_none()
+            }),
+            Property::sometimes(prop::LEADER_ELECTED, |_, st: &State| {
+                !st.ghost.leaders.is_empty()
+            }),
             Property::sometimes(prop::VALUE_COMMITTED, |_, st: &State| {
                 st.ghost
                     .committed
