@@ -23,7 +23,25 @@
 //! it), the network's size, the number of restarts and proposals, and the checker's depth.
 //! States are deduplicated by a fingerprint of their canonical form: [`Node::canonical`] moves
 //! each node's times to an origin at its clock and its persist numbers to one at its last
-//! completed persist, and drops its metrics (see `core/src/node/modelcheck.rs`).
+//! completed persist, and drops its metrics (see `core/src/node/modelcheck.rs`). Symmetry
+//! reduction (stateright's `Representative`) is not used: it is sound only if permuting node
+//! ids maps behaviours onto behaviours, and the core breaks ties by id order (`BTreeMap`
+//! iteration, the transfer target among equally up-to-date followers); the ids also sit inside
+//! the nodes' private state, which only the core could rewrite.
+//!
+//! Where the checker starts: a fresh cluster, or every state along a scripted path
+//! ([`RaftModel::script`], e.g. [`elect_and_commit`], [`figure8`]), so that the depth bound
+//! buys behaviours near interesting states (after an election and a commit) rather than only
+//! the first few actions of a cluster.
+//!
+//! The properties (`prop`), checked in every state: election safety (one leader per term over
+//! the whole history), leader completeness (a version committed in term t is on the chain of
+//! every leader of term t or later), state-machine safety (committed versions form one chain,
+//! each with one value, the same on every node), nothing acknowledged before persisted (a vote
+//! grant, data ack or own vote request leaves only when the sender's disk backs it), committed
+//! never lost (every committed version is on a majority of disks, itself or a descendant),
+//! proposals reported committed are committed, and the host contract. `sometimes`: a leader
+//! is elected, a proposed value commits.
 //!
 //! Ghost state (never read by the nodes) records what the properties need across history: the
 //! leader of each term, every committed version, each version's value and parent (the version

@@ -7,7 +7,8 @@
 //! - times (absolute ms): the node only ever compares them with each other and with the `now`
 //!   of its inputs, by differences bounded by its timing, and messages carry none; so they are
 //!   moved, with the host's clock `now`, to a fixed origin, and times further in the past than
-//!   any window of the node's (`HORIZON` timeouts) are clamped to that horizon;
+//!   any window of the node's (16 timeouts) are clamped to that horizon (only the `latency_ms`
+//!   reported for a proposal older than that could differ: a figure, never acted on);
 //! - persist sequence numbers: only compared with each other and with the host's completions,
 //!   so they are taken relative to the last completed one (a campaign's own persist that
 //!   completed already is as good as the last one);
