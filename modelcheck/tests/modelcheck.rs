@@ -1,8 +1,9 @@
 //! Exhaustive runs of the model (see the crate docs).
 //!
-//! - `bounded_run`: in `npm test`; `MODELCHECK_DEPTH=<n>` (and `MODELCHECK_SCRIPT_DEPTH=<n>`)
-//!   deepen it.
-//! - `deep_run` (ignored): `cargo test -p raftq-modelcheck --release -- --ignored --nocapture`.
+//! - `bounded_run`: in `npm test`; `MODELCHECK_DEPTH=<n>` (from the fresh cluster) and
+//!   `MODELCHECK_NEAR_DEPTH=<n>` (along the scripts) deepen it.
+//! - `deep_run` (ignored):
+//!   `cargo test --manifest-path modelcheck/Cargo.toml -- --ignored --nocapture deep_run`.
 //! - `catches_*`: each broken rule of the core (`BrokenRule`) gives a counterexample, printed as
 //!   a trace (`--nocapture`).
 
@@ -128,8 +129,8 @@ fn bounded_run() {
     total("bounded run", &r, t);
 }
 
-/// `cargo test -p raftq-modelcheck -- --ignored --nocapture` (a few GB of memory; depths as in
-/// `bounded_run`, deeper by default).
+/// `cargo test --manifest-path modelcheck/Cargo.toml -- --ignored --nocapture deep_run` (3 GB of
+/// memory; the same variables as `bounded_run`, deeper by default).
 #[test]
 #[ignore]
 fn deep_run() {
