@@ -4,7 +4,7 @@ use std::fmt;
 
 /// Timing of one node, in milliseconds (raftq's `heartbeat`, `minimumElectionTime`,
 /// `maximumElectionTime`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
     /// Interval between the leader's heartbeats.
     pub heartbeat: u64,
@@ -32,7 +32,7 @@ pub struct Config {
 
 /// The rules the simulation must be able to catch when they are switched off.
 #[cfg(feature = "rule-switches")]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BrokenRule {
     /// Grant (pre-)votes without comparing the candidate's data version with ours (§5.4.1).
     UpToDateVote,

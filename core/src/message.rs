@@ -87,7 +87,7 @@ impl Channel {
 }
 
 /// A Raft message. The sender travels beside it (raftq puts the sender's `RaftNode` in the body).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Message {
     /// `voteRequest`: RequestVote, or a pre-vote (§9.6 of Ongaro's thesis) asking whether the
     /// sender could win an election at `term` without anyone raising their term. `transfer` marks

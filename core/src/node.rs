@@ -11,6 +11,8 @@ use std::hash::Hash;
 mod election;
 mod leadership;
 mod membership;
+#[cfg(feature = "rule-switches")]
+mod modelcheck;
 mod replication;
 
 pub use membership::Voters;
@@ -72,7 +74,7 @@ impl Role {
 /// three-field files restore as `latest = committed = Version::ZERO`. `latest_voters` and
 /// `committed_voters` are the configurations of those versions (`None`: the node held none, as
 /// in raftq 1.0.0's files and those of raftq-native before replicated membership).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HardState<I> {
     pub term: u64,
     pub voted_for: Option<I>,
@@ -96,7 +98,7 @@ impl<I> Default for HardState<I> {
 }
 
 /// Effects for the host, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Output<I> {
     /// Send `msg` to `to`. For an `Append` with `with_data`, attach the value of its `version`
     /// and `voters`, the configuration of that version (`None` only when the leader holds none).
@@ -281,7 +283,7 @@ pub struct MemberProgress<I> {
 }
 
 /// Counters since the node was created (restarts do not reset them). See [`Node::metrics`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Metrics {
     /// Pre-vote phases started (`pre_vote` on).
     pub pre_votes_started: u64,
@@ -330,7 +332,7 @@ fn channel_slot(c: Channel) -> usize {
 }
 
 /// A leader's view of one member.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Progress {
     /// Highest version of ours this member acknowledged (persisted) in this term.
     pub(crate) matched: Option<Version>,
@@ -362,7 +364,7 @@ pub(crate) const MAX_HELD: usize = 64;
 pub(crate) const MAX_GATED: usize = 256;
 
 /// A held version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Entry<I> {
     pub(crate) v: Version,
     /// The term whose leader confirmed this version is on its log (sent it, or matched it in a
@@ -374,7 +376,7 @@ pub(crate) struct Entry<I> {
 }
 
 /// A proposal not decided yet (see [`Output::Proposal`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Pending {
     /// What `propose` returned.
     pub(crate) version: Version,
@@ -388,7 +390,7 @@ pub(crate) struct Pending {
 }
 
 /// A leadership confirmation not decided yet (see [`Output::Confirmed`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Confirm {
     pub(crate) id: u64,
     /// Confirmed once a majority echoed this round (or a later one).
@@ -397,7 +399,7 @@ pub(crate) struct Confirm {
 }
 
 /// A message waiting for a persist to complete before it may leave.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Gated<I> {
     pub(crate) seq: u64,
     pub(crate) to: I,
@@ -405,7 +407,7 @@ pub(crate) struct Gated<I> {
 }
 
 /// One Raft node of raftq's model.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Node<I: NodeId> {
     pub(crate) id: I,
     pub(crate) config: Config,

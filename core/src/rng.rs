@@ -1,7 +1,7 @@
 //! A tiny deterministic PRNG (SplitMix64). The seed comes from the host, so the core has no
 //! global randomness and a simulation run is reproducible from its seed.
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Rng(u64);
 
 impl Rng {
