@@ -49,6 +49,9 @@ pub enum BrokenRule {
     /// Confirm leadership on any response of the leader's term, also those that echo no round
     /// or a round sent before the request (ReadIndex without its round trip).
     ConfirmWithoutRound,
+    /// Answer reads with the latest version (what `confirmLeadership()` + `getData()` gives on
+    /// the leader), not the commit point.
+    ReadLatest,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
