@@ -5,7 +5,7 @@ use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
 use napi::JsString;
 use napi::{JsValue, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields};
-use raftq_core::{Message, Output, ProposalFailure, Version};
+use raftq_core::{Message, Output, ProposalFailure, ReadFailure, Version};
 use std::cell::Cell;
 
 /// The longest string id accepted, in UTF-16 code units (JS `length`). Every message names its
@@ -291,6 +291,12 @@ pub enum Rec<'env> {
     Transfer {
         succeeded: bool,
     },
+    /// A `read()` is decided: the committed value and its version (read when the record is
+    /// made), or why not.
+    Read {
+        id: u64,
+        result: std::result::Result<(Unknown<'env>, Version), ReadFailure>,
+    },
 }
 
 /// The records of one call, and the values store (aliases and releases change it here).
@@ -366,6 +372,14 @@ impl<'env> Records<'env> {
             },
             Output::Confirmed { id, confirmed } => Rec::Confirmed { id, confirmed },
             Output::TransferEnded { succeeded } => Rec::Transfer { succeeded },
+            Output::ReadReady { id, version } => Rec::Read {
+                id,
+                result: Ok((self.values.get(version)?, version)),
+            },
+            Output::ReadFailed { id, failure } => Rec::Read {
+                id,
+                result: Err(failure),
+            },
             Output::Released(v) => return self.values.release(v),
         };
         self.list.push(r);
