@@ -756,7 +756,11 @@ impl Raftq {
         ts_args_type = "options?: RaftReadOptions",
         ts_return_type = "Promise<RaftRead>"
     )]
-    pub fn read<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> Result<Unknown<'env>> {
+    pub fn read<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown<'env>>,
+    ) -> Result<Unknown<'env>> {
         self.state.read(env, options)
     }
 
