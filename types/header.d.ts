@@ -286,7 +286,13 @@ export interface RaftStatus {
   unauthenticated: number;
   /** Data values held (one per version the core still needs; the others are released). */
   values: number;
-  /** Leader: a majority answered within the last `minimumElectionTime` ms (false after a pause until it has again). False elsewhere. */
+  /**
+   * Leader: a majority (itself included) answered a heartbeat round sent within the last
+   * `minimumElectionTime` ms less a 10% clock-drift margin — counted from when the round was
+   * sent, not from when the answer arrived, so it never outlives the followers' promise not to
+   * elect another leader (false after a pause until a majority answered a round sent after it,
+   * and for the rest of the term once this leader started a transfer). False elsewhere.
+   */
   leaseValid: boolean;
   /** Followers: ms since the leader was last heard from (null if no leader known, and on the leader). */
   lastLeaderContactMs: number | null;
