@@ -115,6 +115,12 @@ fn the_chaos_run_history_is_linearizable() {
         println!("RAFTQ_LINCHECK_HISTORY not set: no chaos history to check (npm test sets it)");
         return;
     };
+    // a relative path is the workspace root's (cargo runs tests in the package's directory)
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+        .display()
+        .to_string();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{path}: {e} (the chaos test writes it: run it first)"));
     let ops = parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
