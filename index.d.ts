@@ -73,14 +73,14 @@ export interface RaftqOptions {
   bootstrapExpect?: number;
 }
 
-/** Extra: `replicate()` was called on a node that is not the leader. */
+/** Extra: `replicate()` or `read()` was called on a node that is not the leader (or that hands over, or stopped leading meanwhile). */
 export interface NotLeaderError extends Error {
   readonly code: 'NOT_LEADER';
   /** The leader this node knows of, or null. */
   readonly leader: RaftNodeId | null;
 }
 
-/** Extra: the version was not committed within `replicateTimeout` (it may still commit: watch `dataChanged`). */
+/** Extra: the version was not committed within `replicateTimeout` (it may still commit: watch `dataChanged`); for `read()`: no majority confirmed the leadership within `maximumElectionTime` (`version` null). */
 export interface TimeoutError extends Error {
   readonly code: 'TIMEOUT';
   readonly version: RaftVersion | null;
@@ -170,7 +170,11 @@ export interface RaftMessageType {
   dataResponseReceived: RaftDataResponseBody;
   roleChanged: RaftRole;
   log: RaftLogBody;
-  /** Extra: the data `getData()` returns changed (committed data; on the leader, its own write once committed). */
+  /**
+   * Extra: the committed data changed, on every node (the leader announces its own write once
+   * it is committed, never when it is only proposed; its `getData()` shows the write earlier).
+   * `data` is frozen.
+   */
   dataChanged: RaftDataChanged;
   /** Extra: the known leader changed. */
   leaderChanged: RaftLeaderChanged;
@@ -189,6 +193,24 @@ export interface RaftDataChanged {
   data: any;
   term: number;
   index: number;
+}
+
+/** Extra: what `read()` resolves: the committed value (frozen) and its version. */
+export interface RaftRead {
+  data: any;
+  term: number;
+  index: number;
+}
+
+/** Extra: options of `read()`. */
+export interface RaftReadOptions {
+  /**
+   * Answer at once, without a round trip, while the leader's lease holds (counted from when
+   * the heartbeat a majority answered was sent, less a 10% clock-drift margin; none after a
+   * transfer in the term; needs `checkQuorum`). Safe only while clocks drift less than 10% of
+   * `minimumElectionTime`. Without a valid lease, the read takes the round trip. Default false.
+   */
+  lease?: boolean;
 }
 
 export interface RaftLeaderChanged {
@@ -299,7 +321,13 @@ export interface RaftStatus {
   unauthenticated: number;
   /** Data values held (one per version the core still needs; the others are released). */
   values: number;
-  /** Leader: a majority answered within the last `minimumElectionTime` ms (false after a pause until it has again). False elsewhere. */
+  /**
+   * Leader: a majority (itself included) answered a heartbeat round sent within the last
+   * `minimumElectionTime` ms less a 10% clock-drift margin — counted from when the round was
+   * sent, not from when the answer arrived, so it never outlives the followers' promise not to
+   * elect another leader (false after a pause until a majority answered a round sent after it,
+   * and for the rest of the term once this leader started a transfer). False elsewhere.
+   */
   leaseValid: boolean;
   /** Followers: ms since the leader was last heard from (null if no leader known, and on the leader). */
   lastLeaderContactMs: number | null;
@@ -333,7 +361,11 @@ export declare class Raftq {
   getNode(): RaftNode
   /** The other members, as acked. */
   getFollowers(): RaftNode[]
-  /** The replicated data (`{}` on a fresh node). */
+  /**
+   * The replicated data (`{}` on a fresh node): the committed value on followers, the latest
+   * value on the leader (raftq's meaning; not a linearizable read: see `read()`). Frozen, as
+   * JSON holds it: the same value on every node for one version.
+   */
   getData(): any
   /** Listen to an event; returns the unsubscribe function. */
   subscribe<T extends RaftEventType>(type: T, listener: (message: RaftMessageType[T]) => any): () => void
@@ -345,9 +377,12 @@ export declare class Raftq {
   getStatus(): RaftStatus
   /**
    * Extra: replicate `data` from the leader. Resolves with the committed version; rejects
-   * with `NotLeaderError` (`.leader`: the known leader), `TimeoutError` (not committed
-   * within `replicateTimeout`; it may still commit), `SupersededError`, `DestroyedError`,
-   * or a `TypeError` for data that is not JSON.
+   * with `NotLeaderError` (`.leader`: the known leader; `null` while none is known or this
+   * leader hands over), `TimeoutError` (not committed within `replicateTimeout`; it may
+   * still commit), `SupersededError`, `DestroyedError`, or a `TypeError` for data that
+   * JSON cannot hold (never resolves `false`). The value stored, sent, persisted and shown
+   * is `data` as JSON holds it (`JSON.parse(JSON.stringify(data))`: a `Date` becomes its
+   * string, a `Set` `{}`, `NaN` `null`), frozen.
    */
   replicate(data: any): Promise<RaftVersion>
   /** Extra: the current term (only grows; a fencing token for leader-only work). */
@@ -358,6 +393,16 @@ export declare class Raftq {
    * within `maximumElectionTime` ms when it is cut off or deposed.
    */
   confirmLeadership(): Promise<boolean>
+  /**
+   * Extra: a linearizable read (ReadIndex, Raft thesis §6.4): resolves `{ data, term, index }`,
+   * the committed value and its version, once this node (the leader) has confirmed with a
+   * majority, after the call, that it still leads, and has committed a version of its own
+   * term. Rejects with `NotLeaderError` (`.leader`: the known leader, or `null`),
+   * `TimeoutError` (no majority within `maximumElectionTime`) or `DestroyedError`.
+   * `{ lease: true }`: answer at once while the leader's lease holds (no round trip; safe
+   * only while clocks drift less than 10% of `minimumElectionTime`), else as without it.
+   */
+  read(options?: RaftReadOptions): Promise<RaftRead>
   /** Extra: counters, gauges and histograms (see `RaftMetrics`). */
   getMetrics(): RaftMetrics
   /**

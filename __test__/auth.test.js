@@ -135,8 +135,8 @@ function makeCluster(ids, optionsFor = () => ({}), { timing = TIMING, restored }
 const FIELD_ORDER = [
   ['term', 'preVote', 'lastTerm', 'lastIndex', 'transfer'],
   ['term', 'granted', 'preVote'],
-  ['term', 'dataTerm', 'dataIndex', 'commitTerm', 'commitIndex', 'transfer'],
-  ['term', 'success', 'dataTerm', 'dataIndex'],
+  ['term', 'dataTerm', 'dataIndex', 'commitTerm', 'commitIndex', 'transfer', 'round'],
+  ['term', 'success', 'dataTerm', 'dataIndex', 'round'],
 ];
 const idKey = (id) => (typeof id === 'number' ? `n:${id}` : `s:${id}`);
 
@@ -156,6 +156,7 @@ function expectedTag(secret, cluster, event, from, to, body) {
   for (const name of FIELD_ORDER[channel]) {
     const v = body[name];
     if (name === 'transfer' && v !== true) continue; // only when set
+    if (name === 'round' && !v) continue; // only when not 0 (with check-quorum, every heartbeat starts one)
     parts.push(Buffer.from([name.length]), Buffer.from(name));
     if (typeof v === 'boolean') {
       parts.push(Buffer.from([2, v ? 1 : 0]));
@@ -239,13 +240,15 @@ test('tags are deterministic and cover ids (with their JS type), cluster, channe
   const hb = sent.filter((m) => m.event === 'syncData' && m.body.data === undefined);
   const byContent = new Map();
   for (const m of hb) {
-    const k = JSON.stringify([idKey(m.from), idKey(m.to), m.body.term, m.body.dataTerm, m.body.dataIndex, m.body.commitTerm, m.body.commitIndex]);
+    const k = JSON.stringify([idKey(m.from), idKey(m.to), m.body.term, m.body.dataTerm, m.body.dataIndex, m.body.commitTerm, m.body.commitIndex, m.body.round]);
     if (byContent.has(k)) assert.equal(m.body.tag, byContent.get(k), 'same message, same tag');
     byContent.set(k, m.body.tag);
   }
-  assert.ok(hb.length > byContent.size, 'some heartbeats repeated');
   const one = hb[hb.length - 1];
   const other = { ...one.body };
+  assert.equal(expectedTag(secret, 'det', 'syncData', one.from, one.to, other), one.body.tag, 'the same message, the same tag');
+  assert.ok(one.body.round > 0, 'heartbeats carry a round (the lease counts from it)');
+  assert.notEqual(expectedTag(secret, 'det', 'syncData', one.from, one.to, { ...other, round: other.round + 1 }), one.body.tag, 'the round is covered');
   assert.notEqual(expectedTag(secret, 'det', 'syncData', one.from, 5050, other), expectedTag(secret, 'det', 'syncData', one.from, '5050', other));
   assert.notEqual(expectedTag(secret, 'det', 'syncData', one.from, one.to, other), expectedTag(secret, 'other', 'syncData', one.from, one.to, other));
   const withData = sent.find((m) => m.event === 'syncData' && m.body.data !== undefined);

@@ -349,7 +349,9 @@ test('4a: messages that arrive while a restart restores are not stepped: one vot
       return snapshot;
     },
   });
-  const { raft } = newRaft({ persistAgent: agent });
+  // elections of 100-200 ms: a restarted node ignores vote requests for minimumElectionTime
+  // after its start (it may have renewed a leader's lease before: issue 15)
+  const { raft } = newRaft({ persistAgent: agent, heartbeat: 10, minimumElectionTime: 100, maximumElectionTime: 200 });
   const rec = record(raft);
   const me = { id: 'me', time: 1 };
   const a = { id: 'a', time: 1 };
@@ -369,6 +371,7 @@ test('4a: messages that arrive while a restart restores are not stepped: one vot
   gate.resolve();
   await withTimeout(restarting, 5000);
   gate = null;
+  await delay(150); // past the restart's vote fence (minimumElectionTime)
   // another candidate of the same term after the restart
   await raft.dispatch('voteRequestReceived', { candidate: b, term: 6, preVote: false, lastTerm: 0, lastIndex: 0, timeout: 50 });
   await waitFor(() => {

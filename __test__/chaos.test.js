@@ -10,7 +10,14 @@
 //   RAFTQ_CHAOS_SEED           replay a seed (printed by every run)
 //   RAFTQ_CHAOS_UNSAFE_PERSIST early|never: nodes acknowledge persists before writing (a
 //                              demonstration that this test fails; never set by default)
+//   RAFTQ_CHAOS_HISTORY        where the history of writes and read()s goes (default
+//                              target/chaos-history.jsonl): `npm test` then checks it for
+//                              linearizability (cargo test -p raftq-lincheck)
+//   RAFTQ_CHAOS_READS          read (default) | lease | dirty (confirmLeadership() + getData(),
+//                              which the linearizability check should catch)
 // The soak mode is `node scripts/chaos.js --seconds 600`.
+const fs = require('node:fs');
+const path = require('node:path');
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { canResolve, addonLoadError } = require('./_helpers');
@@ -25,7 +32,10 @@ test('chaos: 5 processes, kills and restarts from file, partitions, drops, delay
   const seed = process.env.RAFTQ_CHAOS_SEED !== undefined && process.env.RAFTQ_CHAOS_SEED !== '' ? Number(process.env.RAFTQ_CHAOS_SEED) : undefined;
   const lines = [];
   const unsafePersist = process.env.RAFTQ_CHAOS_UNSAFE_PERSIST || '';
-  const r = await runChaos({ seconds, seed, unsafePersist, log: (line) => lines.push(line) });
+  const history = process.env.RAFTQ_CHAOS_HISTORY || path.join(__dirname, '..', 'target', 'chaos-history.jsonl');
+  fs.rmSync(history, { force: true }); // never check a history of an earlier run
+  const reads = process.env.RAFTQ_CHAOS_READS || 'read';
+  const r = await runChaos({ seconds, seed, unsafePersist, history, reads, log: (line) => lines.push(line) });
   const summary = formatSummary(r);
   for (const line of summary.split('\n')) t.diagnostic(line);
   const context = `${summary}\n${lines.join('\n')}`;
@@ -34,5 +44,7 @@ test('chaos: 5 processes, kills and restarts from file, partitions, drops, delay
   assert.ok(r.summary.kills > 0, `no node was killed\n${context}`);
   assert.ok(r.summary.writes.acked > 0, `no write was acknowledged\n${context}`);
   assert.ok(r.summary.membership.removals > 0, `no membership change was asked\n${context}`);
+  assert.ok(r.summary.reads.ok > 0, `no read() was answered\n${context}`);
+  assert.ok(fs.existsSync(history), `the history was written to ${history}`);
   assert.equal(r.summary.convergeMs.length, r.summary.rounds, `every round converged\n${context}`);
 });

@@ -92,7 +92,9 @@ test('cron on the leader: a SIGSTOPped old leader, resumed, does not run the job
     assert.ok(!all.slice(firstNew).some((j) => j.term <= t1), `a job of term ${t1} landed after term ${newer.term}'s:\n${JSON.stringify(all)}`);
     // and the old leader's own log shows no job done in term t1 after it was resumed
     const after = frozen.lines.slice(from).map((l) => l.text);
-    const stale = after.filter((l) => new RegExp(`cron: job #\\d+ in term ${t1} done`).test(l));
+    // (by the line's own time: a line written just before the SIGSTOP may reach us after it)
+    const at = (l) => Date.parse((/^\[([^\]]+)\]/.exec(l) || [])[1]);
+    const stale = after.filter((l) => new RegExp(`cron: job #\\d+ in term ${t1} done`).test(l) && !(at(l) < resumedAt));
     assert.deepStrictEqual(stale, [], `the resumed old leader ran a job in its stale term ${t1} (resumed at ${resumedAt}):\n${after.join('\n')}`);
   } finally {
     for (const p of procs.values()) {

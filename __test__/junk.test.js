@@ -602,6 +602,27 @@ function dump(cluster, logs) {
     .join('\n  ');
 }
 
+/**
+ * The values a test replicated. The leader stores each as JSON holds it (a frozen copy, shared
+ * by the in-memory nodes: issue 15), so a node shows an equal value, not the very object: `has`
+ * compares by JSON, cached per object (frozen values never change), so a 10 MB value is
+ * written out once per copy, not at every check.
+ */
+function legitValues() {
+  const byId = new Map(); // legit id -> JSON of the value replicated
+  const cache = new WeakMap();
+  const json = (d) => {
+    if (d === null || typeof d !== 'object') return JSON.stringify(d);
+    if (!cache.has(d)) cache.set(d, JSON.stringify(d));
+    return cache.get(d);
+  };
+  return {
+    add: (v) => byId.set(v.legit, json(v)),
+    has: (d) => d !== null && typeof d === 'object' && byId.has(d.legit) && byId.get(d.legit) === json(d),
+    same: (d, v) => json(d) === json(v),
+  };
+}
+
 /** the cluster has one agreed leader, a replicate commits, and every node shows the value */
 async function assertHealthy(cluster, value, what, logs) {
   const deadline = Date.now() + 15000;
@@ -613,7 +634,9 @@ async function assertHealthy(cluster, value, what, logs) {
       committed = await cluster.node(leader).replicate(value).then(() => true, () => false);
     }
     assert.ok(committed, 'a replicate commits on the agreed leader');
-    await waitFor(() => cluster.ids.every((id) => cluster.node(id).getData() === value), 5000, 'every node shows the committed value');
+    // the value as JSON holds it (a copy the leader made, frozen), the same everywhere
+    const want = JSON.stringify(value);
+    await waitFor(() => cluster.ids.every((id) => JSON.stringify(cluster.node(id).getData()) === want), 5000, 'every node shows the committed value');
   } catch (e) {
     assert.fail(`${what}: ${e.message} (replay: ${REPLAY})\n  ${dump(cluster, logs)}`);
   }
@@ -629,7 +652,7 @@ test(`junk on every input event of a live 3-node cluster (seed ${SEED}, ${COUNT}
   const problems = problemLog();
   const nodes = CLUSTER_IDS.map((id) => cluster.node(id));
   /** the data values the test itself replicated: no node may ever show anything else */
-  const legit = new WeakSet();
+  const legit = legitValues();
   let legitN = 0;
   const legitValue = (extra) => {
     const v = { legit: ++legitN, ...extra };
@@ -1034,7 +1057,7 @@ test(`junk on a 3-node cluster with a secret: nothing untagged gets in, nothing 
   const cluster = await secretCluster('junk secret');
   const problems = problemLog();
   const per = Math.max(1, Math.floor(COUNT / 5));
-  const legit = new WeakSet();
+  const legit = legitValues();
   let n = 0;
   const replicate = async (extra) => {
     const deadline = Date.now() + 15000;
@@ -1043,7 +1066,7 @@ test(`junk on a 3-node cluster with a secret: nothing untagged gets in, nothing 
       const v = { legit: ++n, ...extra };
       legit.add(v);
       if (await cluster.node(leader).replicate(v).then(() => true, () => false)) {
-        await waitFor(() => CLUSTER_IDS.every((id) => cluster.node(id).getData() === v), 5000, 'every node shows the value');
+        await waitFor(() => CLUSTER_IDS.every((id) => legit.same(cluster.node(id).getData(), v)), 5000, 'every node shows the value');
         return leader;
       }
       assert.ok(Date.now() < deadline, `a replicate commits with a secret (replay: ${REPLAY})`);

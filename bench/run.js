@@ -12,7 +12,8 @@
 //   3. over HTTP (bench/http.js: four bench/demo-node.js processes, the README demo shape):
 //      wire bytes/s and CPU at steady state, replication latency, graceful and hard failover;
 //   4. issue 8's leadership rows (bench/leadership.js): replicate() -> dataChanged on every
-//      follower, confirmLeadership();
+//      follower, confirmLeadership(); issue 15's read() and read({ lease: true }), in memory
+//      and over HTTP;
 //   5. issue 7's guard (bench/guard.js): dispatch cost, hand-off, replication and persist ->
 //      vote, this checkout against RAFTQ_BEFORE=<dir> (an earlier checkout, addon built).
 // Prints a Markdown table (with machine, Node, date, command, load average) and writes
@@ -452,6 +453,12 @@ async function main() {
     console.log(`| replicate() -> dataChanged on every follower | ${fmt(L.toFollowers)} |`);
     console.log(`| replicate() -> resolved { term, index } on the leader | ${fmt(L.toCommit)} |`);
     console.log(`| confirmLeadership() -> true | ${fmt(L.confirm)} |`);
+    console.log(`| read() -> { data, term, index } (issue 15) | ${fmt(L.read)} |`);
+    console.log(`| read({ lease: true }) | ${fmt(L.leaseRead)} |`);
+    if (L.http && !L.http.error) {
+      console.log(`| read() over HTTP (GET /read on the leader, 3 processes, heartbeat 50 ms) | ${fmt(L.http.read)} |`);
+      console.log(`| read({ lease: true }) over HTTP | ${fmt(L.http.leaseRead)} |`);
+    } else console.log(`| read() over HTTP | n/a${L.http ? ` (${L.http.error})` : ''} |`);
   }
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });

@@ -10,7 +10,13 @@
 //       and no write id appears twice;
 //   (3) after healing everything, restarting the dead and acking every node on every node
 //       again, the cluster converges within a bound: one leader named by all, one term, the same
-//       data, commit version and committed configuration (all nodes) on all nodes.
+//       data, commit version and committed configuration (all nodes) on all nodes;
+//   (4) with --history FILE, a reader does `read()` on whoever leads beside the writer, and
+//       every write and read goes to FILE as JSON lines (op write/read, value: the write id,
+//       invoke and complete times in ms, indeterminate for writes whose outcome is unknown),
+//       which `cargo test -p raftq-lincheck` checks for linearizability (RAFTQ_LINCHECK_HISTORY
+//       names the file; `npm test` does both). --reads lease|dirty reads with `read({ lease })`
+//       or the old recipe confirmLeadership() + getData() (the check should catch the latter).
 // Besides kills, power cuts, partitions and message faults, the schedule changes membership the
 // way raftq apps do: ackNode with time 0 for a node (the leader too) reaching only some nodes,
 // re-added later; sometimes one node replaced by another at once.
@@ -20,6 +26,7 @@
 //   node scripts/chaos.js [--seconds 600] [--seed N] [--round-seconds 30] [--converge-ms 15000]
 //                         [--heartbeat 50] [--min-election 200] [--max-election 400]
 //                         [--unsafe-persist early|never] [--keep] [--verbose]
+//                         [--history FILE] [--reads read|lease|dirty]
 //   environment alternatives: RAFTQ_CHAOS_SECONDS, RAFTQ_CHAOS_SEED, RAFTQ_CHAOS_UNSAFE_PERSIST
 //
 // The same --seed and --seconds replay the same schedule (the processes' timing, and so which
@@ -55,6 +62,9 @@ const DEFAULTS = {
   maxDead: 2,
   writeGapMs: 10,
   unsafePersist: '',
+  history: '',
+  reads: 'read',
+  readGapMs: 10,
   keep: false,
   verbose: false,
   log: (line) => console.log(line),
@@ -294,6 +304,10 @@ async function runChaos(options = {}) {
     convergeMs: [],
   };
   const acked = []; // write ids acknowledged ok=true, in acknowledgement order
+  // the history for the linearizability check (--history): one JSON line per operation
+  const history = [];
+  const clock = () => performance.timeOrigin + performance.now();
+  const reads = { ok: 0, failed: 0 };
   const allProcs = [];
   const nodes = ids.map((id, i) => ({
     i,
@@ -438,18 +452,25 @@ async function runChaos(options = {}) {
       const i = up.includes(target) ? target : up[Math.floor(Math.random() * up.length)];
       let finish;
       writer.idle = new Promise((r) => (finish = r));
+      const invoke = clock();
+      // the outcome unknown: it may have committed, now or later
+      const indeterminate = () => history.push({ op: 'write', value: wid, invoke, complete: null, indeterminate: true });
       try {
         const r = await request(nodes[i].port, 'POST', '/rmw', { wid }, o.maxElection + 3000);
         if (r.code === 409 && r.body && r.body.notLeader) {
+          // refused before any proposal: no operation
           stats.redirects++;
           const hint = ids.indexOf(String(r.body.leader));
           target = hint >= 0 && hint !== i ? hint : -1;
           if (target < 0) await delay(30); // no leader known yet
         } else if (r.code === 200 && r.body && r.body.ok === true) {
+          history.push({ op: 'write', value: wid, invoke, complete: clock() });
           acked.push(wid++);
           stats.acked++;
           target = i;
         } else {
+          // replicate() rejected (timed out, superseded): it may still be committed
+          indeterminate();
           stats.failed++;
           wid++;
           target = -1;
@@ -457,6 +478,7 @@ async function runChaos(options = {}) {
         }
       } catch (err) {
         if (!refused(err)) {
+          indeterminate();
           stats.unknown++; // timed out or cut: it may or may not have been proposed
           wid++;
         }
@@ -468,6 +490,41 @@ async function runChaos(options = {}) {
       if (o.writeGapMs > 0) await delay(o.writeGapMs);
     }
   }
+  // ---- the reader (--history): read() on whoever leads, beside the writer ----
+  const reader = { stop: false, done: null };
+  async function readLoop() {
+    let target = -1;
+    const query = o.reads === 'lease' ? '?lease=1' : o.reads === 'dirty' ? '?dirty=1' : '';
+    while (!reader.stop) {
+      const up = nodes.filter((n) => n.state === 'up').map((n) => n.i);
+      if (up.length === 0) {
+        await delay(50);
+        continue;
+      }
+      const i = up.includes(target) ? target : up[Math.floor(Math.random() * up.length)];
+      const invoke = clock();
+      try {
+        const r = await request(nodes[i].port, 'GET', `/read${query}`, undefined, o.maxElection + 3000);
+        if (r.code === 200 && r.body && r.body.ok === true && Number.isSafeInteger(r.body.last)) {
+          history.push({ op: 'read', value: r.body.last, invoke, complete: clock() });
+          reads.ok++;
+          target = i;
+        } else {
+          // a failed read has no effect: not in the history
+          reads.failed++;
+          const hint = r.body && r.body.notLeader ? ids.indexOf(String(r.body.leader)) : -1;
+          target = hint >= 0 && hint !== i ? hint : -1;
+          if (target < 0) await delay(30);
+        }
+      } catch {
+        reads.failed++;
+        target = -1;
+        await delay(30);
+      }
+      if (o.readGapMs > 0) await delay(o.readGapMs);
+    }
+  }
+
   async function pauseWriter() {
     writer.paused = true;
     await withTimeout(writer.idle, o.maxElection + 5000);
@@ -680,6 +737,7 @@ async function runChaos(options = {}) {
     await waitFor(async () => (await currentLeader()) >= 0, o.startMs, 'a first leader', 50);
     log(`cluster of ${o.nodes} up on ports ${ids.join(',')}, dir ${dir}`);
     writer.done = writeLoop();
+    if (o.history) reader.done = readLoop();
 
     for (let round = 0; round < rounds && violations.length === 0; round++) {
       const events = makeSchedule(rng, roundMs, o.nodes);
@@ -732,7 +790,14 @@ async function runChaos(options = {}) {
       violations.push(...el.violations.filter((v) => !violations.includes(v)));
     }
     writer.stop = true;
+    reader.stop = true;
     await withTimeout(writer.done, o.maxElection + 5000);
+    await withTimeout(reader.done || Promise.resolve(), o.maxElection + 5000);
+    if (o.history) {
+      fs.mkdirSync(path.dirname(path.resolve(o.history)), { recursive: true });
+      fs.writeFileSync(o.history, history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+      log(`history: ${history.length} operations (${reads.ok} reads) written to ${o.history}`);
+    }
 
     const el = checkElections(nodes);
     for (const v of el.violations) if (!violations.includes(v)) violations.push(v);
@@ -751,6 +816,7 @@ async function runChaos(options = {}) {
       membership: { removals: stats.removals, readds: stats.readds, replacements: stats.replacements },
       skippedKills: stats.skipped,
       writes: { acked: stats.acked, failed: stats.failed, unknown: stats.unknown, redirects: stats.redirects },
+      reads: { ...reads },
       leaderTerms: el.leaderTerms,
       maxTerm: el.maxTerm,
       unsureRoleLines: el.unsure,
@@ -760,6 +826,7 @@ async function runChaos(options = {}) {
     result = { ok: violations.length === 0, seed, violations, summary, dir };
   } finally {
     writer.stop = true;
+    reader.stop = true;
     await killAll(allProcs);
     unfinishedDirs.delete(dir);
     if (result && !result.ok) {
@@ -780,7 +847,7 @@ function formatSummary(r) {
     `chaos ${r.ok ? 'PASSED' : 'FAILED'}: seed ${s.seed}, ${s.seconds} s of chaos in ${s.rounds} round(s), ${(s.elapsedMs / 1000).toFixed(1)} s wall`,
     `  kills ${s.kills} (${s.leaderKills} of the leader, ${s.crashes} power cuts of 3 or 5 nodes, ${s.skippedKills} skipped), restarts ${s.restarts}, partitions ${s.partitions}, fault windows ${s.faultWindows}, heals ${s.heals}`,
     `  membership changes asked: ${s.membership.removals} removals (to some nodes only), ${s.membership.readds} re-adds, ${s.membership.replacements} replacements`,
-    `  writes: ${s.writes.acked} acked, ${s.writes.failed} failed (ok=false), ${s.writes.unknown} unknown (timeout), ${s.writes.redirects} redirects`,
+    `  writes: ${s.writes.acked} acked, ${s.writes.failed} failed (ok=false), ${s.writes.unknown} unknown (timeout), ${s.writes.redirects} redirects; reads: ${s.reads.ok} answered, ${s.reads.failed} failed`,
     `  leader terms ${s.leaderTerms}, max term ${s.maxTerm}${s.unsureRoleLines ? `, ${s.unsureRoleLines} unsure ROLE lines` : ''}`,
     `  convergence after heal: max ${s.maxConvergeMs} ms (${s.convergeMs.join(', ')})`,
   ];
@@ -799,6 +866,8 @@ function parseArgs(argv) {
   if (env.RAFTQ_CHAOS_SECONDS) o.seconds = Number(env.RAFTQ_CHAOS_SECONDS);
   if (env.RAFTQ_CHAOS_SEED) o.seed = Number(env.RAFTQ_CHAOS_SEED);
   if (env.RAFTQ_CHAOS_UNSAFE_PERSIST) o.unsafePersist = env.RAFTQ_CHAOS_UNSAFE_PERSIST;
+  if (env.RAFTQ_CHAOS_HISTORY) o.history = env.RAFTQ_CHAOS_HISTORY;
+  if (env.RAFTQ_CHAOS_READS) o.reads = env.RAFTQ_CHAOS_READS;
   const numeric = {
     '--seconds': 'seconds',
     '--seed': 'seed',
@@ -820,6 +889,11 @@ function parseArgs(argv) {
       const v = value();
       if (v !== 'early' && v !== 'never') throw new Error('--unsafe-persist takes early or never');
       o.unsafePersist = v;
+    } else if (flag === '--history') o.history = value();
+    else if (flag === '--reads') {
+      const v = value();
+      if (!['read', 'lease', 'dirty'].includes(v)) throw new Error('--reads takes read, lease or dirty');
+      o.reads = v;
     } else if (flag === '--keep') o.keep = true;
     else if (flag === '--verbose') o.verbose = true;
     else throw new Error(`unknown argument ${a}`);

@@ -73,14 +73,14 @@ export interface RaftqOptions {
   bootstrapExpect?: number;
 }
 
-/** Extra: `replicate()` was called on a node that is not the leader. */
+/** Extra: `replicate()` or `read()` was called on a node that is not the leader (or that hands over, or stopped leading meanwhile). */
 export interface NotLeaderError extends Error {
   readonly code: 'NOT_LEADER';
   /** The leader this node knows of, or null. */
   readonly leader: RaftNodeId | null;
 }
 
-/** Extra: the version was not committed within `replicateTimeout` (it may still commit: watch `dataChanged`). */
+/** Extra: the version was not committed within `replicateTimeout` (it may still commit: watch `dataChanged`); for `read()`: no majority confirmed the leadership within `maximumElectionTime` (`version` null). */
 export interface TimeoutError extends Error {
   readonly code: 'TIMEOUT';
   readonly version: RaftVersion | null;
@@ -170,7 +170,11 @@ export interface RaftMessageType {
   dataResponseReceived: RaftDataResponseBody;
   roleChanged: RaftRole;
   log: RaftLogBody;
-  /** Extra: the data `getData()` returns changed (committed data; on the leader, its own write once committed). */
+  /**
+   * Extra: the committed data changed, on every node (the leader announces its own write once
+   * it is committed, never when it is only proposed; its `getData()` shows the write earlier).
+   * `data` is frozen.
+   */
   dataChanged: RaftDataChanged;
   /** Extra: the known leader changed. */
   leaderChanged: RaftLeaderChanged;
@@ -189,6 +193,24 @@ export interface RaftDataChanged {
   data: any;
   term: number;
   index: number;
+}
+
+/** Extra: what `read()` resolves: the committed value (frozen) and its version. */
+export interface RaftRead {
+  data: any;
+  term: number;
+  index: number;
+}
+
+/** Extra: options of `read()`. */
+export interface RaftReadOptions {
+  /**
+   * Answer at once, without a round trip, while the leader's lease holds (counted from when
+   * the heartbeat a majority answered was sent, less a 10% clock-drift margin; none after a
+   * transfer in the term; needs `checkQuorum`). Safe only while clocks drift less than 10% of
+   * `minimumElectionTime`. Without a valid lease, the read takes the round trip. Default false.
+   */
+  lease?: boolean;
 }
 
 export interface RaftLeaderChanged {
@@ -299,7 +321,13 @@ export interface RaftStatus {
   unauthenticated: number;
   /** Data values held (one per version the core still needs; the others are released). */
   values: number;
-  /** Leader: a majority answered within the last `minimumElectionTime` ms (false after a pause until it has again). False elsewhere. */
+  /**
+   * Leader: a majority (itself included) answered a heartbeat round sent within the last
+   * `minimumElectionTime` ms less a 10% clock-drift margin — counted from when the round was
+   * sent, not from when the answer arrived, so it never outlives the followers' promise not to
+   * elect another leader (false after a pause until a majority answered a round sent after it,
+   * and for the rest of the term once this leader started a transfer). False elsewhere.
+   */
   leaseValid: boolean;
   /** Followers: ms since the leader was last heard from (null if no leader known, and on the leader). */
   lastLeaderContactMs: number | null;

@@ -58,6 +58,9 @@ pub enum BrokenRule {
     /// Let a leader propose a configuration change while another is not committed yet (and
     /// before it committed a version of its own term).
     TwoChangesInFlight,
+    /// Answer reads with the latest version (what `confirmLeadership()` + `getData()` gives on
+    /// the leader), not the commit point.
+    ReadLatest,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -25,6 +25,7 @@ pub use config::{Config, ConfigError};
 pub use message::{Channel, Message, Version};
 pub use node::{
     ConfirmError, HardState, MemberProgress, Metrics, Node, NodeId, Output, ProposalFailure,
-    ProposeError, Role, Status, StepOutcome, TransferError, Voters, INDEX_TOO_FAR, MAX_INDEX_STEP,
-    MAX_TERM_STEP, MAX_VALUE, MAX_VOTE_TERM_STEP, NOT_A_MEMBER, TERM_TOO_FAR,
+    ProposeError, ReadFailure, Role, Status, StepOutcome, TransferError, Voters, INDEX_TOO_FAR,
+    LEASE_DRIFT_PERCENT, MAX_INDEX_STEP, MAX_TERM_STEP, MAX_VALUE, MAX_VOTE_TERM_STEP,
+    NOT_A_MEMBER, TERM_TOO_FAR,
 };

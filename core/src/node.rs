@@ -10,6 +10,7 @@ use std::hash::Hash;
 
 mod election;
 mod leadership;
+pub use leadership::LEASE_DRIFT_PERCENT;
 mod membership;
 #[cfg(feature = "rule-switches")]
 mod modelcheck;
@@ -122,8 +123,9 @@ pub enum Output<I> {
         version: Version,
         copy_of: Version,
     },
-    /// The version `getData()` shows changed (the committed one on followers, the latest on the
-    /// leader).
+    /// The committed version changed (raftq's `dataChanged`: on every node, the leader
+    /// included, a value is announced once it is committed, never when it is only proposed).
+    /// What `getData()` shows is [`Node::visible`] (the latest version on the leader).
     DataChanged(Version),
     /// The commit point advanced to this version.
     Committed(Version),
@@ -165,6 +167,19 @@ pub enum Output<I> {
         version: Version,
         voters: Voters<I>,
         committed: bool,
+    },
+    /// A [`Node::read_index`] request may be answered with the value of `version`, the
+    /// commit point when it was decided (linearizable: see `read_index`). Exactly once per
+    /// request, this or [`Output::ReadFailed`].
+    ReadReady {
+        id: u64,
+        version: Version,
+    },
+    /// A [`Node::read_index`] request failed (exactly once per request, or
+    /// [`Output::ReadReady`]).
+    ReadFailed {
+        id: u64,
+        failure: ReadFailure,
     },
     /// The value of this version is no longer needed: the host may release it. (A restart
     /// replaces every version with the restored ones, without an output per version.)
@@ -217,6 +232,18 @@ impl ProposalFailure {
 pub enum ConfirmError {
     NotStarted,
     NotLeader,
+}
+
+/// Why a [`Node::read_index`] request failed (see [`Output::ReadFailed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReadFailure {
+    /// This node stopped leading (deposed, stepped down, restarted) before it could answer.
+    NotLeader,
+    /// No majority confirmed its leadership, or it committed no version of its term, within
+    /// `election_max` ms of the request.
+    TimedOut,
+    /// The node was stopped ([`Node::stop`]).
+    Stopped,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -398,6 +425,17 @@ pub(crate) struct Confirm {
     pub(crate) deadline: u64,
 }
 
+/// A read (see [`Node::read_index`]) not answered yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ReadWait {
+    pub(crate) id: u64,
+    /// Leadership is confirmed once a majority echoed this round (or a later one).
+    pub(crate) round: u64,
+    /// A majority did: it waits only for a commit of this leader's term.
+    pub(crate) confirmed: bool,
+    pub(crate) deadline: u64,
+}
+
 /// A message waiting for a persist to complete before it may leave.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Gated<I> {
@@ -480,6 +518,10 @@ pub struct Node<I: NodeId> {
     pub(crate) confirms: VecDeque<Confirm>,
     /// The id of the last confirmation request (ids are unique over the node's life).
     pub(crate) confirm_seq: u64,
+    /// Reads not answered yet, oldest first (ids from `confirm_seq` too).
+    pub(crate) reads: VecDeque<ReadWait>,
+    /// The committed version last announced with [`Output::DataChanged`].
+    pub(crate) announced: Version,
 
     // confirmation rounds
     /// Leader: the newest round of this leadership (0: none yet).
@@ -495,6 +537,16 @@ pub struct Node<I: NodeId> {
     pub(crate) seen_round: (u64, u64),
     /// The `now` of the last input (pauses show as gaps).
     pub(crate) last_input: u64,
+    /// Leader: when each recent round first went out, `(term, round, at)`, oldest first: an
+    /// echo of a round proves the member heard us no earlier than that (the lease counts from
+    /// it, not from when the echo arrived).
+    pub(crate) round_sent: VecDeque<(u64, u64, u64)>,
+    /// The term in which this node last told a follower to campaign at once (a transfer): its
+    /// voters ignore their lease for that campaign, so this leader holds none in that term.
+    pub(crate) handed_off: Option<u64>,
+    /// Until then (after a start) this node refuses to help depose a leader, as if it had just
+    /// heard from one: a leader's lease may rest on a promise it made before it restarted.
+    pub(crate) vote_fence_until: u64,
 
     pub(crate) metrics: Metrics,
 
@@ -545,11 +597,16 @@ impl<I: NodeId> Node<I> {
             transfer_waits: VecDeque::new(),
             confirms: VecDeque::new(),
             confirm_seq: 0,
+            reads: VecDeque::new(),
+            announced: Version::ZERO,
             round: 0,
             round_wanted: false,
             fence_round: 0,
             seen_round: (0, 0),
             last_input: 0,
+            round_sent: VecDeque::new(),
+            handed_off: None,
+            vote_fence_until: 0,
             metrics: Metrics::default(),
             outputs: Vec::new(),
         }
@@ -607,9 +664,19 @@ impl<I: NodeId> Node<I> {
         self.round_wanted = false;
         self.fence_round = 0;
         self.seen_round = (0, 0);
+        self.round_sent.clear();
+        self.handed_off = None;
+        // a member that renewed a leader's lease had that leader's term on disk (only
+        // successful responses count): it keeps its promise across a restart
+        self.vote_fence_until = if self.term > 0 {
+            now.saturating_add(self.config.election_min)
+        } else {
+            0
+        };
         self.last_input = now;
         self.started = true;
         self.visible = committed;
+        self.announced = committed;
         self.reset_election_timer(now);
         self.log_line("raft started".to_string());
         if was != Role::Follower {
@@ -668,6 +735,9 @@ impl<I: NodeId> Node<I> {
         }
         if let Some(c) = self.confirms.front() {
             d = d.min(c.deadline);
+        }
+        if let Some(r) = self.reads.iter().map(|r| r.deadline).min() {
+            d = d.min(r);
         }
         if let Some(t) = self.transfer_waits.front() {
             d = d.min(*t);
@@ -1062,6 +1132,7 @@ impl<I: NodeId> Node<I> {
                 self.end_confirm(c.id, false);
             }
         }
+        self.expire_reads(now);
     }
 
     /// The commit point moved to `c`: decide the proposals it settles. A proposal is committed
@@ -1113,14 +1184,15 @@ impl<I: NodeId> Node<I> {
     }
 
     pub(crate) fn update_visible(&mut self) {
-        let v = if self.role == Role::Leader {
+        self.visible = if self.role == Role::Leader {
             self.latest()
         } else {
             self.committed()
         };
-        if v != self.visible {
-            self.visible = v;
-            self.outputs.push(Output::DataChanged(v));
+        let c = self.committed();
+        if c != self.announced {
+            self.announced = c;
+            self.outputs.push(Output::DataChanged(c));
         }
     }
 }

@@ -155,7 +155,17 @@ fn s6_4_confirmation_sends_a_round_at_once_and_needs_a_majority_echoing_it() {
         vec![(id, true)],
         "2 of 3 (the leader and node 2) echoed round 1"
     );
-    // once nothing is pending, heartbeats carry no round again
+    // once nothing is pending, heartbeats carry a new round each (for the lease) with
+    // check-quorum, none without it
+    n.tick(EL + 3 + HB);
+    let out = n.take_outputs();
+    assert_eq!(rounds(&out), vec![(2, 2), (3, 2)], "{out:?}");
+    let mut c = cfg();
+    c.check_quorum = false;
+    let mut n = leader_with(c);
+    n.confirm_leadership(EL + 1).expect("leader");
+    n.take_outputs();
+    n.step(2, response(1, true, latest, 1), EL + 3);
     n.tick(EL + 3 + HB);
     let out = n.take_outputs();
     assert!(!rounds(&out).is_empty());
@@ -267,16 +277,24 @@ fn s6_4_confirmation_fails_when_deposed_or_after_an_election_timeout() {
 // ---- the lease, and a paused leader ----
 
 #[test]
-fn s6_4_1_lease_holds_while_a_majority_answers_within_election_min() {
+fn s6_4_1_lease_counts_from_when_the_echoed_round_was_sent_less_the_drift_margin() {
     let mut n = leader();
     let latest = n.latest();
     assert!(!n.status_at(EL).lease_valid, "nobody answered yet");
-    n.step(2, response(1, true, latest, 0), EL + 5);
-    assert!(n.status_at(EL + 5).lease_valid);
-    assert!(n.status_at(EL + 5 + EL - 1).lease_valid);
+    // the first heartbeat goes out at EL + HB with round 1
+    n.tick(EL + HB);
+    assert_eq!(rounds(&n.take_outputs()), vec![(2, 1), (3, 1)]);
+    // an answer that echoes no round proves nothing about when it was sent
+    n.step(2, response(1, true, latest, 0), EL + HB + 1);
+    assert!(!n.status_at(EL + HB + 1).lease_valid);
+    // the echo arrives 40 ms after the round went out: the lease counts from the sending
+    n.step(2, response(1, true, latest, 1), EL + HB + 40);
+    assert!(n.status_at(EL + HB + 40).lease_valid);
+    let lease = EL - EL * raftq_core::LEASE_DRIFT_PERCENT / 100;
+    assert!(n.status_at(EL + HB + lease - 1).lease_valid);
     assert!(
-        !n.status_at(EL + 5 + EL).lease_valid,
-        "measured from the inputs' time, not by ticks"
+        !n.status_at(EL + HB + lease).lease_valid,
+        "ends election_min (less the drift margin) after the round was sent, not after the echo"
     );
     // a follower knows how long ago its leader spoke
     let mut f = node_with(2, &[1, 3], cfg());
@@ -301,10 +319,12 @@ fn s6_4_1_lease_holds_while_a_majority_answers_within_election_min() {
 fn s6_4_1_a_paused_leader_loses_its_lease_ignores_stale_responses_and_steps_down() {
     let mut n = leader();
     let latest = n.latest();
-    n.step(2, response(1, true, latest, 0), EL + 5);
-    n.step(3, response(1, true, latest, 0), EL + 6);
+    n.tick(EL + HB);
     n.take_outputs();
-    assert!(n.status_at(EL + 6).lease_valid);
+    n.step(2, response(1, true, latest, 1), EL + HB + 5);
+    n.step(3, response(1, true, latest, 1), EL + HB + 6);
+    n.take_outputs();
+    assert!(n.status_at(EL + HB + 6).lease_valid);
     // SIGSTOP for 10 s: the first thing the process sees after is a response that waited in a
     // socket all along
     let resumed = EL + 10_000;
@@ -312,7 +332,7 @@ fn s6_4_1_a_paused_leader_loses_its_lease_ignores_stale_responses_and_steps_down
         !n.status_at(resumed).lease_valid,
         "expired before any input"
     );
-    n.step(2, response(1, true, latest, 0), resumed);
+    n.step(2, response(1, true, latest, 1), resumed);
     let out = n.take_outputs();
     assert!(
         !n.status_at(resumed).lease_valid,
@@ -320,7 +340,7 @@ fn s6_4_1_a_paused_leader_loses_its_lease_ignores_stale_responses_and_steps_down
     );
     assert_eq!(n.metrics().pauses_detected, 1);
     // it sent a new round at once, and a confirmation now waits for an echo of it or later
-    assert_eq!(rounds(&out), vec![(2, 1), (3, 1)]);
+    assert_eq!(rounds(&out), vec![(2, 2), (3, 2)]);
     let id = n.confirm_leadership(resumed).expect("still leader");
     n.take_outputs();
     n.step(3, response(1, true, latest, 0), resumed + 1);
@@ -343,7 +363,9 @@ fn s6_4_1_a_paused_leader_that_hears_a_majority_again_keeps_leading() {
     assert_eq!(n.role(), Role::Follower);
 
     let mut n = leader();
-    n.step(2, response(1, true, latest, 0), EL + 1);
+    n.tick(EL + HB);
+    n.take_outputs();
+    n.step(2, response(1, true, latest, 1), EL + HB + 1);
     n.take_outputs();
     // paused, and the first input is a response to the fence round
     n.step(2, response(1, true, latest, 0), resumed);
@@ -356,9 +378,12 @@ fn s6_4_1_a_paused_leader_that_hears_a_majority_again_keeps_leading() {
     );
     n.tick(resumed + 4);
     assert_eq!(n.role(), Role::Leader, "heard a majority after the pause");
-    // and the fence is lifted: heartbeats carry no round
+    // and the fence is lifted: heartbeats carry the lease's rounds only (one new per beat)
     n.tick(resumed + 4 + HB);
-    assert!(rounds(&n.take_outputs()).iter().all(|&(_, r)| r == 0));
+    assert_eq!(
+        rounds(&n.take_outputs()),
+        vec![(2, fence + 1), (3, fence + 1)]
+    );
 }
 
 // ---- options ----
@@ -532,4 +557,245 @@ fn metrics_count_elections_messages_and_rejections() {
     assert_eq!(m.messages_in(Channel::DataResponse), 2);
     assert_eq!(m.rejected.get(raftq_core::NOT_A_MEMBER), Some(&1));
     assert_eq!(m.rejected.get("stale response"), Some(&1));
+}
+
+// ---- issue 15: the lease cannot outlive the followers' promise; reads (ReadIndex) ----
+
+/// Take `n`'s outputs, completing every persist it asks for at `now`; the messages it sends.
+fn settle(n: &mut Node<u64>, now: u64) -> Vec<(u64, Message)> {
+    let mut out = sends(&n.take_outputs());
+    loop {
+        let s = n.status();
+        if s.persist_done >= s.persist_requested {
+            return out;
+        }
+        n.persisted(s.persist_requested, now);
+        out.extend(sends(&n.take_outputs()));
+    }
+}
+
+/// Deliver `queue` (from, to, msg) at `now`, and what it causes, at once, except what `drop`
+/// says is lost. Nodes are `nodes[id - 1]`.
+fn deliver(
+    nodes: &mut [Node<u64>],
+    mut queue: Vec<(u64, u64, Message)>,
+    now: u64,
+    drop: impl Fn(u64, u64) -> bool,
+) {
+    while !queue.is_empty() {
+        let mut next = Vec::new();
+        for (from, to, msg) in queue {
+            if drop(from, to) {
+                continue;
+            }
+            let n = &mut nodes[(to - 1) as usize];
+            n.step(from, msg, now);
+            next.extend(settle(n, now).into_iter().map(|(t, m)| (to, t, m)));
+        }
+        queue = next;
+    }
+}
+
+fn from(id: u64, out: Vec<(u64, Message)>) -> Vec<(u64, u64, Message)> {
+    out.into_iter().map(|(to, m)| (id, to, m)).collect()
+}
+
+#[test]
+fn s6_4_1_no_deposed_leader_holds_a_lease_while_a_newer_leader_leads() {
+    // issue 15 item 5: node 1 leads term 1; its heartbeat of T0 reaches 2 and 3 at T0 + 1;
+    // 2's answer takes 80 ms to come back, 3's is lost, then 1 is cut off. 2 promised not to
+    // help depose 1 until T0 + 1 + EL (election_min after it heard 1); 3 times out then and
+    // wins term 2 with 2's vote. Counted from the answer's arrival, 1's lease would last
+    // until T0 + 81 + EL: 80 ms beside a newer leader.
+    let mut nodes: Vec<Node<u64>> = (1..=3)
+        .map(|id| {
+            let peers: Vec<u64> = (1..=3).filter(|&p| p != id).collect();
+            node_with(id, &peers, cfg())
+        })
+        .collect();
+    nodes[0].tick(EL);
+    let out = from(1, settle(&mut nodes[0], EL));
+    deliver(&mut nodes, out, EL, |_, _| false);
+    assert_eq!(nodes[0].role(), Role::Leader);
+    assert_eq!(nodes[0].committed().term, 1, "committed in its term");
+
+    let t0 = EL + HB;
+    nodes[0].tick(t0);
+    let beats = settle(&mut nodes[0], t0);
+    assert!(rounds(
+        &beats
+            .iter()
+            .map(|(to, m)| Output::Send {
+                to: *to,
+                msg: m.clone(),
+                voters: None,
+            })
+            .collect::<Vec<_>>()
+    )
+    .iter()
+    .all(|&(_, r)| r > 0));
+    let mut answer = Vec::new();
+    for (to, m) in beats {
+        let n = &mut nodes[(to - 1) as usize];
+        n.step(1, m, t0 + 1);
+        let replies = settle(n, t0 + 1);
+        if to == 2 {
+            answer = replies;
+        }
+    }
+    assert_eq!(answer.len(), 1, "2 answers the heartbeat");
+    // 80 ms late
+    let (_, reply) = answer.remove(0);
+    nodes[0].step(2, reply, t0 + 81);
+    nodes[0].take_outputs();
+
+    // 3 times out when 2's promise ends, and wins with 2 (1 is cut off)
+    let t3 = t0 + 1 + EL;
+    nodes[2].tick(t3);
+    let out = from(3, settle(&mut nodes[2], t3));
+    deliver(&mut nodes, out, t3, |a, b| a == 1 || b == 1);
+    assert_eq!(
+        (nodes[2].role(), nodes[2].term()),
+        (Role::Leader, 2),
+        "3 leads term 2 at T0 + 1 + EL"
+    );
+    assert_eq!(nodes[0].role(), Role::Leader, "1 does not know yet");
+    for t in t0 + 1..t3 + EL {
+        let valid = nodes[0].status_at(t).lease_valid;
+        if t >= t3 {
+            assert!(!valid, "node 1 reports a lease at {t} while 3 leads term 2");
+        }
+    }
+    // it had one, counted from the heartbeat's sending, less the drift margin
+    let lease = EL - EL * raftq_core::LEASE_DRIFT_PERCENT / 100;
+    assert!(nodes[0].status_at(t0 + 81).lease_valid);
+    assert!(!nodes[0].status_at(t0 + lease).lease_valid);
+    // and a lease read there is no read: it waits for a round, which fails
+    let id = nodes[0]
+        .read_index(t3, true)
+        .expect("still thinks it leads");
+    assert!(reads(&nodes[0].take_outputs()).is_empty());
+    nodes[0].tick(t3 + EL);
+    assert_eq!(
+        reads(&nodes[0].take_outputs()),
+        vec![(id, Err(raftq_core::ReadFailure::TimedOut))]
+    );
+}
+
+/// The reads decided in `out`: the version answered, or why not.
+fn reads(out: &[Output<u64>]) -> Vec<(u64, Result<Version, raftq_core::ReadFailure>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::ReadReady { id, version } => Some((*id, Ok(*version))),
+            Output::ReadFailed { id, failure } => Some((*id, Err(*failure))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn s6_4_read_index_waits_for_a_round_sent_after_the_request_and_answers_the_commit_point() {
+    let mut n = leader();
+    // commit the new term's version: 2 acknowledges it
+    let latest = n.latest();
+    n.step(2, response(1, true, latest, 0), EL + 1);
+    n.take_outputs();
+    assert_eq!(n.committed(), latest);
+    // a proposal in flight: read() must not answer it (a dirty read) until it commits
+    let v = n.propose(EL + 2).expect("leader");
+    n.take_outputs();
+    persist_all(&mut n, EL + 2);
+    let id = n.read_index(EL + 3, false).expect("leader");
+    let out = n.take_outputs();
+    assert!(reads(&out).is_empty());
+    let r = rounds(&out);
+    assert!(!r.is_empty(), "a round goes out at once");
+    let round = r[0].1;
+    // an answer echoing an older round does not confirm
+    n.step(3, response(1, false, latest, round - 1), EL + 4);
+    assert!(reads(&n.take_outputs()).is_empty());
+    n.step(3, response(1, false, latest, round), EL + 5);
+    assert_eq!(
+        reads(&n.take_outputs()),
+        vec![(id, Ok(latest))],
+        "the commit point, not the proposal {v:?}"
+    );
+    // once the proposal commits, a read answers it
+    n.step(2, response(1, true, v, round), EL + 6);
+    n.take_outputs();
+    let id = n.read_index(EL + 7, false).expect("leader");
+    n.take_outputs();
+    n.step(2, response(1, true, v, round + 1), EL + 8);
+    assert_eq!(reads(&n.take_outputs()), vec![(id, Ok(v))]);
+}
+
+#[test]
+fn s6_4_read_index_waits_for_a_commit_of_the_leaders_own_term() {
+    let mut n = leader();
+    let latest = n.latest();
+    assert_ne!(n.committed().term, 1, "nothing of term 1 committed yet");
+    let id = n.read_index(EL + 1, false).expect("leader");
+    let round = rounds(&n.take_outputs())[0].1;
+    // confirmed, but the commit point may lag the cluster's: it waits
+    n.step(2, response(1, false, Version::ZERO, round), EL + 2);
+    assert!(reads(&n.take_outputs()).is_empty());
+    n.step(2, response(1, true, latest, round), EL + 3);
+    assert_eq!(reads(&n.take_outputs()), vec![(id, Ok(latest))]);
+}
+
+#[test]
+fn s6_4_read_index_fails_when_not_leader_deposed_stopped_or_late() {
+    let mut f = node_with(2, &[1, 3], cfg());
+    assert_eq!(f.read_index(1, false), Err(ConfirmError::NotLeader));
+    let mut n = leader();
+    let a = n.read_index(EL + 1, false).expect("leader");
+    n.take_outputs();
+    n.step(2, response(2, false, Version::ZERO, 0), EL + 2);
+    assert_eq!(
+        reads(&n.take_outputs()),
+        vec![(a, Err(raftq_core::ReadFailure::NotLeader))]
+    );
+    let mut n = leader();
+    let b = n.read_index(EL + 1, false).expect("leader");
+    n.stop();
+    assert_eq!(
+        reads(&n.take_outputs()),
+        vec![(b, Err(raftq_core::ReadFailure::Stopped))]
+    );
+    assert_eq!(n.read_index(EL + 2, false), Err(ConfirmError::NotStarted));
+    let mut n = leader();
+    let c = n.read_index(EL + 1, false).expect("leader");
+    n.take_outputs();
+    n.tick(EL + 1 + EL);
+    assert!(reads(&n.take_outputs()).contains(&(c, Err(raftq_core::ReadFailure::TimedOut))));
+}
+
+#[test]
+fn s6_4_1_a_lease_read_answers_at_once_only_while_the_lease_holds() {
+    let mut n = leader();
+    let latest = n.latest();
+    n.tick(EL + HB);
+    let round = rounds(&n.take_outputs())[0].1;
+    n.step(2, response(1, true, latest, round), EL + HB + 1);
+    n.take_outputs();
+    assert!(n.status_at(EL + HB + 2).lease_valid);
+    let id = n.read_index(EL + HB + 2, true).expect("leader");
+    assert_eq!(reads(&n.take_outputs()), vec![(id, Ok(latest))], "no round");
+    // after the lease: a round like any read
+    let late = EL + HB + EL;
+    let id = n.read_index(late, true).expect("leader");
+    let out = n.take_outputs();
+    assert!(reads(&out).is_empty());
+    assert!(!rounds(&out).is_empty());
+    // a transfer ends the lease for the rest of the term
+    let mut n = leader();
+    n.tick(EL + HB);
+    let round = rounds(&n.take_outputs())[0].1;
+    n.step(2, response(1, true, latest, round), EL + HB + 1);
+    n.step(3, response(1, true, latest, round), EL + HB + 1);
+    n.take_outputs();
+    n.transfer_leadership(Some(2), EL + HB + 2).expect("leader");
+    n.take_outputs();
+    assert!(!n.status_at(EL + HB + 3).lease_valid);
+    let _ = id;
 }

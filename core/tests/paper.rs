@@ -215,9 +215,10 @@ fn s5_4_1_vote_denied_to_a_candidate_with_older_data() {
         ..HardState::default()
     };
     let mut n = node_from(1, &[2, 3], state);
+    // after the restart's vote fence (see s6_4_1_a_restarted_member_keeps_its_lease_promise)
     // same last term, shorter
-    n.step(2, vote_req(4, Version::new(3, 4)), 1);
-    let out = settle(&mut n, 1);
+    n.step(2, vote_req(4, Version::new(3, 4)), EL + 1);
+    let out = settle(&mut n, EL + 1);
     assert!(matches!(
         sends(&out)[..],
         [(
@@ -230,15 +231,15 @@ fn s5_4_1_vote_denied_to_a_candidate_with_older_data() {
         )]
     ));
     // older last term, longer
-    n.step(3, vote_req(5, Version::new(2, 9)), 2);
-    let out = settle(&mut n, 2);
+    n.step(3, vote_req(5, Version::new(2, 9)), EL + 2);
+    let out = settle(&mut n, EL + 2);
     assert!(matches!(
         sends(&out)[..],
         [(3, Message::VoteResponse { granted: false, .. })]
     ));
     // newer last term wins even if shorter
-    n.step(3, vote_req(6, Version::new(4, 1)), 3);
-    let out = settle(&mut n, 3);
+    n.step(3, vote_req(6, Version::new(4, EL + 1)), EL + 3);
+    let out = settle(&mut n, EL + 3);
     assert_eq!(sends(&out), vec![(3, granted(6))]);
 }
 
@@ -247,18 +248,19 @@ fn s5_4_1_pre_vote_also_checks_up_to_date_and_changes_nothing() {
     let state = HardState {
         term: 2,
         voted_for: Some(3),
-        latest: Version::new(2, 2),
-        committed: Version::new(2, 2),
+        latest: Version::new(2, EL + 2),
+        committed: Version::new(2, EL + 2),
         ..HardState::default()
     };
     let mut n = node_from(1, &[2, 3], state);
+    // after the restart's vote fence (see s6_4_1_a_restarted_member_keeps_its_lease_promise)
     let pv = |last| Message::VoteRequest {
         term: 3,
         pre_vote: true,
         last,
         transfer: false,
     };
-    n.step(2, pv(Version::new(2, 1)), 1);
+    n.step(2, pv(Version::new(2, EL + 1)), EL + 1);
     let out = n.take_outputs();
     assert!(matches!(
         sends(&out)[..],
@@ -271,7 +273,7 @@ fn s5_4_1_pre_vote_also_checks_up_to_date_and_changes_nothing() {
             }
         )]
     ));
-    n.step(2, pv(Version::new(2, 2)), 1);
+    n.step(2, pv(Version::new(2, EL + 2)), EL + 1);
     let out = n.take_outputs();
     assert!(matches!(
         sends(&out)[..],
@@ -1379,4 +1381,27 @@ fn fig2_an_ack_waits_only_for_the_write_that_backs_it() {
     );
     f.persisted(c, EL * 3 + 2);
     assert_eq!(sends(&f.take_outputs()), vec![(3, granted(2))]);
+}
+
+#[test]
+fn s6_4_1_a_restarted_member_keeps_its_lease_promise() {
+    // it may have renewed a leader's lease just before it crashed: for election_min after the
+    // start it refuses to help depose one, as if it had just heard from it
+    let state = HardState {
+        term: 2,
+        voted_for: None,
+        latest: Version::new(2, 2),
+        committed: Version::new(2, 2),
+        ..HardState::default()
+    };
+    let mut n = node_from(1, &[2, 3], state.clone());
+    n.step(2, vote_req(3, Version::new(2, 2)), EL - 1);
+    assert!(sends(&settle(&mut n, EL - 1)).is_empty(), "ignored");
+    assert_eq!(n.term(), 2);
+    n.step(2, vote_req(3, Version::new(2, 2)), EL);
+    assert_eq!(sends(&settle(&mut n, EL)), vec![(2, granted(3))]);
+    // a fresh node (term 0) promised nothing: it votes at once
+    let mut n = node_from(1, &[2, 3], HardState::default());
+    n.step(2, vote_req(1, Version::ZERO), 1);
+    assert_eq!(sends(&settle(&mut n, 1)), vec![(2, granted(1))]);
 }

@@ -111,7 +111,7 @@ fn simulation_holds_raft_safety_and_converges() {
         sim::RATE_SLACK,
     );
     println!(
-        "  outcomes: {} proposals reported committed, {} not ({} superseded, {} timed out); {} transfers succeeded, {} failed; {} leadership confirmations true, {} false; {} seeds without pre-vote, {} without check-quorum; {} processes paused",
+        "  outcomes: {} proposals reported committed, {} not ({} superseded, {} timed out); {} transfers succeeded, {} failed; {} leadership confirmations true, {} false; {} reads answered, {} failed; {} seeds without pre-vote, {} without check-quorum; {} processes paused",
         s.proposals_committed,
         s.proposals_lost,
         s.proposals_superseded,
@@ -120,6 +120,8 @@ fn simulation_holds_raft_safety_and_converges() {
         s.transfers_failed,
         s.confirms_true,
         s.confirms_false,
+        s.reads_ready,
+        s.reads_failed,
         s.seeds_no_pre_vote,
         s.seeds_no_check_quorum,
         s.pauses,
@@ -172,6 +174,7 @@ fn coverage_gaps(s: &sim::Stats) -> Vec<&'static str> {
         ("proposals timed out", s.proposals_timed_out),
         ("leadership confirmations true", s.confirms_true),
         ("leadership confirmations false", s.confirms_false),
+        ("reads answered", s.reads_ready),
         ("seeds without pre-vote", s.seeds_no_pre_vote),
         ("seeds without check-quorum", s.seeds_no_check_quorum),
         ("paused processes", s.pauses),
@@ -205,6 +208,7 @@ fn coverage_floor_notices_a_missing_fault() {
         proposals_timed_out: 1,
         confirms_true: 1,
         confirms_false: 1,
+        reads_ready: 1,
         seeds_no_pre_vote: 1,
         seeds_no_check_quorum: 1,
         pauses: 1,
@@ -214,7 +218,7 @@ fn coverage_floor_notices_a_missing_fault() {
     s.strangers = 0;
     s.partitions = 0;
     assert_eq!(coverage_gaps(&s), vec!["partitions", "stranger messages"]);
-    assert_eq!(coverage_gaps(&sim::Stats::default()).len(), 23);
+    assert_eq!(coverage_gaps(&sim::Stats::default()).len(), 24);
 }
 
 #[test]
@@ -355,6 +359,14 @@ fn catches_leadership_confirmed_without_a_round() {
     // so a leader deposed (unknowingly) since confirms its stale leadership
     let v = catches(BrokenRule::ConfirmWithoutRound, true);
     assert_eq!(v.invariant, sim::inv::CONFIRM, "{v}");
+}
+
+#[test]
+fn catches_reads_answered_with_the_latest_version() {
+    // issue 15 item 3: confirmLeadership() + getData() on the leader answers its latest,
+    // possibly uncommitted, version: a dirty read
+    let v = catches(BrokenRule::ReadLatest, true);
+    assert_eq!(v.invariant, sim::inv::READ, "{v}");
 }
 
 /// The simulation is only as strict as its build: an overflow in the core must panic (a

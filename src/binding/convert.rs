@@ -5,7 +5,7 @@ use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
 use napi::JsString;
 use napi::{JsValue, Result, ValueType};
 use raftq_core::wire::{self, Field, Fields};
-use raftq_core::{Message, Output, ProposalFailure, Version, Voters};
+use raftq_core::{Message, Output, ProposalFailure, ReadFailure, Version, Voters};
 use std::cell::Cell;
 
 /// The longest string id accepted, in UTF-16 code units (JS `length`). Every message names its
@@ -318,6 +318,12 @@ pub enum Rec<'env> {
         version: Version,
         committed: bool,
     },
+    /// A `read()` is decided: the committed value and its version (read when the record is
+    /// made), or why not.
+    Read {
+        id: u64,
+        result: std::result::Result<(Unknown<'env>, Version), ReadFailure>,
+    },
 }
 
 /// The records of one call, and the values store (aliases and releases change it here).
@@ -398,6 +404,14 @@ impl<'env> Records<'env> {
             },
             Output::Confirmed { id, confirmed } => Rec::Confirmed { id, confirmed },
             Output::TransferEnded { succeeded } => Rec::Transfer { succeeded },
+            Output::ReadReady { id, version } => Rec::Read {
+                id,
+                result: Ok((self.values.get(version)?, version)),
+            },
+            Output::ReadFailed { id, failure } => Rec::Read {
+                id,
+                result: Err(failure),
+            },
             Output::Released(v) => return self.values.release(v),
             Output::ConfigChanged {
                 version,

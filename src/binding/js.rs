@@ -368,7 +368,49 @@ pub struct Builtins {
     pub resolved: UnknownRef,
     /// `() => {}`
     pub noop: UnknownRef,
+    /// `(v) => freeze(JSON.parse(JSON.stringify(v)))`, `undefined` when JSON gives none: a
+    /// value as JSON holds it (a `Date` as its string, a `Set` as `{}`, `NaN` as `null`), the
+    /// same on every node and on disk, deeply frozen (see `freeze`).
+    pub normalise: UnknownRef,
+    /// Deep `Object.freeze` (iterative: any depth), remembered per root in a `WeakSet` so a
+    /// value shared by nodes in one process is walked once. What readers get (`getData()`,
+    /// `dataChanged`, `read()`) cannot be edited locally. Children already frozen are not
+    /// walked again (JSON values have no cycles; a shallow-frozen child from a custom
+    /// transport stays as it came).
+    pub freeze: UnknownRef,
 }
+
+/// The source of `normalise` and `freeze` (one closure over one `WeakSet`).
+const VALUES: &str = r#"
+const sealed = new WeakSet();
+const isFrozen = Object.isFrozen, freezeOne = Object.freeze, isArray = Array.isArray;
+function freeze(root) {
+  if (root === null || typeof root !== 'object' || sealed.has(root)) return root;
+  const stack = [root];
+  while (stack.length !== 0) {
+    const o = stack.pop();
+    freezeOne(o);
+    if (isArray(o)) {
+      for (let i = 0; i < o.length; i++) {
+        const c = o[i];
+        if (c !== null && typeof c === 'object' && !isFrozen(c)) stack.push(c);
+      }
+    } else {
+      for (const k in o) {
+        const c = o[k];
+        if (c !== null && typeof c === 'object' && !isFrozen(c)) stack.push(c);
+      }
+    }
+  }
+  sealed.add(root);
+  return root;
+}
+function normalise(v) {
+  const t = JSON.stringify(v);
+  return t === undefined ? undefined : freeze(JSON.parse(t));
+}
+return [normalise, freeze];
+"#;
 
 /// The property names the hot paths read and write, as C strings made at compile time
 /// (reading or setting a property by a Rust name through napi-rs copies it into a new C string
@@ -443,7 +485,16 @@ impl Builtins {
             &["l", "p", "f"],
             "return Promise.resolve().then(() => l(p)).then(undefined, f);",
         )?;
+        let make = compile(env, &function, &[], VALUES)?;
+        let u = undefined(env)?;
+        let pair = call(env, &make, &u, &[])?;
+        // SAFETY: VALUES returns an array
+        let pair: Object = unsafe { pair.cast()? };
+        let normalise: Unknown = pair.get_element(0)?;
+        let freeze: Unknown = pair.get_element(1)?;
         Ok(Builtins {
+            normalise: normalise.create_ref()?,
+            freeze: freeze.create_ref()?,
             run_listener: run_listener.create_ref()?,
             bodies: std::cell::RefCell::new(std::collections::HashMap::new()),
             function: function.create_ref()?,
@@ -593,5 +644,36 @@ pub fn stringify(
             _ => Ok(None),
         },
         Err(thrown) => Err(describe(env, &thrown)),
+    }
+}
+
+/// The value as JSON holds it, deeply frozen (`Builtins::normalise`): `Ok(None)` when JSON
+/// gives nothing for it (a function, `undefined`, a symbol), `Err` with the thrown value's
+/// description when JSON throws (a BigInt, a cycle, a throwing `toJSON`).
+pub fn normalise<'env>(
+    env: &'env Env,
+    b: &Builtins,
+    value: &Unknown<'env>,
+) -> std::result::Result<Option<Unknown<'env>>, String> {
+    let f = b.normalise.get_value(env).map_err(|e| e.reason.clone())?;
+    match call_catching(env, &f, None, &[*value]) {
+        Ok(v) => match v.get_type() {
+            Ok(ValueType::Undefined) => Ok(None),
+            Ok(_) => Ok(Some(v)),
+            Err(e) => Err(e.reason.clone()),
+        },
+        Err(thrown) => Err(describe(env, &thrown)),
+    }
+}
+
+/// `value`, deeply frozen (`Builtins::freeze`); as it is when freezing throws (a Proxy from a
+/// custom transport: it is the app's, and every reader gets it as it came).
+pub fn freeze<'env>(env: &'env Env, b: &Builtins, value: Unknown<'env>) -> Result<Unknown<'env>> {
+    match value.get_type()? {
+        ValueType::Object => {
+            let f = b.freeze.get_value(env)?;
+            Ok(call_catching(env, &f, None, &[value]).map_or(value, |_| value))
+        }
+        _ => Ok(value),
     }
 }

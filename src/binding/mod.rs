@@ -90,7 +90,9 @@ impl Engine {
         };
         // before the first start: version zero holds raftq's initial `{}`
         let mut values = Object::new(env)?;
-        values.set_named_property(&version_key(Version::ZERO), Object::new(env)?)?;
+        let empty = ToNapiValue::into_unknown(Object::new(env)?, env)?;
+        let empty = js::freeze(env, js::Builtins::get(env)?, empty)?;
+        values.set_named_property(&version_key(Version::ZERO), empty)?;
         // `persistAgent.persist` bound to the agent, `Promise.resolve` to `Promise`
         let persist: Unknown = persist_agent.get_named_property_unchecked("persist")?;
         if persist.get_type()? != napi::ValueType::Function {
@@ -321,6 +323,11 @@ impl Engine {
         }
         self.finish(&mut recs, &mut inner)?;
         drop(inner);
+        if accepted.is_some() {
+            // what readers get cannot be edited locally (frozen in place: the records hold the
+            // same object); outside the lock, a Proxy's traps may call back into the node
+            js::freeze(env, js::Builtins::get(env)?, data)?;
+        }
         persist::kick(&self.shared, env)?;
         Ok(Some(recs))
     }
@@ -385,6 +392,25 @@ impl Engine {
         let mut inner = self.shared.lock();
         let outcome = match self.steppable(&mut inner) {
             Some(node) => node.confirm_leadership(now),
+            None => Err(ConfirmError::NotStarted),
+        };
+        self.finish(&mut recs, &mut inner)?;
+        drop(inner);
+        persist::kick(&self.shared, env)?;
+        Ok((outcome, recs))
+    }
+
+    /// `read()`: the request's id (its `Read` record follows), or why not.
+    pub fn read<'env>(
+        &self,
+        env: &'env Env,
+        lease: bool,
+    ) -> Result<(std::result::Result<u64, ConfirmError>, Records<'env>)> {
+        let mut recs = Records::new(self.values(env)?);
+        let now = self.shared.now_ms();
+        let mut inner = self.shared.lock();
+        let outcome = match self.steppable(&mut inner) {
+            Some(node) => node.read_index(now, lease),
             None => Err(ConfirmError::NotStarted),
         };
         self.finish(&mut recs, &mut inner)?;

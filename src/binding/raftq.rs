@@ -20,7 +20,8 @@ use napi::bindgen_prelude::{
 use napi::{Env, Error, JsValue, Result, Status, UnknownRef, ValueType};
 use napi_derive::napi;
 use raftq_core::{
-    wire, Channel, Config, Message, ProposalFailure, ProposeError, Role, Version, Voters,
+    wire, Channel, Config, Message, ProposalFailure, ProposeError, ReadFailure, Role, Version,
+    Voters,
 };
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
@@ -286,6 +287,8 @@ struct Bus {
     transfer_waiters: VecDeque<Deferred>,
     /// `confirmLeadership()` Promises by request id.
     confirm_waiters: HashMap<u64, Deferred>,
+    /// `read()` Promises by request id.
+    read_waiters: HashMap<u64, Deferred>,
     /// Versions whose `replicate()` timed out, until a commit point decides them.
     timed_out: Vec<Version>,
     /// Commit latency of this node's committed proposals.
@@ -582,6 +585,7 @@ impl Raftq {
             waiters: HashMap::new(),
             transfer_waiters: VecDeque::new(),
             confirm_waiters: HashMap::new(),
+            read_waiters: HashMap::new(),
             timed_out: Vec::new(),
             commit_latency: Histogram::default(),
             restore: Some(o.restore.create_ref()?),
@@ -649,7 +653,9 @@ impl Raftq {
         Ok(out)
     }
 
-    /// The replicated data (`{}` on a fresh node).
+    /// The replicated data (`{}` on a fresh node): the committed value on followers, the latest
+    /// value on the leader (raftq's meaning; not a linearizable read: see `read()`). Frozen, as
+    /// JSON holds it: the same value on every node for one version.
     #[napi(catch_unwind, ts_return_type = "any")]
     pub fn get_data<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
         self.state.engine.data(env)
@@ -762,9 +768,12 @@ impl Raftq {
     }
 
     /// Extra: replicate `data` from the leader. Resolves with the committed version; rejects
-    /// with `NotLeaderError` (`.leader`: the known leader), `TimeoutError` (not committed
-    /// within `replicateTimeout`; it may still commit), `SupersededError`, `DestroyedError`,
-    /// or a `TypeError` for data that is not JSON.
+    /// with `NotLeaderError` (`.leader`: the known leader; `null` while none is known or this
+    /// leader hands over), `TimeoutError` (not committed within `replicateTimeout`; it may
+    /// still commit), `SupersededError`, `DestroyedError`, or a `TypeError` for data that
+    /// JSON cannot hold (never resolves `false`). The value stored, sent, persisted and shown
+    /// is `data` as JSON holds it (`JSON.parse(JSON.stringify(data))`: a `Date` becomes its
+    /// string, a `Set` `{}`, `NaN` `null`), frozen.
     #[napi(
         catch_unwind,
         ts_args_type = "data: any",
@@ -797,6 +806,26 @@ impl Raftq {
         let s = &self.state;
         let r = s.confirm(env);
         s.or_false(env, "confirmLeadership", r)
+    }
+
+    /// Extra: a linearizable read (ReadIndex, Raft thesis §6.4): resolves `{ data, term, index }`,
+    /// the committed value and its version, once this node (the leader) has confirmed with a
+    /// majority, after the call, that it still leads, and has committed a version of its own
+    /// term. Rejects with `NotLeaderError` (`.leader`: the known leader, or `null`),
+    /// `TimeoutError` (no majority within `maximumElectionTime`) or `DestroyedError`.
+    /// `{ lease: true }`: answer at once while the leader's lease holds (no round trip; safe
+    /// only while clocks drift less than 10% of `minimumElectionTime`), else as without it.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options?: RaftReadOptions",
+        ts_return_type = "Promise<RaftRead>"
+    )]
+    pub fn read<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown<'env>>,
+    ) -> Result<Unknown<'env>> {
+        self.state.read(env, options)
     }
 
     /// Extra: counters, gauges and histograms (see `RaftMetrics`).
@@ -1391,7 +1420,11 @@ impl State {
             self.set_role(env, Role::Follower as u32)?;
             let had = self.bus.borrow_mut().leader.take().is_some();
             if had {
-                self.emit(env, "leaderChanged", js::null(env)?)?;
+                // the documented shape, as every other leaderChanged (not a bare null)
+                let mut o = Object::new(env)?;
+                o.set_named_property("leader", js::null(env)?)?;
+                o.set_named_property("term", self.engine.term() as f64)?;
+                self.emit(env, "leaderChanged", o.to_unknown())?;
             }
         }
         let (done, promise) = Deferred::new(env)?;
@@ -1646,25 +1679,32 @@ impl State {
             let e = js::new_error(env, "TypeError", msg)?;
             return self.rejected(env, e);
         }
-        // checked on the leader only (elsewhere it is ignored anyway, at no cost): a value JSON
-        // cannot hold would make every node's persist agent fail on it, for good
-        if leader {
-            let problem = match js::stringify(env, self.b, &value) {
-                Ok(Some(_)) => None,
-                Ok(None) => Some(format!(
+        // on the leader only (elsewhere it is refused anyway, at no cost): a value JSON cannot
+        // hold would make every node's persist agent fail on it, for good; one it holds
+        // differently (a Date, a Set, NaN) is stored as JSON holds it, so the version's value is
+        // the same on every node, on disk and in every reader's hands, and frozen
+        let value = if leader {
+            let problem = match js::normalise(env, self.b, &value) {
+                Ok(Some(v)) => Ok(v),
+                Ok(None) => Err(format!(
                     "{} is not JSON",
                     value.get_type().map(type_name).unwrap_or("value")
                 )),
-                Err(why) => Some(why),
+                Err(why) => Err(why),
             };
-            if let Some(p) = problem {
-                let msg =
-                    format!("raft rejected replicateData: the data must be a JSON value ({p})");
-                self.log(env, &msg);
-                let e = js::new_error(env, "TypeError", &msg)?;
-                return self.rejected(env, e);
+            match problem {
+                Ok(v) => v,
+                Err(p) => {
+                    let msg =
+                        format!("raft rejected replicateData: the data must be a JSON value ({p})");
+                    self.log(env, &msg);
+                    let e = js::new_error(env, "TypeError", &msg)?;
+                    return self.rejected(env, e);
+                }
             }
-        }
+        } else {
+            value
+        };
         let (result, recs) = self.engine.propose(env, value, timeout_ms)?;
         match result {
             Err(e) => {
@@ -1676,12 +1716,18 @@ impl State {
                         let err = env.create_error(Error::from_reason(reason))?;
                         self.rejected(env, err.to_unknown())
                     }
-                    ProposeError::NotLeader
-                    | ProposeError::NotStarted
-                    | ProposeError::Transferring => {
+                    ProposeError::Transferring => {
+                        // this node still leads, but hands over: no leader takes writes yet
+                        // (`.leader` null, as during an election); retry once `leaderChanged`
+                        // names the new one
+                        let n = js::null(env)?;
+                        let msg = format!("{reason}: retry on the new leader");
+                        self.rejected_with(env, Kind::NotLeader, &msg, Some(n))
+                    }
+                    ProposeError::NotLeader | ProposeError::NotStarted => {
                         let known = self.leader(env)?;
                         let msg = match self.engine.leader_key() {
-                            Some(_) if !matches!(e, ProposeError::Transferring) => {
+                            Some(_) => {
                                 format!("{reason}; the leader is {}", js::describe(env, &known))
                             }
                             _ => reason.to_string(),
@@ -1720,6 +1766,116 @@ impl State {
                 Ok(p)
             }
         }
+    }
+
+    /// `read(options)`.
+    fn read<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> Result<Unknown<'env>> {
+        let lease = match options {
+            Some(o) if o.get_type()? == ValueType::Object => {
+                // SAFETY: the type was checked
+                let o: Object = unsafe { o.cast()? };
+                let l: Unknown = o.get_named_property_unchecked("lease")?;
+                match l.get_type()? {
+                    ValueType::Undefined => false,
+                    ValueType::Boolean => js::truthy(&l)?,
+                    t => {
+                        let msg = format!(
+                            "read(): options.lease must be a boolean, got {}",
+                            type_name(t)
+                        );
+                        let e = js::new_error(env, "TypeError", &msg)?;
+                        return self.rejected(env, e);
+                    }
+                }
+            }
+            Some(o) if !matches!(o.get_type()?, ValueType::Undefined | ValueType::Null) => {
+                let msg = format!(
+                    "read(): options must be an object, got {}",
+                    type_name(o.get_type()?)
+                );
+                let e = js::new_error(env, "TypeError", &msg)?;
+                return self.rejected(env, e);
+            }
+            _ => false,
+        };
+        let (started, destroyed) = {
+            let bus = self.bus.borrow();
+            (bus.started, bus.destroyed)
+        };
+        if destroyed {
+            return self.rejected_with(env, Kind::Destroyed, "the node is destroyed", None);
+        }
+        if !started {
+            let n = js::null(env)?;
+            return self.rejected_with(env, Kind::NotLeader, "the node is not started", Some(n));
+        }
+        let (result, recs) = self.engine.read(env, lease)?;
+        match result {
+            Err(_) => {
+                self.apply(env, recs)?;
+                self.not_leader(env, "read(): not the leader")
+            }
+            Ok(id) => {
+                let (d, p) = Deferred::new(env)?;
+                self.bus.borrow_mut().read_waiters.insert(id, d);
+                self.apply(env, recs)?;
+                Ok(p)
+            }
+        }
+    }
+
+    /// A rejected Promise of a `NotLeaderError` naming the known leader (or `null`).
+    fn not_leader<'env>(&self, env: &'env Env, reason: &str) -> Result<Unknown<'env>> {
+        let known = self.leader(env)?;
+        let msg = match self.engine.leader_key() {
+            Some(_) => format!("{reason}; the leader is {}", js::describe(env, &known)),
+            None => format!("{reason}; no leader is known"),
+        };
+        self.rejected_with(env, Kind::NotLeader, &msg, Some(known))
+    }
+
+    /// A `read()` decided: settle its Promise.
+    fn read_decided(
+        &self,
+        env: &Env,
+        id: u64,
+        result: std::result::Result<(Unknown, Version), ReadFailure>,
+    ) -> Result<()> {
+        let (d, destroyed) = {
+            let mut bus = self.bus.borrow_mut();
+            (bus.read_waiters.remove(&id), bus.destroyed)
+        };
+        let Some(d) = d else {
+            return Ok(());
+        };
+        let e = match result {
+            Ok((data, v)) => {
+                let mut o = Object::new(env)?;
+                o.set_named_property("data", data)?;
+                o.set_named_property("term", v.term as f64)?;
+                o.set_named_property("index", v.index as f64)?;
+                return d.resolve(env, o.to_unknown());
+            }
+            Err(ReadFailure::TimedOut) => errors::make(
+                env,
+                Kind::Timeout,
+                "read(): no majority confirmed the leadership in time",
+                None,
+            )?,
+            Err(_) if destroyed => {
+                errors::make(env, Kind::Destroyed, "the node is destroyed", None)?
+            }
+            Err(_) => {
+                let known = self.leader(env)?;
+                errors::make(
+                    env,
+                    Kind::NotLeader,
+                    "read(): the node stopped leading before it could answer",
+                    Some(known),
+                )?
+            }
+        };
+        d.reject(env, e)
     }
 
     fn transfer<'env>(&self, env: &'env Env, id: Unknown<'env>) -> Result<Unknown<'env>> {
@@ -1809,6 +1965,7 @@ impl State {
                         d.resolve(env, confirmed.into_unknown(env)?)?;
                     }
                 }
+                Rec::Read { id, result } => self.read_decided(env, id, result)?,
                 Rec::Transfer { succeeded } => {
                     let d = self.bus.borrow_mut().transfer_waiters.pop_front();
                     if let Some(d) = d {
@@ -2250,7 +2407,8 @@ impl State {
             bus.started = false;
             bus.restoring = 0;
             bus.start_gen += 1;
-            let waiters: Vec<Deferred> = bus.waiters.drain().map(|(_, d)| d).collect();
+            let mut waiters: Vec<Deferred> = bus.waiters.drain().map(|(_, d)| d).collect();
+            waiters.extend(bus.read_waiters.drain().map(|(_, d)| d));
             let mut transfers: Vec<Deferred> = bus.transfer_waiters.drain(..).collect();
             transfers.extend(bus.confirm_waiters.drain().map(|(_, d)| d));
             (was, waiters, transfers)

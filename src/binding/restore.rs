@@ -32,7 +32,8 @@ pub fn parse<'env>(
     };
     match r.get_type()? {
         ValueType::Undefined | ValueType::Null => {
-            return Ok(Ok(empty(Object::new(env)?.to_unknown())));
+            let e = js::freeze(env, b, Object::new(env)?.to_unknown())?;
+            return Ok(Ok(empty(e)));
         }
         ValueType::Object => {}
         t => {
@@ -102,6 +103,13 @@ pub fn parse<'env>(
     } else {
         data
     };
+    // what JSON cannot hold (a BigInt from a reviver, a cycle) would make every later persist
+    // fail for good: refused here. What it holds differently (a Date from a reviver) is taken
+    // as JSON holds it, as the leader stores every value it replicates (see `js::normalise`)
+    let data = match json_value(env, b, "data", &data)? {
+        Ok(v) => v,
+        Err(why) => return Ok(Err(why)),
+    };
     const OURS: [&str; 4] = ["dataTerm", "dataIndex", "commitTerm", "commitIndex"];
     let mut fields = [None; 4];
     let mut present = 0;
@@ -151,7 +159,10 @@ pub fn parse<'env>(
     let committed_data = if same_version {
         None
     } else {
-        Some(get("committedData")?)
+        match json_value(env, b, "committedData", &get("committedData")?)? {
+            Ok(v) => Some(v),
+            Err(why) => return Ok(Err(why)),
+        }
     };
     // the configurations (absent from raftq's files and older raftq-native ones: the node
     // then bootstraps from its acks)
@@ -217,6 +228,25 @@ pub fn voters(v: &Unknown) -> Result<std::result::Result<Option<Voters<Key>>, St
 
 /// The most voters a configuration read from outside (a file, a message) may hold.
 pub const MAX_VOTERS: u32 = 1024;
+
+/// A restored value as JSON holds it, frozen; `Err(reason)` when JSON cannot hold it.
+fn json_value<'env>(
+    env: &'env Env,
+    b: &Builtins,
+    name: &str,
+    v: &Unknown<'env>,
+) -> Result<std::result::Result<Unknown<'env>, String>> {
+    Ok(match js::normalise(env, b, v) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(format!(
+            "restored `{name}` must be a JSON value (got {})",
+            type_name(v.get_type()?)
+        )),
+        Err(why) => Err(format!(
+            "restored `{name}` must be a JSON value, which it is not ({why}): every later persist would fail"
+        )),
+    })
+}
 
 /// `Number.isSafeInteger(v) && v >= 0`.
 fn counter(v: &Unknown) -> Result<Option<u64>> {

@@ -29,6 +29,7 @@ impl<I: NodeId> Node<I> {
                 return;
             }
             if now >= self.heartbeat_deadline {
+                self.lease_round();
                 self.broadcast_append(now);
             }
             if now >= self.election_deadline {
@@ -116,7 +117,7 @@ impl<I: NodeId> Node<I> {
         if !self.config.check_quorum {
             return false;
         }
-        if self.role == Role::Leader {
+        if self.role == Role::Leader || now < self.vote_fence_until {
             return true;
         }
         self.leader.is_some()
@@ -528,6 +529,8 @@ impl<I: NodeId> Node<I> {
     /// TimeoutNow, riding `syncData`: carries the data when the target may lack our latest
     /// version, so one message both brings it up to date and starts its campaign.
     fn send_transfer(&mut self, target: I, now: u64) {
+        // its voters ignore their lease for the campaign this starts: ours ends
+        self.handed_off = Some(self.term);
         self.send_append(target, now, true);
     }
 }

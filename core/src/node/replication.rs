@@ -264,6 +264,10 @@ impl<I: NodeId> Node<I> {
         let resend_after = (self.config.election_min / 2).max(self.config.heartbeat);
         let backoff = self.flow_control();
         let round = self.append_round();
+        if !self.members.contains_key(&to) {
+            return;
+        }
+        self.note_round_sent(round, now);
         let Some(p) = self.members.get_mut(&to) else {
             return;
         };
@@ -447,6 +451,7 @@ impl<I: NodeId> Node<I> {
         self.decide_proposals(c);
         self.persist_later();
         self.update_visible();
+        self.serve_reads();
     }
 
     fn on_append_response(
@@ -473,7 +478,7 @@ impl<I: NodeId> Node<I> {
             // even as a sign of life for check-quorum)
             return Some("response claims a version the leader does not hold");
         }
-        let Some(counts) = self.take_echo(&from, round, now) else {
+        let Some(counts) = self.take_echo(&from, round, success, now) else {
             return Some("response echoes a round the leader never sent");
         };
         self.check_confirms();

@@ -134,6 +134,8 @@ pub mod inv {
     pub const OUTCOMES: &str = "11 outcomes reported are true";
     pub const CONFIRM: &str = "12 a confirmed leader was not stale at the request";
     pub const CONFIGS: &str = "13 configurations in effect have overlapping majorities";
+    pub const READ: &str = "14 a read answers a commit point covering every commit before it";
+    pub const LEASE: &str = "15 no deposed leader holds a lease while a newer leader leads";
     pub const LIVENESS: &str = "liveness";
     pub const HOST_CONTRACT: &str = "host contract";
     pub const PANIC: &str = "panic";
@@ -226,6 +228,9 @@ pub struct Stats {
     /// Leadership confirmations reported true / false.
     pub confirms_true: u64,
     pub confirms_false: u64,
+    /// Reads answered / failed.
+    pub reads_ready: u64,
+    pub reads_failed: u64,
     /// Processes frozen for a while (SIGSTOP): messages, timers and persist completions wait.
     pub pauses: u64,
     /// Seeds run without pre-vote / without check-quorum.
@@ -280,6 +285,8 @@ impl Stats {
         self.proposals_timed_out += o.proposals_timed_out;
         self.confirms_true += o.confirms_true;
         self.confirms_false += o.confirms_false;
+        self.reads_ready += o.reads_ready;
+        self.reads_failed += o.reads_failed;
         self.seeds_no_pre_vote += o.seeds_no_pre_vote;
         self.pauses += o.pauses;
         self.seeds_no_check_quorum += o.seeds_no_check_quorum;
@@ -417,6 +424,9 @@ struct Slot {
     /// Leadership confirmations of this life not decided yet: id, the node's term and the
     /// event count and the time when asked.
     confirms: Vec<(u64, u64, u64, u64)>,
+    /// Reads (`read_index`) of this life not answered yet: id, and the highest version
+    /// committed anywhere when asked.
+    reads: Vec<(u64, Version)>,
     /// Transfer requests of this life not ended yet.
     transfers: u64,
     /// The node's term when the oldest of them was asked.
@@ -567,6 +577,7 @@ impl Sim {
                 stall_until: 0,
                 proposals: Vec::new(),
                 confirms: Vec::new(),
+                reads: Vec::new(),
                 transfers: 0,
                 transfer_term: 0,
                 named_leader: None,
@@ -1563,6 +1574,8 @@ impl Sim {
                 latency_ms,
             } => self.proposal_decided(i, version, committed, failure, latency_ms),
             Output::Confirmed { id, confirmed } => self.confirm_decided(i, id, confirmed),
+            Output::ReadReady { id, version } => self.read_decided(i, id, Some(version)),
+            Output::ReadFailed { id, .. } => self.read_decided(i, id, None),
             Output::TransferEnded { succeeded } => self.transfer_ended(i, succeeded),
             Output::LeaderChanged(l) => {
                 self.slots[i].named_leader = l;
@@ -1736,6 +1749,36 @@ impl Sim {
                 format!(
                     "node {id} confirmed its leadership of term {term}; node {:?} had been elected in term {t} (event {at}) before the request (event {asked})",
                     self.term_leader.get(t)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Invariant 13: a read is answered once, with a version the node committed (its commit
+    /// point when the outputs are handled is at or beyond it), on the
+    /// chain at or beyond every version committed anywhere before the request.
+    fn read_decided(&mut self, i: usize, rid: u64, version: Option<Version>) -> Res<()> {
+        let id = self.id(i);
+        let s = &mut self.slots[i];
+        let Some(k) = s.reads.iter().position(|(r, _)| *r == rid) else {
+            return Err(self.violation(
+                inv::HOST_CONTRACT,
+                format!("node {id} answered read {rid}, which is not pending"),
+            ));
+        };
+        let (_, before) = s.reads.remove(k);
+        let Some(v) = version else {
+            self.stats.reads_failed += 1;
+            return Ok(());
+        };
+        self.stats.reads_ready += 1;
+        let committed = self.slots[i].node.committed();
+        if !self.ancestor_or_equal(v, committed) || !self.ancestor_or_equal(before, v) {
+            return Err(self.violation(
+                inv::READ,
+                format!(
+                    "node {id} answered read {rid} with {v:?} (its commit point {committed:?}); {before:?} was committed before the request"
                 ),
             ));
         }
@@ -2102,6 +2145,32 @@ impl Sim {
                 }
             }
         }
+        // 14
+        let newest = self
+            .slots
+            .iter()
+            .filter(|s| s.up && s.node.role() == Role::Leader)
+            .map(|s| s.node.term())
+            .max();
+        if let Some(newest) = newest {
+            for s in &self.slots {
+                let n = &s.node;
+                if s.up
+                    && n.role() == Role::Leader
+                    && n.term() < newest
+                    && n.status_at(self.now).lease_valid
+                {
+                    return Err(self.violation(
+                        inv::LEASE,
+                        format!(
+                            "node {} (leader of term {}) holds a lease while a leader of term {newest} leads",
+                            s.id,
+                            n.term()
+                        ),
+                    ));
+                }
+            }
+        }
         // 2, once the commit point of this step is known
         let max = self.max_committed;
         for s in &self.slots {
@@ -2215,6 +2284,7 @@ impl Sim {
         s.pending.clear();
         s.proposals.clear();
         s.confirms.clear();
+        s.reads.clear();
         s.transfers = 0;
         s.named_leader = None;
         s.disk_seq = 0;
@@ -2245,6 +2315,7 @@ impl Sim {
         s.pending.clear();
         s.proposals.clear();
         s.confirms.clear();
+        s.reads.clear();
         s.transfers = 0;
         s.paused_until = 0;
         s.timer_at = None;
@@ -2402,6 +2473,12 @@ impl Sim {
                 ));
                 self.slots[i].confirms.push((cid, term, events, now));
                 self.note_event(i);
+                // and a read, half of them by the lease
+                let lease = self.rng.chance(500);
+                let before = self.max_committed;
+                if let Ok(rid) = self.slots[i].node.read_index(now, lease) {
+                    self.slots[i].reads.push((rid, before));
+                }
             }
             Err(ConfirmError::NotLeader) => {
                 if self.slots[i].node.role() == Role::Leader {
