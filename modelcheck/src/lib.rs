@@ -119,6 +119,9 @@ impl fmt::Debug for Envelope {
                 if let Some(x) = self.data {
                     write!(f, " data={x}")?;
                 }
+                if let Some(vs) = &self.voters {
+                    write!(f, " voters {:?}", vs.as_slice())?;
+                }
                 if transfer {
                     write!(f, " transfer")?;
                 }
@@ -165,6 +168,12 @@ pub enum Action {
     Restart(Id),
     /// The app proposes a new value on node `n` (a leader).
     Propose(Id),
+    /// The app's `ackNode` for node `m` with a truthy `time` reaches node `n` (which holds a
+    /// configuration): [`Node::add_member`].
+    AddMember(Id, Id),
+    /// The app's `ackNode` for node `m` with `time: 0` reaches node `n`:
+    /// [`Node::remove_member`].
+    RemoveMember(Id, Id),
 }
 
 impl fmt::Debug for Action {
@@ -177,6 +186,8 @@ impl fmt::Debug for Action {
             Action::Persist(n, s) => write!(f, "persisted node {n} seq {s}"),
             Action::Restart(n) => write!(f, "restart   node {n} (crash, start from disk)"),
             Action::Propose(n) => write!(f, "propose   on node {n}"),
+            Action::AddMember(n, m) => write!(f, "ackNode   add {m} on node {n}"),
+            Action::RemoveMember(n, m) => write!(f, "ackNode   remove {m} on node {n}"),
         }
     }
 }
@@ -199,6 +210,8 @@ pub enum Step {
     DeliverAll(Id, Id),
     /// Drop every message in flight from the first node to the second.
     DropAll(Id, Id),
+    AddMember(Id, Id),
+    RemoveMember(Id, Id),
 }
 
 /// One node and what its host keeps for it.
@@ -217,6 +230,12 @@ pub struct Server {
     pub done_seq: u64,
     /// The value of every version the node holds (the host drops one on `Released`).
     pub values: BTreeMap<Version, Val>,
+    /// The configuration the node holds (its latest version's voters, from
+    /// `Output::ConfigChanged`; after a restart, its disk's), `None` while it bootstraps.
+    pub cur_voters: Option<Voters<Id>>,
+    /// The app's `ackNode` calls that reached this node, in order (a restart replays them: the
+    /// app's address book outlives the process).
+    pub told: Vec<(Id, bool)>,
     /// Hash of the canonical form of all the above (see [`Server::rehash`]).
     hash: u64,
 }
@@ -237,6 +256,8 @@ impl Server {
             (a, b).hash(&mut h);
         }
         self.values.hash(&mut h);
+        self.cur_voters.hash(&mut h);
+        self.told.hash(&mut h);
         self.hash = h.finish();
     }
 }
@@ -258,6 +279,17 @@ pub struct Ghost {
     pub parent: BTreeMap<Version, Version>,
     pub proposals: u8,
     pub restarts: u8,
+    /// `AddMember`/`RemoveMember` actions taken.
+    pub intents: u8,
+    /// For each committed version, the configuration the node that first committed it held
+    /// then (what its majority is counted over; none recorded: the 3 first members).
+    pub commit_voters: BTreeMap<Version, Voters<Id>>,
+    /// The configuration each version holds where it differs from its parent's (as some node
+    /// reported it taking effect).
+    pub config_of: BTreeMap<Version, Voters<Id>>,
+    /// A version with two configurations, or a configuration taking effect on the chain of
+    /// the newest committed version with a majority disjoint from one of that version's.
+    pub configs: Option<String>,
     /// An acknowledgement sent while the sender's disk did not back it.
     pub early_ack: Option<String>,
     /// A version stored with a second value, or created on a second parent.
@@ -348,6 +380,37 @@ impl State {
         }
     }
 
+    /// The configuration in effect at `v`: that of `v` or of its nearest ancestor that has one
+    /// (`None`: bootstrap, no configuration on the chain).
+    pub fn cfg_of(&self, v: Version) -> Option<&Voters<Id>> {
+        let mut cur = v;
+        loop {
+            if let Some(c) = self.ghost.config_of.get(&cur) {
+                return Some(c);
+            }
+            cur = *self.ghost.parent.get(&cur)?;
+        }
+    }
+
+    /// The newest committed version (committed versions form one chain while the properties
+    /// hold).
+    pub fn max_committed(&self) -> Version {
+        self.ghost
+            .committed
+            .iter()
+            .copied()
+            .max_by_key(|v| (v.index, v.term))
+            .unwrap_or(Version::ZERO)
+    }
+
+    /// The voters a committed version's majority is counted over.
+    pub fn voters_of_commit(&self, c: Version) -> Vec<Id> {
+        match self.ghost.commit_voters.get(&c) {
+            Some(v) => v.iter().copied().filter(|id| IDS.contains(id)).collect(),
+            None => IDS.to_vec(),
+        }
+    }
+
     fn on_one_chain(&self, a: Version, b: Version) -> bool {
         if a.index <= b.index {
             self.descends(a, b)
@@ -385,6 +448,18 @@ impl State {
                 v(s.disk.committed),
                 s.pending.iter().map(|p| p.0).collect::<Vec<_>>(),
             ));
+            if n.has_configuration() || !s.told.is_empty() {
+                let ids = |v: Option<&Voters<Id>>| {
+                    v.map_or("-".into(), |v| format!("{:?}", v.as_slice()))
+                };
+                out.push_str(&format!(
+                    "           voters {} committed voters {} | disk voters {} | acks told {:?}\n",
+                    ids(s.cur_voters.as_ref()),
+                    ids(n.committed_voters()),
+                    ids(s.disk.latest_voters.as_ref()),
+                    s.told
+                ));
+            }
         }
         out.push_str(&format!("    in flight ({}):", self.net.len()));
         if self.net.is_empty() {
@@ -421,6 +496,8 @@ pub struct RaftModel {
     pub script: Vec<Step>,
     /// Start only from the state the script ends in (not from every state along it).
     pub start_at_end: bool,
+    /// `AddMember`/`RemoveMember` actions at most (over the whole path, script included).
+    pub max_intents: u8,
 }
 
 impl Default for RaftModel {
@@ -439,6 +516,7 @@ impl Default for RaftModel {
             election: 3,
             script: Vec::new(),
             start_at_end: false,
+            max_intents: 0,
         }
     }
 }
@@ -453,9 +531,10 @@ pub mod prop {
     pub const NEVER_LOST: &str = "committed never lost";
     pub const OUTCOMES: &str = "proposals reported committed are committed";
     pub const HOST_CONTRACT: &str = "host contract";
+    pub const CONFIGS: &str = "configurations in effect have overlapping majorities";
     pub const LEADER_ELECTED: &str = "a leader is elected";
     pub const VALUE_COMMITTED: &str = "a proposed value commits";
-    pub const SAFETY: [&str; 7] = [
+    pub const SAFETY: [&str; 8] = [
         ELECTION_SAFETY,
         LEADER_COMPLETENESS,
         STATE_MACHINE_SAFETY,
@@ -463,6 +542,7 @@ pub mod prop {
         NEVER_LOST,
         OUTCOMES,
         HOST_CONTRACT,
+        CONFIGS,
     ];
 }
 
@@ -583,6 +663,8 @@ impl RaftModel {
             Step::Deliver(a, b) => lowest(a, b).map(Action::Deliver),
             Step::Drop(a, b) => lowest(a, b).map(Action::Drop),
             Step::Propose(n) => Some(Action::Propose(n)),
+            Step::AddMember(n, m) => Some(Action::AddMember(n, m)),
+            Step::RemoveMember(n, m) => Some(Action::RemoveMember(n, m)),
             Step::PersistAll(n) => self.resolve(st, Step::Persist(n)),
             Step::DeliverAll(a, b) => self.resolve(st, Step::Deliver(a, b)),
             Step::DropAll(a, b) => self.resolve(st, Step::Drop(a, b)),
@@ -645,13 +727,15 @@ impl RaftModel {
         for id in IDS {
             let disk = HardState::default();
             st.servers.push(Arc::new(Server {
-                node: self.boot(id, &disk, 0),
+                node: self.boot(id, &disk, &[], 0),
                 clock: 0,
                 disk,
                 disk_vals: (0, 0),
                 pending: Vec::new(),
                 done_seq: 0,
                 values: BTreeMap::from([(Version::ZERO, 0)]),
+                cur_voters: None,
+                told: Vec::new(),
                 hash: 0,
             }));
         }
@@ -671,13 +755,21 @@ impl RaftModel {
         c
     }
 
-    /// A fresh node `id` started from `disk` at `now`, with the others as members.
-    fn boot(&self, id: Id, disk: &HardState<Id>, now: u64) -> Node<Id> {
+    /// A fresh node `id` started from `disk` at `now`, with the others as members, then what
+    /// the app told it since (`told`, in order).
+    fn boot(&self, id: Id, disk: &HardState<Id>, told: &[(Id, bool)], now: u64) -> Node<Id> {
         // election_min == election_max: the node's RNG is never drawn, any seed will do
         let mut node = Node::new(id, self.config(), 1);
         for m in IDS {
             if m != id {
                 node.add_member(m, now);
+            }
+        }
+        for &(m, keep) in told {
+            if keep {
+                node.add_member(m, now);
+            } else {
+                node.remove_member(&m, now);
             }
         }
         node.start(disk.clone(), now);
@@ -748,11 +840,60 @@ impl RaftModel {
         }
     }
 
-    fn committed(st: &mut State, v: Version, term: u64) {
+    /// Node `i` has `v` as its commit point, in `term`.
+    fn committed(st: &mut State, i: usize, v: Version, term: u64) {
         if st.ghost.commit_term.get(&v).is_none_or(|&t| t > term) {
+            let voters = st.servers[i].cur_voters.clone();
             let g = st.g();
             g.committed.insert(v);
             g.commit_term.insert(v, term);
+            if let Some(vs) = voters {
+                g.commit_voters.entry(v).or_insert(vs);
+            }
+        }
+    }
+
+    /// Node `i` reports `voters` in effect from `version` on (its latest version's). The
+    /// simulation's invariant 13: one configuration per version, and one that takes effect on
+    /// the chain of the newest committed version shares a majority with that version's.
+    fn config_changed(st: &mut State, i: usize, version: Version, voters: Voters<Id>) {
+        let id = IDS[i];
+        st.srv(i).cur_voters = Some(voters.clone());
+        if st.ghost.configs.is_some() {
+            return;
+        }
+        if let Some(had) = st.ghost.config_of.get(&version) {
+            if *had != voters {
+                let what = format!(
+                    "version {version:?} holds voters {:?} on node {id} and {:?} elsewhere",
+                    voters.as_slice(),
+                    had.as_slice()
+                );
+                st.g().configs = Some(what);
+                return;
+            }
+        } else if st.cfg_of(version) != Some(&voters) {
+            st.g().config_of.insert(version, voters.clone());
+        }
+        // the newest commit known: the global one, or this node's own when newer
+        let max = st.max_committed();
+        let own = st.servers[i].node.committed();
+        let g = if own != max && st.descends(max, own) {
+            own
+        } else {
+            max
+        };
+        if st.descends(g, version) {
+            if let Some(cg) = st.cfg_of(g) {
+                if cg.disjoint_majorities(&voters) {
+                    let what = format!(
+                        "node {id} holds voters {:?} at {version:?} while {g:?} (committed) has {:?}: disjoint majorities",
+                        voters.as_slice(),
+                        cg.as_slice()
+                    );
+                    st.g().configs = Some(what);
+                }
+            }
         }
     }
 
@@ -842,8 +983,13 @@ impl RaftModel {
                 },
                 Output::Committed(v) => {
                     let t = st.servers[i].node.term();
-                    Self::committed(st, v, t);
+                    Self::committed(st, i, v, t);
                 }
+                Output::ConfigChanged {
+                    version,
+                    voters,
+                    committed: false,
+                } => Self::config_changed(st, i, version, voters),
                 Output::Proposal {
                     version,
                     committed: true,
@@ -870,7 +1016,7 @@ impl RaftModel {
         if !st.servers[i].values.contains_key(&c) {
             Self::contract(st, format!("node {id} committed {c:?} without its value"));
         }
-        Self::committed(st, c, term);
+        Self::committed(st, i, c, term);
         st.srv(i).rehash();
     }
 
@@ -938,6 +1084,18 @@ impl Model for RaftModel {
             if n.role() == Role::Leader && st.ghost.proposals < self.max_proposals {
                 actions.push(Action::Propose(id));
             }
+            // the app's acks reach a node that holds a configuration (one without counts over
+            // its acks: its app acks the cluster's members only, as in the simulation)
+            if st.ghost.intents < self.max_intents && n.has_configuration() {
+                for m in IDS {
+                    let had = n.intents().find(|(x, _)| **x == m).map(|(_, k)| k);
+                    if had == Some(false) {
+                        actions.push(Action::AddMember(id, m));
+                    } else {
+                        actions.push(Action::RemoveMember(id, m));
+                    }
+                }
+            }
         }
     }
 
@@ -976,9 +1134,11 @@ impl Model for RaftModel {
                 let i = usize::from(id - 1);
                 st.g().restarts += 1;
                 let now = st.servers[i].clock;
-                let node = self.boot(id, &st.servers[i].disk, now);
+                let s = &st.servers[i];
+                let node = self.boot(id, &s.disk, &s.told, now);
                 let s = st.srv(i);
                 s.node = node;
+                s.cur_voters = s.disk.latest_voters.clone();
                 s.pending.clear();
                 s.done_seq = 0;
                 s.values = BTreeMap::from([
@@ -996,6 +1156,20 @@ impl Model for RaftModel {
                 let x = st.ghost.proposals;
                 Self::set_parent(&mut st, v, before);
                 Self::store(&mut st, i, v, x);
+                self.handle_outputs(&mut st, i);
+            }
+            Action::AddMember(id, m) | Action::RemoveMember(id, m) => {
+                let keep = matches!(action, Action::AddMember(..));
+                let i = usize::from(id - 1);
+                st.g().intents += 1;
+                let s = st.srv(i);
+                let now = s.clock;
+                s.told.push((m, keep));
+                if keep {
+                    s.node.add_member(m, now);
+                } else {
+                    s.node.remove_member(&m, now);
+                }
                 self.handle_outputs(&mut st, i);
             }
         }
@@ -1039,17 +1213,20 @@ impl Model for RaftModel {
             Property::always(prop::PERSIST_BEFORE_ACK, |_, st: &State| {
                 st.ghost.early_ack.is_none()
             }),
-            // every committed version is on a majority of disks (or a version descending from it)
+            // every committed version is on a majority of disks (or a version descending from it),
+            // of the voters the node that committed it counted over (the configuration it held)
             Property::always(prop::NEVER_LOST, |_, st: &State| {
                 st.ghost.committed.iter().all(|&c| {
-                    st.servers
+                    let voters = st.voters_of_commit(c);
+                    voters
                         .iter()
-                        .filter(|s| st.descends(c, s.disk.latest))
+                        .filter(|&&id| st.descends(c, st.server(id).disk.latest))
                         .count()
                         * 2
-                        > st.servers.len()
+                        > voters.len()
                 })
             }),
+            Property::always(prop::CONFIGS, |_, st: &State| st.ghost.configs.is_none()),
             Property::always(prop::OUTCOMES, |_, st: &State| {
                 st.ghost.false_outcome.is_none()
             }),
@@ -1091,6 +1268,7 @@ pub fn trace(path: &[(State, Option<Action>)]) -> String {
             ("two values", &g.two_values),
             ("false outcome", &g.false_outcome),
             ("host contract", &g.contract),
+            ("configurations", &g.configs),
         ] {
             if let Some(v) = v {
                 out.push_str(&format!("  {what}: {v}\n"));

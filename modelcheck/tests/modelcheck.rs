@@ -324,6 +324,43 @@ fn catches_lost_proposals_reported_committed() {
     );
 }
 
+/// `rule` broken, from where `elect_and_commit` ends, with up to `intents` of the app's
+/// `ackNode` calls reaching single nodes.
+fn broken_membership(rule: BrokenRule, intents: u8) -> RaftModel {
+    RaftModel {
+        max_intents: intents,
+        duplicates: false,
+        max_restarts: 0,
+        ..broken(rule, true)
+    }
+}
+
+#[test]
+fn catches_quorums_over_local_acks() {
+    caught(
+        broken_membership(BrokenRule::LocalAckQuorum, 2),
+        8,
+        "LocalAckQuorum",
+        &[
+            prop::NEVER_LOST,
+            prop::ELECTION_SAFETY,
+            prop::LEADER_COMPLETENESS,
+            prop::STATE_MACHINE_SAFETY,
+            prop::CONFIGS,
+        ],
+    );
+}
+
+#[test]
+fn catches_two_configuration_changes_in_flight() {
+    caught(
+        broken_membership(BrokenRule::TwoChangesInFlight, 2),
+        8,
+        "TwoChangesInFlight",
+        &[prop::CONFIGS],
+    );
+}
+
 /// The scripts end where their docs say (else the runs near them would check elsewhere).
 #[test]
 fn scripts_reach_their_end_states() {
