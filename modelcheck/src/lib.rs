@@ -236,6 +236,11 @@ pub struct Server {
     /// The app's `ackNode` calls that reached this node, in order (a restart replays them: the
     /// app's address book outlives the process).
     pub told: Vec<(Id, bool)>,
+    /// The nodes its app acked when it started (the others of [`IDS`]; for the newcomer, the
+    /// voters of the newest committed configuration then).
+    pub acks: Vec<Id>,
+    /// Started (the newcomer starts when the app first acks it somewhere).
+    pub up: bool,
     /// Hash of the canonical form of all the above (see [`Server::rehash`]).
     hash: u64,
 }
@@ -258,6 +263,8 @@ impl Server {
         self.values.hash(&mut h);
         self.cur_voters.hash(&mut h);
         self.told.hash(&mut h);
+        self.acks.hash(&mut h);
+        self.up.hash(&mut h);
         self.hash = h.finish();
     }
 }
@@ -406,7 +413,11 @@ impl State {
     /// The voters a committed version's majority is counted over.
     pub fn voters_of_commit(&self, c: Version) -> Vec<Id> {
         match self.ghost.commit_voters.get(&c) {
-            Some(v) => v.iter().copied().filter(|id| IDS.contains(id)).collect(),
+            Some(v) => v
+                .iter()
+                .copied()
+                .filter(|&id| id >= 1 && usize::from(id) <= self.servers.len())
+                .collect(),
             None => IDS.to_vec(),
         }
     }
@@ -425,6 +436,10 @@ impl State {
         let mut out = String::new();
         for s in &self.servers {
             let n = &s.node;
+            if !s.up {
+                out.push_str(&format!("    node {} not started\n", n.id()));
+                continue;
+            }
             let role = match (n.role(), n.is_pre_candidate()) {
                 (Role::Leader, _) => "LEADER   ",
                 (Role::Candidate, _) => "candidate",
@@ -498,6 +513,12 @@ pub struct RaftModel {
     pub start_at_end: bool,
     /// `AddMember`/`RemoveMember` actions at most (over the whole path, script included).
     pub max_intents: u8,
+    /// Start from the states of the scripted path from this index on only (the ones before
+    /// are explored by another run).
+    pub skip: usize,
+    /// A 4th server, [`NEWCOMER`], outside the configuration, started when the app first acks
+    /// it on some node.
+    pub newcomer: bool,
 }
 
 impl Default for RaftModel {
@@ -517,11 +538,20 @@ impl Default for RaftModel {
             script: Vec::new(),
             start_at_end: false,
             max_intents: 0,
+            newcomer: false,
+            skip: 0,
         }
     }
 }
 
+/// The first members (they ack each other); node 4, with [`RaftModel::newcomer`], is a fresh
+/// server outside the configuration until the app acks it.
 pub const IDS: [Id; 3] = [1, 2, 3];
+pub const NEWCOMER: Id = 4;
+
+fn id_of(i: usize) -> Id {
+    Id::try_from(i + 1).unwrap_or(Id::MAX)
+}
 
 pub mod prop {
     pub const ELECTION_SAFETY: &str = "election safety";
@@ -582,6 +612,39 @@ pub fn elect_and_commit(pre_vote: bool) -> Vec<Step> {
         PersistAll(2),
         DeliverAll(2, 1),
     ]);
+    s
+}
+
+/// `elect_and_commit`, then the app acks the newcomer (node 4) on the leader: node 4 starts
+/// (acking nodes 1 to 3), catches up as a learner, and the leader adds it, committing the
+/// configuration [1, 2, 3, 4] at (1,3) with nodes 2 and 4 (everything to node 3 is lost). Needs
+/// [`RaftModel::newcomer`] and an intent.
+pub fn elect_commit_and_add() -> Vec<Step> {
+    use Step::*;
+    let mut s = elect_and_commit(true);
+    s.push(AddMember(1, 4));
+    for _ in 0..3 {
+        s.extend([
+            DropAll(1, 3),
+            PersistAll(1),
+            DeliverAll(1, 4),
+            PersistAll(4),
+            DeliverAll(4, 1),
+        ]);
+    }
+    for _ in 0..2 {
+        s.extend([
+            DropAll(1, 3),
+            PersistAll(1),
+            DeliverAll(1, 2),
+            DeliverAll(1, 4),
+            PersistAll(2),
+            PersistAll(4),
+            DeliverAll(2, 1),
+            DeliverAll(4, 1),
+        ]);
+    }
+    s.push(PersistAll(1));
     s
 }
 
@@ -724,10 +787,19 @@ impl RaftModel {
         st.g().value_of.insert(Version::ZERO, 0);
         st.g().committed.insert(Version::ZERO);
         st.g().commit_term.insert(Version::ZERO, 0);
-        for id in IDS {
+        let n = IDS.len() + usize::from(self.newcomer);
+        for i in 0..n {
+            let id = id_of(i);
             let disk = HardState::default();
+            let up = IDS.contains(&id);
+            let acks: Vec<Id> = IDS.iter().copied().filter(|&m| m != id).collect();
+            let node = if up {
+                self.boot(id, &disk, &acks, &[], 0)
+            } else {
+                Node::new(id, self.config(), 1)
+            };
             st.servers.push(Arc::new(Server {
-                node: self.boot(id, &disk, &[], 0),
+                node,
                 clock: 0,
                 disk,
                 disk_vals: (0, 0),
@@ -736,10 +808,12 @@ impl RaftModel {
                 values: BTreeMap::from([(Version::ZERO, 0)]),
                 cur_voters: None,
                 told: Vec::new(),
+                acks,
+                up,
                 hash: 0,
             }));
         }
-        for i in 0..IDS.len() {
+        for i in 0..n {
             self.handle_outputs(&mut st, i);
         }
         st.fp = st.canonical_hash();
@@ -755,15 +829,20 @@ impl RaftModel {
         c
     }
 
-    /// A fresh node `id` started from `disk` at `now`, with the others as members, then what
-    /// the app told it since (`told`, in order).
-    fn boot(&self, id: Id, disk: &HardState<Id>, told: &[(Id, bool)], now: u64) -> Node<Id> {
+    /// A fresh node `id` started from `disk` at `now`, with `acks` as members, then what the
+    /// app told it since (`told`, in order).
+    fn boot(
+        &self,
+        id: Id,
+        disk: &HardState<Id>,
+        acks: &[Id],
+        told: &[(Id, bool)],
+        now: u64,
+    ) -> Node<Id> {
         // election_min == election_max: the node's RNG is never drawn, any seed will do
         let mut node = Node::new(id, self.config(), 1);
-        for m in IDS {
-            if m != id {
-                node.add_member(m, now);
-            }
+        for &m in acks {
+            node.add_member(m, now);
         }
         for &(m, keep) in told {
             if keep {
@@ -857,7 +936,7 @@ impl RaftModel {
     /// simulation's invariant 13: one configuration per version, and one that takes effect on
     /// the chain of the newest committed version shares a majority with that version's.
     fn config_changed(st: &mut State, i: usize, version: Version, voters: Voters<Id>) {
-        let id = IDS[i];
+        let id = id_of(i);
         st.srv(i).cur_voters = Some(voters.clone());
         if st.ghost.configs.is_some() {
             return;
@@ -906,7 +985,7 @@ impl RaftModel {
     /// Take node `i`'s outputs and act on them as the host; then rehash the server.
     fn handle_outputs(&self, st: &mut State, i: usize) {
         let outs = st.srv(i).node.take_outputs();
-        let id = IDS[i];
+        let id = id_of(i);
         for out in outs {
             match out {
                 Output::Send { to, msg, voters } => {
@@ -926,7 +1005,7 @@ impl RaftModel {
                             st.g().early_ack = Some(what);
                         }
                     }
-                    if !(1..=3).contains(&to) || to == id {
+                    if to < 1 || usize::from(to) > st.servers.len() || to == id {
                         Self::contract(st, format!("node {id} sent to node {to}"));
                         continue;
                     }
@@ -1049,8 +1128,21 @@ impl Model for RaftModel {
         let mut path = self.scripted_path();
         if self.start_at_end {
             path.drain(..path.len() - 1);
+        } else {
+            path.drain(..self.skip.min(path.len() - 1));
         }
         for (st, _) in path {
+            // with membership actions, only where they are possible: before any node holds a
+            // configuration the same run without them (and without the newcomer, which does
+            // not start before it is acked) explores the same behaviours
+            if self.max_intents > 0
+                && !st
+                    .servers
+                    .iter()
+                    .any(|s| s.up && s.node.has_configuration())
+            {
+                continue;
+            }
             if !out.contains(&st) {
                 out.push(st);
             }
@@ -1060,6 +1152,10 @@ impl Model for RaftModel {
 
     fn actions(&self, st: &State, actions: &mut Vec<Action>) {
         for e in &st.net {
+            if !st.server(e.to).up {
+                actions.push(Action::Drop(e.clone()));
+                continue;
+            }
             actions.push(Action::Deliver(e.clone()));
             if self.duplicates {
                 actions.push(Action::Duplicate(e.clone()));
@@ -1067,8 +1163,11 @@ impl Model for RaftModel {
             actions.push(Action::Drop(e.clone()));
         }
         for (i, s) in st.servers.iter().enumerate() {
-            let id = IDS[i];
+            let id = id_of(i);
             let n = &s.node;
+            if !s.up {
+                continue;
+            }
             if n.next_deadline().is_some() && (n.role() == Role::Leader || n.term() < self.max_term)
             {
                 actions.push(Action::Timer(id));
@@ -1087,12 +1186,13 @@ impl Model for RaftModel {
             // the app's acks reach a node that holds a configuration (one without counts over
             // its acks: its app acks the cluster's members only, as in the simulation)
             if st.ghost.intents < self.max_intents && n.has_configuration() {
-                for m in IDS {
+                for m in (0..st.servers.len()).map(id_of) {
                     let had = n.intents().find(|(x, _)| **x == m).map(|(_, k)| k);
-                    if had == Some(false) {
-                        actions.push(Action::AddMember(id, m));
-                    } else {
+                    // (a node's own membership is implied: it can only be removed)
+                    if had == Some(true) || (had.is_none() && m == id) {
                         actions.push(Action::RemoveMember(id, m));
+                    } else {
+                        actions.push(Action::AddMember(id, m));
                     }
                 }
             }
@@ -1135,7 +1235,7 @@ impl Model for RaftModel {
                 st.g().restarts += 1;
                 let now = st.servers[i].clock;
                 let s = &st.servers[i];
-                let node = self.boot(id, &s.disk, &s.told, now);
+                let node = self.boot(id, &s.disk, &s.acks, &s.told, now);
                 let s = st.srv(i);
                 s.node = node;
                 s.cur_voters = s.disk.latest_voters.clone();
@@ -1162,6 +1262,22 @@ impl Model for RaftModel {
                 let keep = matches!(action, Action::AddMember(..));
                 let i = usize::from(id - 1);
                 st.g().intents += 1;
+                if keep && !st.server(m).up {
+                    // the newcomer starts, acking the cluster's members (those of the newest
+                    // committed configuration: the app's contract for a node that holds none)
+                    let j = usize::from(m - 1);
+                    let acks: Vec<Id> = match st.cfg_of(st.max_committed()) {
+                        Some(c) => c.iter().copied().filter(|&x| x != m).collect(),
+                        None => IDS.to_vec(),
+                    };
+                    let now = st.servers[j].clock;
+                    let node = self.boot(m, &st.servers[j].disk, &acks, &[], now);
+                    let s = st.srv(j);
+                    s.node = node;
+                    s.acks = acks;
+                    s.up = true;
+                    self.handle_outputs(&mut st, j);
+                }
                 let s = st.srv(i);
                 let now = s.clock;
                 s.told.push((m, keep));

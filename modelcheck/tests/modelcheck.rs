@@ -8,7 +8,9 @@
 //!   a trace (`--nocapture`).
 
 use raftq_core::BrokenRule;
-use raftq_modelcheck::{elect_and_commit, prop, trace, Action, RaftModel, State};
+use raftq_modelcheck::{
+    elect_and_commit, elect_commit_and_add, prop, trace, Action, RaftModel, State,
+};
 use stateright::{Checker, HasDiscoveries, Model};
 use std::time::Instant;
 
@@ -106,6 +108,33 @@ fn runs(fresh: usize, near: usize, label: &str) -> Vec<Run> {
         ..RaftModel::default()
     };
     out.push(check_all(m, near, &format!("{label}, along figure8")));
+    // membership: along elect_and_commit, up to 2 of the app's acks reach single nodes (node
+    // 4 is a newcomer to add); then along the addition of node 4 that follows it in
+    // elect_commit_and_add, one more ack (two runs: the memory of one run grows with its
+    // states)
+    let m = RaftModel {
+        script: elect_and_commit(true),
+        newcomer: true,
+        max_intents: 2,
+        duplicates: false,
+        ..RaftModel::default()
+    };
+    let skip = m.scripted_path().len();
+    out.push(check_all(
+        m.clone(),
+        near,
+        &format!("{label}, along elect_and_commit, membership"),
+    ));
+    let m = RaftModel {
+        script: elect_commit_and_add(),
+        skip,
+        ..m
+    };
+    out.push(check_all(
+        m,
+        near,
+        &format!("{label}, along elect_commit_and_add"),
+    ));
     out
 }
 
@@ -377,6 +406,24 @@ fn scripts_reach_their_end_states() {
         assert_eq!(end.server(n).disk.latest, Version::new(1, 2));
     }
     assert_eq!(end.server(3).node.term(), 0);
+
+    // the newcomer, node 4, is a voter: [1, 2, 3, 4] committed at (1,3) on nodes 1, 2 and 4
+    let m = RaftModel {
+        script: elect_commit_and_add(),
+        newcomer: true,
+        max_intents: 2,
+        ..RaftModel::default()
+    };
+    let path = m.scripted_path();
+    let end = &path[path.len() - 1].0;
+    assert_eq!(end.server(1).node.role(), Role::Leader);
+    let all = raftq_core::Voters::new([1, 2, 3, 4]);
+    for n in [1, 2, 4] {
+        assert_eq!(end.server(n).node.committed(), Version::new(1, 3));
+        assert_eq!(end.server(n).node.committed_voters(), Some(&all));
+        assert_eq!(end.server(n).disk.latest_voters.as_ref(), Some(&all));
+    }
+    assert_eq!(end.ghost.intents, 1);
 
     let m = RaftModel {
         broken: Some(BrokenRule::CommitCurrentTerm),
