@@ -39,9 +39,12 @@
 //! every leader of term t or later), state-machine safety (committed versions form one chain,
 //! each with one value, the same on every node), nothing acknowledged before persisted (a vote
 //! grant, data ack or own vote request leaves only when the sender's disk backs it), committed
-//! never lost (every committed version is on a majority of disks, itself or a descendant),
-//! proposals reported committed are committed, and the host contract. `sometimes`: a leader
-//! is elected, a proposed value commits.
+//! never lost (every committed version is on a majority of disks, itself or a descendant,
+//! counted over the configuration the committing node held then, as the simulation's
+//! `check_majority` does), proposals reported committed are committed, the host contract, and
+//! the simulation's invariant 13 (one configuration per version, and a configuration taking
+//! effect on the chain of the newest committed version shares a majority with that version's:
+//! [`Voters::disjoint_majorities`]). `sometimes`: a leader is elected, a proposed value commits.
 //!
 //! Ghost state (never read by the nodes) records what the properties need across history: the
 //! leader of each term, every committed version, each version's value and parent (the version
@@ -49,12 +52,17 @@
 //! (an acknowledgement sent before its state was on disk, a version with two values, a proposal
 //! reported committed that was not).
 //!
-//! Adding membership changes: an `Action::AddMember`/`RemoveMember(n, m)` calls
-//! [`Node::add_member`]/[`Node::remove_member`] on one node (the app's `ackNode` is per node, so
-//! views may differ for a while), with a cap like `max_proposals` and a `member` bit per server
-//! in the state; the quorum-based properties (`committed never lost`) then count over the
-//! members of the leader's view. Everything else (network, disks, ghost, properties) is
-//! unchanged.
+//! Membership (issue 14: the configuration is Raft state, changed one server at a time by the
+//! leader toward the app's intents): `AddMember(n, m)`/`RemoveMember(n, m)` is the app's
+//! `ackNode` for `m` reaching node `n` alone ([`Node::add_member`]/[`Node::remove_member`]: a
+//! lost POST elsewhere, so views differ), at most `max_intents` times per path, only on a node
+//! that holds a configuration (one that holds none bootstraps from its acks, and its app acks
+//! the cluster's members only: the simulation's contract). With `newcomer`, a 4th server exists,
+//! outside the configuration and not started until the app first acks it somewhere; it then
+//! starts fresh, acking the voters of the newest committed configuration (the simulation's
+//! `boot_acks`), catches up as a learner and may be added. A restarted node replays the acks
+//! its app gave it (the app's address book outlives the process). The configurations are
+//! followed through `Output::ConfigChanged` and the voters riding data appends.
 
 use raftq_core::{BrokenRule, Config, HardState, Message, Node, Output, Role, Version, Voters};
 use stateright::{Model, Property};

@@ -1,7 +1,8 @@
 //! Exhaustive runs of the model (see the crate docs).
 //!
 //! - `bounded_run`: in `npm test`; `MODELCHECK_DEPTH=<n>` (from the fresh cluster) and
-//!   `MODELCHECK_NEAR_DEPTH=<n>` (along the scripts) deepen it.
+//!   `MODELCHECK_NEAR_DEPTH=<n>` (along the scripts) deepen it, `MODELCHECK_MEMBERSHIP_DEPTH=<n>`
+//!   the membership runs (4 servers; about 10 times the states per action).
 //! - `deep_run` (ignored):
 //!   `cargo test --manifest-path modelcheck/Cargo.toml -- --ignored --nocapture deep_run`.
 //! - `catches_*`: each broken rule of the core (`BrokenRule`) gives a counterexample, printed as
@@ -80,11 +81,14 @@ fn check_all(model: RaftModel, depth: usize, label: &str) -> Run {
     run
 }
 
-/// The three runs: from the fresh cluster (every election of the first terms, with pre-vote
-/// and check-quorum, duplicates, a restart and two proposals), and within `near` actions of
-/// every state of two scripted paths (an election and two commits; Figure 8 of the Raft paper,
-/// pre-vote and check-quorum off), with the rules intact.
-fn runs(fresh: usize, near: usize, label: &str) -> Vec<Run> {
+/// The five runs, with the rules intact: from the fresh cluster (every election of the first
+/// terms, with pre-vote and check-quorum, duplicates, a restart and two proposals); within
+/// `near` actions of every state of two scripted paths (an election and two commits; Figure 8
+/// of the Raft paper, pre-vote and check-quorum off); and the membership runs, within
+/// `member.depth` actions of every state (holding a configuration) of an election and two
+/// commits with up to two of the app's acks reaching single nodes and a newcomer to add, then of
+/// the newcomer's addition (learner catch-up, the change committed) with one more ack.
+fn runs(fresh: usize, near: usize, member: Membership, label: &str) -> Vec<Run> {
     let mut out = Vec::new();
     out.push(check_all(
         RaftModel::default(),
@@ -116,13 +120,13 @@ fn runs(fresh: usize, near: usize, label: &str) -> Vec<Run> {
         script: elect_and_commit(true),
         newcomer: true,
         max_intents: 2,
-        duplicates: false,
+        duplicates: member.duplicates,
         ..RaftModel::default()
     };
     let skip = m.scripted_path().len();
     out.push(check_all(
         m.clone(),
-        near,
+        member.depth,
         &format!("{label}, along elect_and_commit, membership"),
     ));
     let m = RaftModel {
@@ -132,10 +136,17 @@ fn runs(fresh: usize, near: usize, label: &str) -> Vec<Run> {
     };
     out.push(check_all(
         m,
-        near,
+        member.depth,
         &format!("{label}, along elect_commit_and_add"),
     ));
     out
+}
+
+/// The membership runs: with 4 servers a state costs about 2.5 KB in the checker's queue, and
+/// each action of depth multiplies the states by about 10 (`MODELCHECK_MEMBERSHIP_DEPTH`).
+struct Membership {
+    depth: usize,
+    duplicates: bool,
 }
 
 fn total(label: &str, r: &[Run], t: Instant) {
@@ -154,7 +165,11 @@ fn bounded_run() {
     let fresh = env_usize("MODELCHECK_DEPTH").unwrap_or(7);
     let near = env_usize("MODELCHECK_NEAR_DEPTH").unwrap_or(3);
     let t = Instant::now();
-    let r = runs(fresh, near, "bounded run");
+    let member = Membership {
+        depth: env_usize("MODELCHECK_MEMBERSHIP_DEPTH").unwrap_or(3),
+        duplicates: false,
+    };
+    let r = runs(fresh, near, member, "bounded run");
     total("bounded run", &r, t);
 }
 
@@ -166,7 +181,11 @@ fn deep_run() {
     let fresh = env_usize("MODELCHECK_DEPTH").unwrap_or(8);
     let near = env_usize("MODELCHECK_NEAR_DEPTH").unwrap_or(4);
     let t = Instant::now();
-    let r = runs(fresh, near, "deep run");
+    let member = Membership {
+        depth: env_usize("MODELCHECK_MEMBERSHIP_DEPTH").unwrap_or(3),
+        duplicates: true,
+    };
+    let r = runs(fresh, near, member, "deep run");
     total("deep run", &r, t);
 }
 
