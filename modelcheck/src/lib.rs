@@ -39,9 +39,12 @@
 //! every leader of term t or later), state-machine safety (committed versions form one chain,
 //! each with one value, the same on every node), nothing acknowledged before persisted (a vote
 //! grant, data ack or own vote request leaves only when the sender's disk backs it), committed
-//! never lost (every committed version is on a majority of disks, itself or a descendant),
-//! proposals reported committed are committed, and the host contract. `sometimes`: a leader
-//! is elected, a proposed value commits.
+//! never lost (every committed version is on a majority of disks, itself or a descendant,
+//! counted over the configuration the committing node held then, as the simulation's
+//! `check_majority` does), proposals reported committed are committed, the host contract, and
+//! the simulation's invariant 13 (one configuration per version, and a configuration taking
+//! effect on the chain of the newest committed version shares a majority with that version's:
+//! [`Voters::disjoint_majorities`]). `sometimes`: a leader is elected, a proposed value commits.
 //!
 //! Ghost state (never read by the nodes) records what the properties need across history: the
 //! leader of each term, every committed version, each version's value and parent (the version
@@ -49,12 +52,17 @@
 //! (an acknowledgement sent before its state was on disk, a version with two values, a proposal
 //! reported committed that was not).
 //!
-//! Adding membership changes: an `Action::AddMember`/`RemoveMember(n, m)` calls
-//! [`Node::add_member`]/[`Node::remove_member`] on one node (the app's `ackNode` is per node, so
-//! views may differ for a while), with a cap like `max_proposals` and a `member` bit per server
-//! in the state; the quorum-based properties (`committed never lost`) then count over the
-//! members of the leader's view. Everything else (network, disks, ghost, properties) is
-//! unchanged.
+//! Membership (issue 14: the configuration is Raft state, changed one server at a time by the
+//! leader toward the app's intents): `AddMember(n, m)`/`RemoveMember(n, m)` is the app's
+//! `ackNode` for `m` reaching node `n` alone ([`Node::add_member`]/[`Node::remove_member`]: a
+//! lost POST elsewhere, so views differ), at most `max_intents` times per path, only on a node
+//! that holds a configuration (one that holds none bootstraps from its acks, and its app acks
+//! the cluster's members only: the simulation's contract). With `newcomer`, a 4th server exists,
+//! outside the configuration and not started until the app first acks it somewhere; it then
+//! starts fresh, acking the voters of the newest committed configuration (the simulation's
+//! `boot_acks`), catches up as a learner and may be added. A restarted node replays the acks
+//! its app gave it (the app's address book outlives the process). The configurations are
+//! followed through `Output::ConfigChanged` and the voters riding data appends.
 
 use raftq_core::{BrokenRule, Config, HardState, Message, Node, Output, Role, Version, Voters};
 use stateright::{Model, Property};
@@ -119,6 +127,9 @@ impl fmt::Debug for Envelope {
                 if let Some(x) = self.data {
                     write!(f, " data={x}")?;
                 }
+                if let Some(vs) = &self.voters {
+                    write!(f, " voters {:?}", vs.as_slice())?;
+                }
                 if transfer {
                     write!(f, " transfer")?;
                 }
@@ -165,6 +176,12 @@ pub enum Action {
     Restart(Id),
     /// The app proposes a new value on node `n` (a leader).
     Propose(Id),
+    /// The app's `ackNode` for node `m` with a truthy `time` reaches node `n` (which holds a
+    /// configuration): [`Node::add_member`].
+    AddMember(Id, Id),
+    /// The app's `ackNode` for node `m` with `time: 0` reaches node `n`:
+    /// [`Node::remove_member`].
+    RemoveMember(Id, Id),
 }
 
 impl fmt::Debug for Action {
@@ -177,6 +194,8 @@ impl fmt::Debug for Action {
             Action::Persist(n, s) => write!(f, "persisted node {n} seq {s}"),
             Action::Restart(n) => write!(f, "restart   node {n} (crash, start from disk)"),
             Action::Propose(n) => write!(f, "propose   on node {n}"),
+            Action::AddMember(n, m) => write!(f, "ackNode   add {m} on node {n}"),
+            Action::RemoveMember(n, m) => write!(f, "ackNode   remove {m} on node {n}"),
         }
     }
 }
@@ -199,6 +218,8 @@ pub enum Step {
     DeliverAll(Id, Id),
     /// Drop every message in flight from the first node to the second.
     DropAll(Id, Id),
+    AddMember(Id, Id),
+    RemoveMember(Id, Id),
 }
 
 /// One node and what its host keeps for it.
@@ -217,6 +238,17 @@ pub struct Server {
     pub done_seq: u64,
     /// The value of every version the node holds (the host drops one on `Released`).
     pub values: BTreeMap<Version, Val>,
+    /// The configuration the node holds (its latest version's voters, from
+    /// `Output::ConfigChanged`; after a restart, its disk's), `None` while it bootstraps.
+    pub cur_voters: Option<Voters<Id>>,
+    /// The app's `ackNode` calls that reached this node, in order (a restart replays them: the
+    /// app's address book outlives the process).
+    pub told: Vec<(Id, bool)>,
+    /// The nodes its app acked when it started (the others of [`IDS`]; for the newcomer, the
+    /// voters of the newest committed configuration then).
+    pub acks: Vec<Id>,
+    /// Started (the newcomer starts when the app first acks it somewhere).
+    pub up: bool,
     /// Hash of the canonical form of all the above (see [`Server::rehash`]).
     hash: u64,
 }
@@ -237,6 +269,10 @@ impl Server {
             (a, b).hash(&mut h);
         }
         self.values.hash(&mut h);
+        self.cur_voters.hash(&mut h);
+        self.told.hash(&mut h);
+        self.acks.hash(&mut h);
+        self.up.hash(&mut h);
         self.hash = h.finish();
     }
 }
@@ -258,6 +294,17 @@ pub struct Ghost {
     pub parent: BTreeMap<Version, Version>,
     pub proposals: u8,
     pub restarts: u8,
+    /// `AddMember`/`RemoveMember` actions taken.
+    pub intents: u8,
+    /// For each committed version, the configuration the node that first committed it held
+    /// then (what its majority is counted over; none recorded: the 3 first members).
+    pub commit_voters: BTreeMap<Version, Voters<Id>>,
+    /// The configuration each version holds where it differs from its parent's (as some node
+    /// reported it taking effect).
+    pub config_of: BTreeMap<Version, Voters<Id>>,
+    /// A version with two configurations, or a configuration taking effect on the chain of
+    /// the newest committed version with a majority disjoint from one of that version's.
+    pub configs: Option<String>,
     /// An acknowledgement sent while the sender's disk did not back it.
     pub early_ack: Option<String>,
     /// A version stored with a second value, or created on a second parent.
@@ -348,6 +395,41 @@ impl State {
         }
     }
 
+    /// The configuration in effect at `v`: that of `v` or of its nearest ancestor that has one
+    /// (`None`: bootstrap, no configuration on the chain).
+    pub fn cfg_of(&self, v: Version) -> Option<&Voters<Id>> {
+        let mut cur = v;
+        loop {
+            if let Some(c) = self.ghost.config_of.get(&cur) {
+                return Some(c);
+            }
+            cur = *self.ghost.parent.get(&cur)?;
+        }
+    }
+
+    /// The newest committed version (committed versions form one chain while the properties
+    /// hold).
+    pub fn max_committed(&self) -> Version {
+        self.ghost
+            .committed
+            .iter()
+            .copied()
+            .max_by_key(|v| (v.index, v.term))
+            .unwrap_or(Version::ZERO)
+    }
+
+    /// The voters a committed version's majority is counted over.
+    pub fn voters_of_commit(&self, c: Version) -> Vec<Id> {
+        match self.ghost.commit_voters.get(&c) {
+            Some(v) => v
+                .iter()
+                .copied()
+                .filter(|&id| id >= 1 && usize::from(id) <= self.servers.len())
+                .collect(),
+            None => IDS.to_vec(),
+        }
+    }
+
     fn on_one_chain(&self, a: Version, b: Version) -> bool {
         if a.index <= b.index {
             self.descends(a, b)
@@ -362,6 +444,10 @@ impl State {
         let mut out = String::new();
         for s in &self.servers {
             let n = &s.node;
+            if !s.up {
+                out.push_str(&format!("    node {} not started\n", n.id()));
+                continue;
+            }
             let role = match (n.role(), n.is_pre_candidate()) {
                 (Role::Leader, _) => "LEADER   ",
                 (Role::Candidate, _) => "candidate",
@@ -385,6 +471,18 @@ impl State {
                 v(s.disk.committed),
                 s.pending.iter().map(|p| p.0).collect::<Vec<_>>(),
             ));
+            if n.has_configuration() || !s.told.is_empty() {
+                let ids = |v: Option<&Voters<Id>>| {
+                    v.map_or("-".into(), |v| format!("{:?}", v.as_slice()))
+                };
+                out.push_str(&format!(
+                    "           voters {} committed voters {} | disk voters {} | acks told {:?}\n",
+                    ids(s.cur_voters.as_ref()),
+                    ids(n.committed_voters()),
+                    ids(s.disk.latest_voters.as_ref()),
+                    s.told
+                ));
+            }
         }
         out.push_str(&format!("    in flight ({}):", self.net.len()));
         if self.net.is_empty() {
@@ -421,6 +519,14 @@ pub struct RaftModel {
     pub script: Vec<Step>,
     /// Start only from the state the script ends in (not from every state along it).
     pub start_at_end: bool,
+    /// `AddMember`/`RemoveMember` actions at most (over the whole path, script included).
+    pub max_intents: u8,
+    /// Start from the states of the scripted path from this index on only (the ones before
+    /// are explored by another run).
+    pub skip: usize,
+    /// A 4th server, [`NEWCOMER`], outside the configuration, started when the app first acks
+    /// it on some node.
+    pub newcomer: bool,
 }
 
 impl Default for RaftModel {
@@ -439,11 +545,21 @@ impl Default for RaftModel {
             election: 3,
             script: Vec::new(),
             start_at_end: false,
+            max_intents: 0,
+            newcomer: false,
+            skip: 0,
         }
     }
 }
 
+/// The first members (they ack each other); node 4, with [`RaftModel::newcomer`], is a fresh
+/// server outside the configuration until the app acks it.
 pub const IDS: [Id; 3] = [1, 2, 3];
+pub const NEWCOMER: Id = 4;
+
+fn id_of(i: usize) -> Id {
+    Id::try_from(i + 1).unwrap_or(Id::MAX)
+}
 
 pub mod prop {
     pub const ELECTION_SAFETY: &str = "election safety";
@@ -453,9 +569,10 @@ pub mod prop {
     pub const NEVER_LOST: &str = "committed never lost";
     pub const OUTCOMES: &str = "proposals reported committed are committed";
     pub const HOST_CONTRACT: &str = "host contract";
+    pub const CONFIGS: &str = "configurations in effect have overlapping majorities";
     pub const LEADER_ELECTED: &str = "a leader is elected";
     pub const VALUE_COMMITTED: &str = "a proposed value commits";
-    pub const SAFETY: [&str; 7] = [
+    pub const SAFETY: [&str; 8] = [
         ELECTION_SAFETY,
         LEADER_COMPLETENESS,
         STATE_MACHINE_SAFETY,
@@ -463,6 +580,7 @@ pub mod prop {
         NEVER_LOST,
         OUTCOMES,
         HOST_CONTRACT,
+        CONFIGS,
     ];
 }
 
@@ -502,6 +620,39 @@ pub fn elect_and_commit(pre_vote: bool) -> Vec<Step> {
         PersistAll(2),
         DeliverAll(2, 1),
     ]);
+    s
+}
+
+/// `elect_and_commit`, then the app acks the newcomer (node 4) on the leader: node 4 starts
+/// (acking nodes 1 to 3), catches up as a learner, and the leader adds it, committing the
+/// configuration [1, 2, 3, 4] at (1,3) with nodes 2 and 4 (everything to node 3 is lost). Needs
+/// [`RaftModel::newcomer`] and an intent.
+pub fn elect_commit_and_add() -> Vec<Step> {
+    use Step::*;
+    let mut s = elect_and_commit(true);
+    s.push(AddMember(1, 4));
+    for _ in 0..3 {
+        s.extend([
+            DropAll(1, 3),
+            PersistAll(1),
+            DeliverAll(1, 4),
+            PersistAll(4),
+            DeliverAll(4, 1),
+        ]);
+    }
+    for _ in 0..2 {
+        s.extend([
+            DropAll(1, 3),
+            PersistAll(1),
+            DeliverAll(1, 2),
+            DeliverAll(1, 4),
+            PersistAll(2),
+            PersistAll(4),
+            DeliverAll(2, 1),
+            DeliverAll(4, 1),
+        ]);
+    }
+    s.push(PersistAll(1));
     s
 }
 
@@ -583,6 +734,8 @@ impl RaftModel {
             Step::Deliver(a, b) => lowest(a, b).map(Action::Deliver),
             Step::Drop(a, b) => lowest(a, b).map(Action::Drop),
             Step::Propose(n) => Some(Action::Propose(n)),
+            Step::AddMember(n, m) => Some(Action::AddMember(n, m)),
+            Step::RemoveMember(n, m) => Some(Action::RemoveMember(n, m)),
             Step::PersistAll(n) => self.resolve(st, Step::Persist(n)),
             Step::DeliverAll(a, b) => self.resolve(st, Step::Deliver(a, b)),
             Step::DropAll(a, b) => self.resolve(st, Step::Drop(a, b)),
@@ -642,20 +795,33 @@ impl RaftModel {
         st.g().value_of.insert(Version::ZERO, 0);
         st.g().committed.insert(Version::ZERO);
         st.g().commit_term.insert(Version::ZERO, 0);
-        for id in IDS {
+        let n = IDS.len() + usize::from(self.newcomer);
+        for i in 0..n {
+            let id = id_of(i);
             let disk = HardState::default();
+            let up = IDS.contains(&id);
+            let acks: Vec<Id> = IDS.iter().copied().filter(|&m| m != id).collect();
+            let node = if up {
+                self.boot(id, &disk, &acks, &[], 0)
+            } else {
+                Node::new(id, self.config(), 1)
+            };
             st.servers.push(Arc::new(Server {
-                node: self.boot(id, &disk, 0),
+                node,
                 clock: 0,
                 disk,
                 disk_vals: (0, 0),
                 pending: Vec::new(),
                 done_seq: 0,
                 values: BTreeMap::from([(Version::ZERO, 0)]),
+                cur_voters: None,
+                told: Vec::new(),
+                acks,
+                up,
                 hash: 0,
             }));
         }
-        for i in 0..IDS.len() {
+        for i in 0..n {
             self.handle_outputs(&mut st, i);
         }
         st.fp = st.canonical_hash();
@@ -671,13 +837,26 @@ impl RaftModel {
         c
     }
 
-    /// A fresh node `id` started from `disk` at `now`, with the others as members.
-    fn boot(&self, id: Id, disk: &HardState<Id>, now: u64) -> Node<Id> {
+    /// A fresh node `id` started from `disk` at `now`, with `acks` as members, then what the
+    /// app told it since (`told`, in order).
+    fn boot(
+        &self,
+        id: Id,
+        disk: &HardState<Id>,
+        acks: &[Id],
+        told: &[(Id, bool)],
+        now: u64,
+    ) -> Node<Id> {
         // election_min == election_max: the node's RNG is never drawn, any seed will do
         let mut node = Node::new(id, self.config(), 1);
-        for m in IDS {
-            if m != id {
+        for &m in acks {
+            node.add_member(m, now);
+        }
+        for &(m, keep) in told {
+            if keep {
                 node.add_member(m, now);
+            } else {
+                node.remove_member(&m, now);
             }
         }
         node.start(disk.clone(), now);
@@ -748,11 +927,60 @@ impl RaftModel {
         }
     }
 
-    fn committed(st: &mut State, v: Version, term: u64) {
+    /// Node `i` has `v` as its commit point, in `term`.
+    fn committed(st: &mut State, i: usize, v: Version, term: u64) {
         if st.ghost.commit_term.get(&v).is_none_or(|&t| t > term) {
+            let voters = st.servers[i].cur_voters.clone();
             let g = st.g();
             g.committed.insert(v);
             g.commit_term.insert(v, term);
+            if let Some(vs) = voters {
+                g.commit_voters.entry(v).or_insert(vs);
+            }
+        }
+    }
+
+    /// Node `i` reports `voters` in effect from `version` on (its latest version's). The
+    /// simulation's invariant 13: one configuration per version, and one that takes effect on
+    /// the chain of the newest committed version shares a majority with that version's.
+    fn config_changed(st: &mut State, i: usize, version: Version, voters: Voters<Id>) {
+        let id = id_of(i);
+        st.srv(i).cur_voters = Some(voters.clone());
+        if st.ghost.configs.is_some() {
+            return;
+        }
+        if let Some(had) = st.ghost.config_of.get(&version) {
+            if *had != voters {
+                let what = format!(
+                    "version {version:?} holds voters {:?} on node {id} and {:?} elsewhere",
+                    voters.as_slice(),
+                    had.as_slice()
+                );
+                st.g().configs = Some(what);
+                return;
+            }
+        } else if st.cfg_of(version) != Some(&voters) {
+            st.g().config_of.insert(version, voters.clone());
+        }
+        // the newest commit known: the global one, or this node's own when newer
+        let max = st.max_committed();
+        let own = st.servers[i].node.committed();
+        let g = if own != max && st.descends(max, own) {
+            own
+        } else {
+            max
+        };
+        if st.descends(g, version) {
+            if let Some(cg) = st.cfg_of(g) {
+                if cg.disjoint_majorities(&voters) {
+                    let what = format!(
+                        "node {id} holds voters {:?} at {version:?} while {g:?} (committed) has {:?}: disjoint majorities",
+                        voters.as_slice(),
+                        cg.as_slice()
+                    );
+                    st.g().configs = Some(what);
+                }
+            }
         }
     }
 
@@ -765,7 +993,7 @@ impl RaftModel {
     /// Take node `i`'s outputs and act on them as the host; then rehash the server.
     fn handle_outputs(&self, st: &mut State, i: usize) {
         let outs = st.srv(i).node.take_outputs();
-        let id = IDS[i];
+        let id = id_of(i);
         for out in outs {
             match out {
                 Output::Send { to, msg, voters } => {
@@ -785,7 +1013,7 @@ impl RaftModel {
                             st.g().early_ack = Some(what);
                         }
                     }
-                    if !(1..=3).contains(&to) || to == id {
+                    if to < 1 || usize::from(to) > st.servers.len() || to == id {
                         Self::contract(st, format!("node {id} sent to node {to}"));
                         continue;
                     }
@@ -842,8 +1070,13 @@ impl RaftModel {
                 },
                 Output::Committed(v) => {
                     let t = st.servers[i].node.term();
-                    Self::committed(st, v, t);
+                    Self::committed(st, i, v, t);
                 }
+                Output::ConfigChanged {
+                    version,
+                    voters,
+                    committed: false,
+                } => Self::config_changed(st, i, version, voters),
                 Output::Proposal {
                     version,
                     committed: true,
@@ -870,7 +1103,7 @@ impl RaftModel {
         if !st.servers[i].values.contains_key(&c) {
             Self::contract(st, format!("node {id} committed {c:?} without its value"));
         }
-        Self::committed(st, c, term);
+        Self::committed(st, i, c, term);
         st.srv(i).rehash();
     }
 
@@ -903,8 +1136,21 @@ impl Model for RaftModel {
         let mut path = self.scripted_path();
         if self.start_at_end {
             path.drain(..path.len() - 1);
+        } else {
+            path.drain(..self.skip.min(path.len() - 1));
         }
         for (st, _) in path {
+            // with membership actions, only where they are possible: before any node holds a
+            // configuration the same run without them (and without the newcomer, which does
+            // not start before it is acked) explores the same behaviours
+            if self.max_intents > 0
+                && !st
+                    .servers
+                    .iter()
+                    .any(|s| s.up && s.node.has_configuration())
+            {
+                continue;
+            }
             if !out.contains(&st) {
                 out.push(st);
             }
@@ -914,6 +1160,10 @@ impl Model for RaftModel {
 
     fn actions(&self, st: &State, actions: &mut Vec<Action>) {
         for e in &st.net {
+            if !st.server(e.to).up {
+                actions.push(Action::Drop(e.clone()));
+                continue;
+            }
             actions.push(Action::Deliver(e.clone()));
             if self.duplicates {
                 actions.push(Action::Duplicate(e.clone()));
@@ -921,8 +1171,11 @@ impl Model for RaftModel {
             actions.push(Action::Drop(e.clone()));
         }
         for (i, s) in st.servers.iter().enumerate() {
-            let id = IDS[i];
+            let id = id_of(i);
             let n = &s.node;
+            if !s.up {
+                continue;
+            }
             if n.next_deadline().is_some() && (n.role() == Role::Leader || n.term() < self.max_term)
             {
                 actions.push(Action::Timer(id));
@@ -937,6 +1190,19 @@ impl Model for RaftModel {
             }
             if n.role() == Role::Leader && st.ghost.proposals < self.max_proposals {
                 actions.push(Action::Propose(id));
+            }
+            // the app's acks reach a node that holds a configuration (one without counts over
+            // its acks: its app acks the cluster's members only, as in the simulation)
+            if st.ghost.intents < self.max_intents && n.has_configuration() {
+                for m in (0..st.servers.len()).map(id_of) {
+                    let had = n.intents().find(|(x, _)| **x == m).map(|(_, k)| k);
+                    // (a node's own membership is implied: it can only be removed)
+                    if had == Some(true) || (had.is_none() && m == id) {
+                        actions.push(Action::RemoveMember(id, m));
+                    } else {
+                        actions.push(Action::AddMember(id, m));
+                    }
+                }
             }
         }
     }
@@ -976,9 +1242,11 @@ impl Model for RaftModel {
                 let i = usize::from(id - 1);
                 st.g().restarts += 1;
                 let now = st.servers[i].clock;
-                let node = self.boot(id, &st.servers[i].disk, now);
+                let s = &st.servers[i];
+                let node = self.boot(id, &s.disk, &s.acks, &s.told, now);
                 let s = st.srv(i);
                 s.node = node;
+                s.cur_voters = s.disk.latest_voters.clone();
                 s.pending.clear();
                 s.done_seq = 0;
                 s.values = BTreeMap::from([
@@ -996,6 +1264,36 @@ impl Model for RaftModel {
                 let x = st.ghost.proposals;
                 Self::set_parent(&mut st, v, before);
                 Self::store(&mut st, i, v, x);
+                self.handle_outputs(&mut st, i);
+            }
+            Action::AddMember(id, m) | Action::RemoveMember(id, m) => {
+                let keep = matches!(action, Action::AddMember(..));
+                let i = usize::from(id - 1);
+                st.g().intents += 1;
+                if keep && !st.server(m).up {
+                    // the newcomer starts, acking the cluster's members (those of the newest
+                    // committed configuration: the app's contract for a node that holds none)
+                    let j = usize::from(m - 1);
+                    let acks: Vec<Id> = match st.cfg_of(st.max_committed()) {
+                        Some(c) => c.iter().copied().filter(|&x| x != m).collect(),
+                        None => IDS.to_vec(),
+                    };
+                    let now = st.servers[j].clock;
+                    let node = self.boot(m, &st.servers[j].disk, &acks, &[], now);
+                    let s = st.srv(j);
+                    s.node = node;
+                    s.acks = acks;
+                    s.up = true;
+                    self.handle_outputs(&mut st, j);
+                }
+                let s = st.srv(i);
+                let now = s.clock;
+                s.told.push((m, keep));
+                if keep {
+                    s.node.add_member(m, now);
+                } else {
+                    s.node.remove_member(&m, now);
+                }
                 self.handle_outputs(&mut st, i);
             }
         }
@@ -1039,17 +1337,20 @@ impl Model for RaftModel {
             Property::always(prop::PERSIST_BEFORE_ACK, |_, st: &State| {
                 st.ghost.early_ack.is_none()
             }),
-            // every committed version is on a majority of disks (or a version descending from it)
+            // every committed version is on a majority of disks (or a version descending from it),
+            // of the voters the node that committed it counted over (the configuration it held)
             Property::always(prop::NEVER_LOST, |_, st: &State| {
                 st.ghost.committed.iter().all(|&c| {
-                    st.servers
+                    let voters = st.voters_of_commit(c);
+                    voters
                         .iter()
-                        .filter(|s| st.descends(c, s.disk.latest))
+                        .filter(|&&id| st.descends(c, st.server(id).disk.latest))
                         .count()
                         * 2
-                        > st.servers.len()
+                        > voters.len()
                 })
             }),
+            Property::always(prop::CONFIGS, |_, st: &State| st.ghost.configs.is_none()),
             Property::always(prop::OUTCOMES, |_, st: &State| {
                 st.ghost.false_outcome.is_none()
             }),
@@ -1091,6 +1392,7 @@ pub fn trace(path: &[(State, Option<Action>)]) -> String {
             ("two values", &g.two_values),
             ("false outcome", &g.false_outcome),
             ("host contract", &g.contract),
+            ("configurations", &g.configs),
         ] {
             if let Some(v) = v {
                 out.push_str(&format!("  {what}: {v}\n"));

@@ -1,14 +1,17 @@
 //! Exhaustive runs of the model (see the crate docs).
 //!
 //! - `bounded_run`: in `npm test`; `MODELCHECK_DEPTH=<n>` (from the fresh cluster) and
-//!   `MODELCHECK_NEAR_DEPTH=<n>` (along the scripts) deepen it.
+//!   `MODELCHECK_NEAR_DEPTH=<n>` (along the scripts) deepen it, `MODELCHECK_MEMBERSHIP_DEPTH=<n>`
+//!   the membership runs (4 servers; about 10 times the states per action).
 //! - `deep_run` (ignored):
 //!   `cargo test --manifest-path modelcheck/Cargo.toml -- --ignored --nocapture deep_run`.
 //! - `catches_*`: each broken rule of the core (`BrokenRule`) gives a counterexample, printed as
 //!   a trace (`--nocapture`).
 
 use raftq_core::BrokenRule;
-use raftq_modelcheck::{elect_and_commit, prop, trace, Action, RaftModel, State};
+use raftq_modelcheck::{
+    elect_and_commit, elect_commit_and_add, prop, trace, Action, RaftModel, State,
+};
 use stateright::{Checker, HasDiscoveries, Model};
 use std::time::Instant;
 
@@ -78,11 +81,14 @@ fn check_all(model: RaftModel, depth: usize, label: &str) -> Run {
     run
 }
 
-/// The three runs: from the fresh cluster (every election of the first terms, with pre-vote
-/// and check-quorum, duplicates, a restart and two proposals), and within `near` actions of
-/// every state of two scripted paths (an election and two commits; Figure 8 of the Raft paper,
-/// pre-vote and check-quorum off), with the rules intact.
-fn runs(fresh: usize, near: usize, label: &str) -> Vec<Run> {
+/// The five runs, with the rules intact: from the fresh cluster (every election of the first
+/// terms, with pre-vote and check-quorum, duplicates, a restart and two proposals); within
+/// `near` actions of every state of two scripted paths (an election and two commits; Figure 8
+/// of the Raft paper, pre-vote and check-quorum off); and the membership runs, within
+/// `member.depth` actions of every state (holding a configuration) of an election and two
+/// commits with up to two of the app's acks reaching single nodes and a newcomer to add, then of
+/// the newcomer's addition (learner catch-up, the change committed) with one more ack.
+fn runs(fresh: usize, near: usize, member: Membership, label: &str) -> Vec<Run> {
     let mut out = Vec::new();
     out.push(check_all(
         RaftModel::default(),
@@ -106,7 +112,41 @@ fn runs(fresh: usize, near: usize, label: &str) -> Vec<Run> {
         ..RaftModel::default()
     };
     out.push(check_all(m, near, &format!("{label}, along figure8")));
+    // membership: along elect_and_commit, up to 2 of the app's acks reach single nodes (node
+    // 4 is a newcomer to add); then along the addition of node 4 that follows it in
+    // elect_commit_and_add, one more ack (two runs: the memory of one run grows with its
+    // states)
+    let m = RaftModel {
+        script: elect_and_commit(true),
+        newcomer: true,
+        max_intents: 2,
+        duplicates: member.duplicates,
+        ..RaftModel::default()
+    };
+    let skip = m.scripted_path().len();
+    out.push(check_all(
+        m.clone(),
+        member.depth,
+        &format!("{label}, along elect_and_commit, membership"),
+    ));
+    let m = RaftModel {
+        script: elect_commit_and_add(),
+        skip,
+        ..m
+    };
+    out.push(check_all(
+        m,
+        member.depth,
+        &format!("{label}, along elect_commit_and_add"),
+    ));
     out
+}
+
+/// The membership runs: with 4 servers a state costs about 2.5 KB in the checker's queue, and
+/// each action of depth multiplies the states by about 10 (`MODELCHECK_MEMBERSHIP_DEPTH`).
+struct Membership {
+    depth: usize,
+    duplicates: bool,
 }
 
 fn total(label: &str, r: &[Run], t: Instant) {
@@ -118,26 +158,36 @@ fn total(label: &str, r: &[Run], t: Instant) {
     );
 }
 
-/// In `npm test`. `MODELCHECK_DEPTH` (fresh cluster) and `MODELCHECK_NEAR_DEPTH` (along the
-/// scripts) override the depths.
+/// In `npm test` (about 30 s and 2.7 GB of memory here). `MODELCHECK_DEPTH` (fresh cluster),
+/// `MODELCHECK_NEAR_DEPTH` (along the scripts) and `MODELCHECK_MEMBERSHIP_DEPTH` override the
+/// depths.
 #[test]
 fn bounded_run() {
     let fresh = env_usize("MODELCHECK_DEPTH").unwrap_or(7);
     let near = env_usize("MODELCHECK_NEAR_DEPTH").unwrap_or(3);
     let t = Instant::now();
-    let r = runs(fresh, near, "bounded run");
+    let member = Membership {
+        depth: env_usize("MODELCHECK_MEMBERSHIP_DEPTH").unwrap_or(3),
+        duplicates: false,
+    };
+    let r = runs(fresh, near, member, "bounded run");
     total("bounded run", &r, t);
 }
 
-/// `cargo test --manifest-path modelcheck/Cargo.toml -- --ignored --nocapture deep_run` (3 GB of
-/// memory; the same variables as `bounded_run`, deeper by default).
+/// `cargo test --manifest-path modelcheck/Cargo.toml -- --ignored --nocapture deep_run` (about
+/// 4 GB of memory, 80 s here; the same variables as `bounded_run`, deeper by default, and the
+/// membership runs with duplicates).
 #[test]
 #[ignore]
 fn deep_run() {
     let fresh = env_usize("MODELCHECK_DEPTH").unwrap_or(8);
     let near = env_usize("MODELCHECK_NEAR_DEPTH").unwrap_or(4);
     let t = Instant::now();
-    let r = runs(fresh, near, "deep run");
+    let member = Membership {
+        depth: env_usize("MODELCHECK_MEMBERSHIP_DEPTH").unwrap_or(3),
+        duplicates: true,
+    };
+    let r = runs(fresh, near, member, "deep run");
     total("deep run", &r, t);
 }
 
@@ -324,6 +374,43 @@ fn catches_lost_proposals_reported_committed() {
     );
 }
 
+/// `rule` broken, from where `elect_and_commit` ends, with up to `intents` of the app's
+/// `ackNode` calls reaching single nodes.
+fn broken_membership(rule: BrokenRule, intents: u8) -> RaftModel {
+    RaftModel {
+        max_intents: intents,
+        duplicates: false,
+        max_restarts: 0,
+        ..broken(rule, true)
+    }
+}
+
+#[test]
+fn catches_quorums_over_local_acks() {
+    caught(
+        broken_membership(BrokenRule::LocalAckQuorum, 2),
+        8,
+        "LocalAckQuorum",
+        &[
+            prop::NEVER_LOST,
+            prop::ELECTION_SAFETY,
+            prop::LEADER_COMPLETENESS,
+            prop::STATE_MACHINE_SAFETY,
+            prop::CONFIGS,
+        ],
+    );
+}
+
+#[test]
+fn catches_two_configuration_changes_in_flight() {
+    caught(
+        broken_membership(BrokenRule::TwoChangesInFlight, 2),
+        8,
+        "TwoChangesInFlight",
+        &[prop::CONFIGS],
+    );
+}
+
 /// The scripts end where their docs say (else the runs near them would check elsewhere).
 #[test]
 fn scripts_reach_their_end_states() {
@@ -340,6 +427,24 @@ fn scripts_reach_their_end_states() {
         assert_eq!(end.server(n).disk.latest, Version::new(1, 2));
     }
     assert_eq!(end.server(3).node.term(), 0);
+
+    // the newcomer, node 4, is a voter: [1, 2, 3, 4] committed at (1,3) on nodes 1, 2 and 4
+    let m = RaftModel {
+        script: elect_commit_and_add(),
+        newcomer: true,
+        max_intents: 2,
+        ..RaftModel::default()
+    };
+    let path = m.scripted_path();
+    let end = &path[path.len() - 1].0;
+    assert_eq!(end.server(1).node.role(), Role::Leader);
+    let all = raftq_core::Voters::new([1, 2, 3, 4]);
+    for n in [1, 2, 4] {
+        assert_eq!(end.server(n).node.committed(), Version::new(1, 3));
+        assert_eq!(end.server(n).node.committed_voters(), Some(&all));
+        assert_eq!(end.server(n).disk.latest_voters.as_ref(), Some(&all));
+    }
+    assert_eq!(end.ghost.intents, 1);
 
     let m = RaftModel {
         broken: Some(BrokenRule::CommitCurrentTerm),
@@ -362,4 +467,23 @@ fn scripts_reach_their_end_states() {
     let path = m.scripted_path();
     let end = &path[path.len() - 1].0;
     assert_eq!(end.server(1).node.committed().term, 3);
+}
+
+/// Deeper from where `elect_and_commit` ends: up to two of the app's acks and every action
+/// around them (`MODELCHECK_MEMBERSHIP_END_DEPTH`, 5: a removal, its commit and the next
+/// change fit; 3.9 million states, 25 s and 7 GB of memory here).
+/// `cargo test --manifest-path modelcheck/Cargo.toml -- --ignored --nocapture membership_from_the_end`
+#[test]
+#[ignore]
+fn membership_from_the_end() {
+    let depth = env_usize("MODELCHECK_MEMBERSHIP_END_DEPTH").unwrap_or(5);
+    let m = RaftModel {
+        script: elect_and_commit(true),
+        start_at_end: true,
+        newcomer: true,
+        max_intents: 2,
+        duplicates: false,
+        ..RaftModel::default()
+    };
+    check_all(m, depth, "membership from the end of elect_and_commit");
 }
