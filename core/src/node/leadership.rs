@@ -36,19 +36,8 @@ impl<I: NodeId> Node<I> {
     /// members). Requests made before the outputs are taken share one round, which goes out
     /// with those outputs.
     pub fn confirm_leadership(&mut self, now: u64) -> Result<u64, ConfirmError> {
-        if !self.started {
-            return Err(ConfirmError::NotStarted);
-        }
-        self.observe(now);
-        if self.role != Role::Leader {
-            return Err(ConfirmError::NotLeader);
-        }
-        self.confirm_seq += 1;
-        let id = self.confirm_seq;
-        if !self.round_wanted {
-            self.round += 1;
-            self.round_wanted = true;
-        }
+        let id = self.leader_request(now)?;
+        self.want_round();
         self.confirms.push_back(Confirm {
             id,
             round: self.round,
@@ -72,24 +61,13 @@ impl<I: NodeId> Node<I> {
     /// [`super::Status::lease_valid`]) and a version of this term is committed; otherwise as
     /// without it. Only as safe as the bound on clock drift ([`LEASE_DRIFT_PERCENT`]).
     pub fn read_index(&mut self, now: u64, lease: bool) -> Result<u64, ConfirmError> {
-        if !self.started {
-            return Err(ConfirmError::NotStarted);
-        }
-        self.observe(now);
-        if self.role != Role::Leader {
-            return Err(ConfirmError::NotLeader);
-        }
-        self.confirm_seq += 1;
-        let id = self.confirm_seq;
+        let id = self.leader_request(now)?;
         if lease && self.lease_valid(now) && self.committed().term == self.term {
             let version = self.read_version();
             self.outputs.push(Output::ReadReady { id, version });
             return Ok(id);
         }
-        if !self.round_wanted {
-            self.round += 1;
-            self.round_wanted = true;
-        }
+        self.want_round();
         self.reads.push_back(ReadWait {
             id,
             round: self.round,
@@ -98,6 +76,28 @@ impl<I: NodeId> Node<I> {
         });
         self.check_confirms();
         Ok(id)
+    }
+
+    /// A request that needs this node to lead (confirmation or read): its id (unique over the
+    /// node's life), or why not.
+    fn leader_request(&mut self, now: u64) -> Result<u64, ConfirmError> {
+        if !self.started {
+            return Err(ConfirmError::NotStarted);
+        }
+        self.observe(now);
+        if self.role != Role::Leader {
+            return Err(ConfirmError::NotLeader);
+        }
+        self.confirm_seq += 1;
+        Ok(self.confirm_seq)
+    }
+
+    /// A new round goes out with the outputs of this input (one for every request made meanwhile).
+    fn want_round(&mut self) {
+        if !self.round_wanted {
+            self.round += 1;
+            self.round_wanted = true;
+        }
     }
 
     /// Answer the confirmed reads once a version of this term is committed (called when a
@@ -329,10 +329,7 @@ impl<I: NodeId> Node<I> {
         self.log_line(format!(
             "leader was paused for {gap} ms: its lease ends until a majority answers again"
         ));
-        if !self.round_wanted {
-            self.round += 1;
-            self.round_wanted = true;
-        }
+        self.want_round();
         self.fence_round = self.round;
         let me = self.id.clone();
         for (id, p) in self.members.iter_mut() {
