@@ -72,23 +72,13 @@ impl<I: NodeId> Voters<I> {
     }
 }
 
-impl<I> Default for Voters<I> {
-    fn default() -> Self {
-        Voters(Arc::new([]))
-    }
-}
-
 impl<I: NodeId> Node<I> {
     /// `ackNode` with a truthy `time`: the app wants `id` to be a member (and knows its address).
     /// Works before `start`.
     pub fn add_member(&mut self, id: I, now: u64) {
-        self.observe(now);
-        if self.intents.get(&id) == Some(&true) {
+        if !self.set_intent(&id, true, now) {
             return;
         }
-        self.intents.insert(id.clone(), true);
-        self.refresh_boot_voters();
-        self.sync_peers();
         if !self.started {
             return;
         }
@@ -101,13 +91,9 @@ impl<I: NodeId> Node<I> {
     /// `ackNode` with a falsy `time`: the app wants `id` to leave. It stays a voter until a
     /// leader's configuration without it is in effect.
     pub fn remove_member(&mut self, id: &I, now: u64) {
-        self.observe(now);
-        if self.intents.get(id) == Some(&false) {
+        if !self.set_intent(id, false, now) {
             return;
         }
-        self.intents.insert(id.clone(), false);
-        self.refresh_boot_voters();
-        self.sync_peers();
         if self.role != Role::Leader && self.leader.as_ref() == Some(id) {
             // our leader is leaving (raftq apps remove a crashing node from the others before it
             // hands over): its lease ends, and its hand-off in this term is still honoured.
@@ -118,6 +104,19 @@ impl<I: NodeId> Node<I> {
         if self.started {
             self.after_config_input(now);
         }
+    }
+
+    /// Record the app's intent for `id`; whether it changed (then the bootstrap voters and the
+    /// peers follow it).
+    fn set_intent(&mut self, id: &I, keep: bool, now: u64) -> bool {
+        self.observe(now);
+        if self.intents.get(id) == Some(&keep) {
+            return false;
+        }
+        self.intents.insert(id.clone(), keep);
+        self.refresh_boot_voters();
+        self.sync_peers();
+        true
     }
 
     /// The app's intents so far: `(id, true)` to have it as a member, `(id, false)` to remove it.
